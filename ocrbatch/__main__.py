@@ -1,0 +1,3 @@
+from ocrbatch.cli import main
+
+main()

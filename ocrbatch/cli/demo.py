@@ -1,0 +1,7 @@
+"""Commands of the demo group (being written)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,34 @@
+"""Exceptions the CLI turns into one-line messages with meaningful exit codes.
+
+Exit codes: 0 ok, 1 a job/run failed, 2 bad input or usage, 3 environment (AWS, stack, store) problem.
+"""
+
+
+class OcrbatchError(Exception):
+    """Base class: the message is shown to the user as one line."""
+
+    exit_code = 3
+
+
+class BadInput(OcrbatchError):
+    """The user gave something we cannot use (a bad dataset, flag, URI)."""
+
+    exit_code = 2
+
+
+class NotFound(OcrbatchError):
+    """Something the user named does not exist (dataset version, job, stack)."""
+
+    exit_code = 2
+
+
+class IntegrityError(OcrbatchError):
+    """Data arrived but does not match its manifest (corrupt shard, truncated download)."""
+
+    exit_code = 3
+
+
+class RunFailed(OcrbatchError):
+    """A training job or run ended in failure."""
+
+    exit_code = 1

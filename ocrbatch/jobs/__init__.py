@@ -1,0 +1,1 @@
+"""The job lifecycle (submit, monitor, logs, list, cancel, download) over a pluggable backend."""

@@ -1,0 +1,85 @@
+"""The interface both job backends implement: AWS Batch (``aws_batch.py``) and local processes (``local.py``).
+
+Services (monitor, download, pipeline) are written once against :class:`JobBackend`, so local mode
+behaves like AWS by construction. Status names are Batch's own, in both backends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Iterator, Protocol
+
+from ocrbatch.storage import ObjectStore
+from ocrbatch.trainer.spec import TrainingSpec
+
+ACTIVE_STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
+FINAL_STATES = ("SUCCEEDED", "FAILED")
+ALL_STATES = ACTIVE_STATES + FINAL_STATES
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What `submit` asks a backend to run."""
+
+    job_name: str
+    spec: TrainingSpec
+    queue: str = "gpu"  # "gpu" or "cpu" (the backend maps it to a real queue)
+    gpus: int = 1  # >1 selects the multi-GPU job definition on AWS
+    job_definition: str | None = None  # explicit override (seed flag --job-definition)
+    job_queue: str | None = None  # explicit override (seed flag --job-queue)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    started_at: float | None
+    stopped_at: float | None
+    exit_code: int | None
+    reason: str | None  # e.g. "Host EC2 (instance i-0abc) terminated." for a Spot reclaim
+    log_stream: str | None = None
+
+    @property
+    def spot_reclaimed(self) -> bool:
+        return bool(self.reason and self.reason.startswith("Host EC2"))
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    job_id: str
+    job_name: str
+    status: str  # one of ALL_STATES
+    status_reason: str | None = None
+    created_at: float | None = None  # epoch seconds
+    started_at: float | None = None
+    stopped_at: float | None = None
+    queue: str | None = None
+    output: str | None = None  # run URI (TrainingSpec.output)
+    dataset: str | None = None  # dataset version URI
+    attempts: tuple[Attempt, ...] = field(default_factory=tuple)
+    log_stream: str | None = None  # current attempt's stream, once it exists
+
+    @property
+    def done(self) -> bool:
+        return self.status in FINAL_STATES
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["attempts"] = [asdict(a) | {"spot_reclaimed": a.spot_reclaimed} for a in self.attempts]
+        return data
+
+
+class JobBackend(Protocol):
+    name: str  # "aws" or "local"
+    store: ObjectStore  # where datasets and runs live for this backend
+
+    def submit(self, request: JobRequest) -> JobInfo: ...
+
+    def describe(self, job_id: str) -> JobInfo: ...
+
+    def list_jobs(self, *, limit: int = 50) -> list[JobInfo]: ...
+
+    def cancel(self, job_id: str, reason: str) -> JobInfo: ...
+
+    def log_events(self, job_id: str, *, start_from: str | None = None) -> tuple[list[str], str | None]:
+        """New log lines of the job's current attempt since ``start_from`` and the token to continue
+        from. Returns ([], start_from) while the log does not exist yet (a job not started)."""
+        ...

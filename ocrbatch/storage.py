@@ -1,0 +1,207 @@
+"""Object storage addressed by URI: ``s3://bucket/key`` on AWS, a folder on this machine in local mode.
+
+Everything that moves bytes (dataset upload/fetch, checkpoint sync, artifact publish/download) talks to
+an :class:`ObjectStore`, never to boto3 or the filesystem directly, so the same code serves both
+backends. The S3 store takes an injected client; nothing here builds clients except
+:func:`open_store`'s default, which is the one place that honours ``AWS_ENDPOINT_URL``/profile/region.
+
+Writes are atomic in both stores: S3 PUTs are, and the local store writes a temporary file and renames
+it. So a reader sees either the old object or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Protocol
+from urllib.parse import urlparse
+
+from ocrbatch.errors import BadInput, NotFound
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+
+
+class ObjectStore(Protocol):
+    """A flat key space (like one bucket). Keys use ``/`` and never start with it."""
+
+    def uri(self, key: str = "") -> str: ...
+
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+
+    def put_file(self, key: str, path: Path) -> None: ...
+
+    def get_bytes(self, key: str) -> bytes: ...
+
+    def get_file(self, key: str, path: Path) -> None: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class LocalStore:
+    """A folder that behaves like a bucket: local mode's store, also handy in tests."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root).resolve()
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if path != self.root and self.root not in path.parents:
+            raise BadInput(f"key escapes the store: {key!r}")
+        return path
+
+    def uri(self, key: str = "") -> str:
+        return self.root.as_uri() + ("/" + key if key else "")
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def put_file(self, key: str, path: Path) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        os.close(fd)
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            raise NotFound(f"no such object: {self.uri(key)}") from None
+
+    def get_file(self, key: str, path: Path) -> None:
+        source = self._path(key)
+        if not source.is_file():
+            raise NotFound(f"no such object: {self.uri(key)}")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, path)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        # Walk only the deepest folder the prefix names, as S3 would only list matching keys.
+        base = self._path(prefix.rsplit("/", 1)[0]) if "/" in prefix else self.root
+        if not base.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames.sort()
+            for name in sorted(filenames):
+                if name.startswith(".tmp-"):
+                    continue
+                full = Path(dirpath) / name
+                key = full.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    yield ObjectInfo(key=key, size=full.stat().st_size)
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+
+class S3Store:
+    """One S3 bucket through an injected boto3 S3 client."""
+
+    def __init__(self, client, bucket: str):
+        self.client = client
+        self.bucket = bucket
+
+    def uri(self, key: str = "") -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    def put_file(self, key: str, path: Path) -> None:
+        # upload_file switches to multipart for large files and retries parts on its own.
+        self.client.upload_file(str(path), self.bucket, key)
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            raise NotFound(f"no such object: {self.uri(key)}") from None
+
+    def get_file(self, key: str, path: Path) -> None:
+        from botocore.exceptions import ClientError
+
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.client.download_file(self.bucket, key, str(path))
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise NotFound(f"no such object: {self.uri(key)}") from None
+            raise
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+            return True
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield ObjectInfo(key=item["Key"], size=item["Size"])
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+
+def split_uri(uri: str) -> tuple[str, str, str]:
+    """``s3://b/k`` -> ("s3", "b", "k"); ``file:///x/y`` or ``/x/y`` -> ("file", "/x/y", "")."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise BadInput(f"S3 URI has no bucket: {uri!r}")
+        return "s3", parsed.netloc, parsed.path.lstrip("/")
+    if parsed.scheme == "file":
+        return "file", parsed.path, ""
+    if parsed.scheme == "":
+        return "file", str(Path(uri).resolve()), ""
+    raise BadInput(f"unsupported storage URI {uri!r}: use s3://bucket/key or a local path")
+
+
+def open_store(uri: str, *, s3_client=None) -> tuple[ObjectStore, str]:
+    """Return the store holding ``uri`` and the key within it.
+
+    For ``file:`` URIs the whole path is the store root and the key is empty: local stores are
+    opened at their root folder and addressed by key from there.
+    """
+    scheme, where, key = split_uri(uri)
+    if scheme == "s3":
+        if s3_client is None:
+            from ocrbatch.aws_clients import make_client
+
+            s3_client = make_client("s3")
+        return S3Store(s3_client, where), key
+    return LocalStore(Path(where)), key

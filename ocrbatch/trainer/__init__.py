@@ -1,0 +1,1 @@
+"""The trainer that runs inside the training image (and as a local process in local mode)."""

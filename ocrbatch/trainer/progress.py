@@ -1,0 +1,20 @@
+"""The progress file the trainer rewrites beside its checkpoints (``runs/<id>/progress.json``).
+
+`ocrbatch monitor` reads it on both backends. Keys are stable; absent values are null.
+
+    {"state": "training", "engine": "builtin", "epoch": 3, "epochs": 20, "step": 120,
+     "steps_per_epoch": 40, "loss": 0.12, "accuracy": 0.95, "best_accuracy": 0.96,
+     "eta_seconds": 40.0, "elapsed_seconds": 31.5, "resumed_from": {"epoch": 2, "step": 80},
+     "attempt": 2, "message": null, "updated_at": "2026-11-29T18:40:00Z"}
+
+``state`` moves through STATES in order, ending in "succeeded" or "failed".
+"""
+
+from __future__ import annotations
+
+STATES = ("starting", "fetching", "training", "exporting", "evaluating", "publishing", "succeeded", "failed")
+
+KEYS = (
+    "state", "engine", "epoch", "epochs", "step", "steps_per_epoch", "loss", "accuracy",
+    "best_accuracy", "eta_seconds", "elapsed_seconds", "resumed_from", "attempt", "message", "updated_at",
+)
