@@ -1,0 +1,24 @@
+"""Output keys of the deployed stack: written by ``stacks``, read by the CLI's stack discovery.
+
+Both sides import these names, so renaming one cannot silently break the other.
+"""
+
+DEFAULT_PREFIX = "pinball-ocr-training"
+DEFAULT_STACK_NAME = f"{DEFAULT_PREFIX}-infrastructure"
+
+BUCKET = "BucketName"
+GPU_QUEUE = "GpuJobQueue"
+CPU_QUEUE = "CpuJobQueue"
+GPU_JOB_DEFINITION = "GpuJobDefinition"
+MULTI_GPU_JOB_DEFINITION = "MultiGpuJobDefinition"
+CPU_JOB_DEFINITION = "CpuJobDefinition"
+LOG_GROUP = "LogGroupName"
+REGION = "Region"
+IMAGE_URI = "TrainingImageUri"
+GPU_SPOT_COMPUTE_ENV = "GpuSpotComputeEnvironment"
+GPU_ON_DEMAND_COMPUTE_ENV = "GpuOnDemandComputeEnvironment"
+CPU_COMPUTE_ENV = "CpuComputeEnvironment"
+
+# Every key the CLI needs; discovery reports the ones a stack lacks.
+REQUIRED = (BUCKET, GPU_QUEUE, CPU_QUEUE, GPU_JOB_DEFINITION, CPU_JOB_DEFINITION, LOG_GROUP, REGION)
+ALL = REQUIRED + (MULTI_GPU_JOB_DEFINITION, IMAGE_URI, GPU_SPOT_COMPUTE_ENV, GPU_ON_DEMAND_COMPUTE_ENV, CPU_COMPUTE_ENV)
