@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Protocol
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from ocrbatch.errors import BadInput, NotFound
 
@@ -48,11 +48,20 @@ class ObjectStore(Protocol):
     def delete(self, key: str) -> None: ...
 
 
+STORE_MARKER = ".ocrbatch-store"
+
+
 class LocalStore:
-    """A folder that behaves like a bucket: local mode's store, also handy in tests."""
+    """A folder that behaves like a bucket: local mode's store, also handy in tests.
+
+    The root holds a marker file so that a ``file://`` URI pointing anywhere inside the store can be
+    split back into (store root, key), the way ``s3://bucket/key`` is.
+    """
 
     def __init__(self, root: Path):
         self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / STORE_MARKER).touch(exist_ok=True)
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -111,7 +120,7 @@ class LocalStore:
         for dirpath, dirnames, filenames in os.walk(base):
             dirnames.sort()
             for name in sorted(filenames):
-                if name.startswith(".tmp-"):
+                if name.startswith(".tmp-") or name == STORE_MARKER:
                     continue
                 full = Path(dirpath) / name
                 key = full.relative_to(self.root).as_posix()
@@ -178,16 +187,20 @@ class S3Store:
 
 
 def split_uri(uri: str) -> tuple[str, str, str]:
-    """``s3://b/k`` -> ("s3", "b", "k"); ``file:///x/y`` or ``/x/y`` -> ("file", "/x/y", "")."""
+    """``s3://b/k`` -> ("s3", "b", "k"); a ``file://`` URI or plain path inside a local store ->
+    ("file", store root, key); a path outside any store -> ("file", path, "")."""
     parsed = urlparse(uri)
     if parsed.scheme == "s3":
         if not parsed.netloc:
             raise BadInput(f"S3 URI has no bucket: {uri!r}")
         return "s3", parsed.netloc, parsed.path.lstrip("/")
-    if parsed.scheme == "file":
-        return "file", parsed.path, ""
-    if parsed.scheme == "":
-        return "file", str(Path(uri).resolve()), ""
+    if parsed.scheme in ("file", ""):
+        path = Path(unquote(parsed.path) if parsed.scheme == "file" else uri).resolve()
+        for root in (path, *path.parents):
+            if (root / STORE_MARKER).is_file():
+                key = "" if path == root else path.relative_to(root).as_posix()
+                return "file", str(root), key
+        return "file", str(path), ""
     raise BadInput(f"unsupported storage URI {uri!r}: use s3://bucket/key or a local path")
 
 

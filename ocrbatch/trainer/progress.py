@@ -7,12 +7,15 @@
      "eta_seconds": 40.0, "elapsed_seconds": 31.5, "resumed_from": {"epoch": 2, "step": 80},
      "attempt": 2, "message": null, "updated_at": "2026-11-29T18:40:00Z"}
 
-``state`` moves through STATES in order, ending in "succeeded" or "failed".
+``state`` moves through STATES in order, ending in "succeeded", "failed" or "interrupted".
 """
 
 from __future__ import annotations
 
-STATES = ("starting", "fetching", "training", "exporting", "evaluating", "publishing", "succeeded", "failed")
+STATES = (
+    "starting", "fetching", "training", "exporting", "evaluating", "publishing",
+    "succeeded", "failed", "interrupted",  # interrupted: stopped by SIGTERM, resumable
+)
 
 KEYS = (
     "state", "engine", "epoch", "epochs", "step", "steps_per_epoch", "loss", "accuracy",

@@ -1,0 +1,57 @@
+"""``python -m ocrbatch.trainer``: the training image's entrypoint (and local mode's job process).
+
+Configured by OCRBATCH_* environment variables (set by `ocrbatch submit`), which the flags below
+override. Exit codes: 0 published, 1 failed, 2 bad arguments, 143 stopped by SIGTERM (resumable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+
+from ocrbatch.errors import OcrbatchError
+from ocrbatch.trainer.spec import ENGINES, TASKS, TrainingSpec, parse_overrides
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ocrbatch.trainer", description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", help="dataset version URI (OCRBATCH_DATASET)")
+    parser.add_argument("--output", help="run output URI (OCRBATCH_OUTPUT)")
+    parser.add_argument("--engine", choices=ENGINES)
+    parser.add_argument("--task", choices=TASKS)
+    parser.add_argument("--model", help="base model for the paddleocr engine")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="engine config override")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stdout,
+        force=True,
+    )
+    try:
+        cli_values = dict(
+            dataset=args.dataset, output=args.output, engine=args.engine, task=args.task, model=args.model,
+            epochs=args.epochs, learning_rate=args.learning_rate, batch_size=args.batch_size,
+        )
+        spec = TrainingSpec.from_env(**cli_values)
+        if args.set:
+            spec = TrainingSpec(**{**spec.to_json(), "overrides": {**spec.overrides, **parse_overrides(args.set)}})
+    except OcrbatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+    from ocrbatch.trainer.run import install_signal_handlers, run_training
+
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    return run_training(spec, stop_event=stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
