@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from pathlib import Path
 import threading
 
 from ocrbatch.errors import OcrbatchError
@@ -50,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
 
     stop = threading.Event()
     install_signal_handlers(stop)
-    return run_training(spec, stop_event=stop)
+    workdir = os.environ.get("OCRBATCH_WORKDIR")  # local mode keeps it across attempts
+    return run_training(spec, stop_event=stop, workdir=Path(workdir) if workdir else None)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,13 @@ class CheckpointSync:
             return None
 
     def restore(self) -> dict | None:
-        """Download the newest complete checkpoint into the local folder; returns its pointer."""
+        """Make the local folder hold exactly the newest complete checkpoint; returns its pointer.
+
+        The store is the truth: whatever a killed attempt left on local disk (a kept work folder in
+        local mode) may be newer than what was uploaded, or half-written, so it is cleared first.
+        """
+        for path in list(self.local_dir.iterdir()):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
         pointer = self.current()
         if pointer is None:
             return None
