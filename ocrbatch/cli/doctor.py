@@ -1,7 +1,55 @@
-"""Commands of the doctor group (being written)."""
+"""`ocrbatch doctor`: one line per readiness check, pass or what to do (exit 3 when one fails)."""
+
+from __future__ import annotations
 
 import typer
 
+from ocrbatch.cli import common
+from ocrbatch.cli.common import BucketOpt, HomeOpt, JsonOpt, LocalOpt, ProfileOpt, RegionOpt, StackOpt
+
+_MARK = {"ok": "ok  ", "fail": "FAIL", "warn": "warn", "skip": "skip"}
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("doctor")(doctor)
+
+
+@common.handle_errors
+def doctor(
+    local: LocalOpt = None,
+    stack: StackOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    bucket: BucketOpt = None,
+    home: HomeOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Check credentials, the stack, compute environments, queues, image, GPU quota and bucket."""
+    from ocrbatch.jobs import doctor as checks_of
+    from ocrbatch.stack_outputs import DEFAULT_STACK_NAME
+
+    target = common.make_target(local, stack=stack, region=region, profile=profile, bucket=bucket, home=home)
+    if target.local:
+        from ocrbatch.cli.context import local_home
+
+        mode = "local"
+        checks = checks_of.check_local(local_home(target.home))
+    else:
+        from ocrbatch.jobs.aws_batch import clients_for_target
+
+        mode = "aws"
+        clients = clients_for_target(target)
+        checks = checks_of.check_aws(
+            clients, region=clients.region, stack_name=target.stack or DEFAULT_STACK_NAME, bucket=target.bucket
+        )
+    failed = checks_of.failed(checks)
+    if json_output:
+        common.emit_json({"backend": mode, "ok": not failed, "checks": [check.to_json() for check in checks]})
+    else:
+        width = max(len(check.name) for check in checks)
+        for check in checks:
+            typer.echo(f"{_MARK[check.status]}  {check.name.ljust(width)}  {check.detail}")
+        if mode == "local":
+            common.info("checked local mode; pass --aws (or --stack NAME) to check the AWS deployment")
+    if failed:
+        raise typer.Exit(3)

@@ -1,0 +1,100 @@
+"""Shards: plain, deterministic tar files that carry a dataset's bytes in a few large objects.
+
+Thousands of small objects are slow to move (one request each); a few large ones are fast. A shard
+is an ordinary tar (``tar xf`` works on it), written deterministically: members in the given order,
+mtime 0, owner root, mode 0644. The same files therefore always give the same shard bytes and the
+same sha256, which is the shard's name in the store, so a rerun after an interruption, or a
+concurrent upload of the same folder, recreates exactly the shards already sent and skips them.
+
+Readers never parse tar headers: the manifest records each file's data offset and size in its shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+from pathlib import Path
+from typing import Iterable, Sequence, TypeVar
+
+BLOCK = 512
+MIN_SHARD_BYTES = 8 << 20
+MAX_SHARD_BYTES = 128 << 20
+
+Item = TypeVar("Item")
+
+
+def shard_target(total_bytes: int) -> int:
+    """Shard size for ``total_bytes`` of new data.
+
+    Large shards mean few requests, but several shards let packing overlap uploading and let
+    fetch download and unpack in parallel, so aim for about four, between 8 and 128 MiB each.
+    """
+    return max(MIN_SHARD_BYTES, min(MAX_SHARD_BYTES, total_bytes // 4 + 1))
+
+
+def plan_shards(items: Sequence[Item], sizes: Sequence[int], target: int) -> list[list[Item]]:
+    """Cut ``items`` (in order) into consecutive groups of about ``target`` bytes each."""
+    groups: list[list[Item]] = []
+    current: list[Item] = []
+    filled = 0
+    for item, size in zip(items, sizes):
+        if current and filled + size > target:
+            groups.append(current)
+            current, filled = [], 0
+        current.append(item)
+        filled += size + 2 * BLOCK
+    if current:
+        groups.append(current)
+    return groups
+
+
+def member_header(name: str, size: int) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mtime = 0
+    info.mode = 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    # PAX keeps long and non-ASCII names intact; for short ASCII names it is a plain ustar header.
+    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
+class ShardWriter:
+    """Writes one shard file, hashing it on the way; ``add`` returns the member's data offset."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._handle = open(self.path, "wb")
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def _write(self, data) -> None:
+        self._handle.write(data)
+        self._digest.update(data)
+        self.size += len(data)
+
+    def add(self, name: str, data: bytes) -> int:
+        self._write(member_header(name, len(data)))
+        offset = self.size
+        self._write(data)
+        padding = -len(data) % BLOCK
+        if padding:
+            self._write(b"\0" * padding)
+        return offset
+
+    def close(self) -> str:
+        """Finish the archive; return its sha256."""
+        self._write(b"\0" * (2 * BLOCK))
+        self._handle.close()
+        return self._digest.hexdigest()
+
+    def abort(self) -> None:
+        self._handle.close()
+        self.path.unlink(missing_ok=True)
+
+
+def iter_members(shard: Path) -> Iterable[tuple[str, int, int]]:
+    """(name, data offset, size) of each member: for tests and debugging, not the fetch path."""
+    with tarfile.open(shard) as archive:
+        for member in archive:
+            yield member.name, member.offset_data, member.size

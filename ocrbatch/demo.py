@@ -1,0 +1,104 @@
+"""The first-run demo: generate pinball score data, run the whole pipeline locally, read some scores.
+
+It is the same path a user's own data takes (`synth` -> `pipeline --local` -> `predict`), not a
+special case: the dataset is published to the local store, the job is the trainer running as a local
+process, the model is downloaded and verified, and the stock ``paddleocr`` package reads held-out images.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Callable
+
+from ocrbatch.errors import RunFailed
+
+# The builtin engine stops at this many seconds of training (its own override key).
+TIME_BUDGET_KEY = "max_train_seconds"
+SAMPLES = 8
+
+
+def run_demo(
+    *,
+    output_dir: Path,
+    count: int,
+    train_seconds: int,
+    seed: int,
+    force: bool,
+    home: str | None,
+    log: Callable[[str], None],
+) -> dict:
+    from ocrbatch.cli.context import local_home
+    from ocrbatch.jobs.local import LocalBackend
+    from ocrbatch.jobs.monitor import JobMonitor
+    from ocrbatch.jobs.pipeline import Pipeline
+    from ocrbatch.jobs.submission import TrainingOptions
+    from ocrbatch.predict import predict_images
+    from ocrbatch.synth import generate_dataset
+
+    home_dir = local_home(home)
+    data_dir = home_dir / "demo" / f"pinball-scores-{count}-{seed}"
+    if not (data_dir / "train.txt").is_file():
+        log(f"generating {count} pinball score crops in {data_dir}")
+        generate_dataset(data_dir, count=count, seed=seed, task="rec", styles=["seg7"])
+
+    backend = LocalBackend(home_dir)
+    monitor = JobMonitor(backend, emit=log)
+    pipeline = Pipeline(backend=backend, follow=monitor.follow, step=log)
+    options = TrainingOptions(
+        engine="builtin",
+        overrides={TIME_BUDGET_KEY: str(train_seconds)},
+        queue="cpu",
+        job_name="pinball-demo",
+    )
+    result = pipeline.run(str(data_dir), options, output_dir, dataset_name="pinball-scores", force=force)
+    if result["status"] != "SUCCEEDED":
+        raise RunFailed(f"demo job {result['job_id']} {result['status']}: {result['status_reason']}")
+
+    model_dir = Path(result["model_dir"]).resolve()
+    metrics = _read_metrics(model_dir)
+    samples = _held_out_samples(data_dir, seed)
+    predictions = predict_images(model_dir, [data_dir / path for path, _ in samples])
+    from ocrbatch.predict import model_name_of
+
+    return {
+        "accuracy": metrics.get("accuracy"),
+        "val_images": metrics.get("val_images"),
+        "train_seconds": metrics.get("train_seconds", 0.0),
+        "job_id": result["job_id"],
+        "dataset": result["dataset"],
+        "model_dir": str(model_dir),
+        "samples": [
+            {"image": str(data_dir / path), "label": label, "text": p.text, "score": p.score, "correct": p.text == label}
+            for (path, label), p in zip(samples, predictions)
+        ],
+        "python": [
+            "from paddleocr import TextRecognition",
+            f"model = TextRecognition(model_name={model_name_of(model_dir)!r}, model_dir={str(model_dir)!r})",
+        ],
+    }
+
+
+def _read_metrics(model_dir: Path) -> dict:
+    import json
+
+    return json.loads((model_dir / "metrics.json").read_text())
+
+
+def _held_out_samples(data_dir: Path, seed: int) -> list[tuple[str, str]]:
+    lines = [line.split("\t", 1) for line in (data_dir / "val.txt").read_text(encoding="utf-8").splitlines() if line]
+    return random.Random(seed).sample([(p, label) for p, label in lines], min(SAMPLES, len(lines)))
+
+
+def model_of_job(target, job_ref: str, *, log: Callable[[str], None]) -> Path:
+    """The model folder of a job (id or `latest`), downloaded once into a cache beside local state."""
+    from ocrbatch.cli.context import local_home, open_backend
+    from ocrbatch.jobs.runs import download_model, resolve_job, run_layout
+
+    backend = open_backend(target)
+    job = resolve_job(backend, job_ref, succeeded=True)
+    dest = local_home(target.home) / "models" / run_layout(job).run_id
+    if not (dest / "manifest.json").is_file():
+        log(f"downloading the model of job {job.job_id} to {dest}")
+    download_model(backend, job, dest)
+    return dest

@@ -1,0 +1,274 @@
+"""The AWS backend: training jobs on AWS Batch, runs in S3, logs in CloudWatch Logs.
+
+:class:`AwsBatchBackend` implements :class:`~ocrbatch.jobs.backend.JobBackend` over injected
+``batch``, ``logs`` and ``s3`` clients (plus optional ``service-quotas``/``ec2`` for explaining a
+job stuck in RUNNABLE). :func:`backend_for_target` and :func:`store_for_target` turn the CLI's
+shared flags into those objects; with :func:`clients_for_target` they are the only code that builds
+boto3 clients.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import cached_property
+
+from ocrbatch.errors import BadInput, NotFound
+from ocrbatch.jobs.backend import ACTIVE_STATES, Attempt, JobInfo, JobRequest
+from ocrbatch.jobs.stack import StackResources, discover_stack
+from ocrbatch.storage import S3Store
+from ocrbatch.trainer.spec import ENV_PREFIX
+
+# Batch's default log group, used when neither the job nor the stack names one.
+DEFAULT_LOG_GROUP = "/aws/batch/job"
+# States a job can be withdrawn from with cancel_job; later ones need terminate_job.
+CANCELLABLE_STATES = ("SUBMITTED", "PENDING", "RUNNABLE")
+TAG_RUN_ID = "ocrbatch:run-id"
+# get_log_events pages are 1 MB / 10,000 events at most; cap pages per call so a huge log
+# is streamed in slices rather than loaded at once.
+MAX_LOG_PAGES = 20
+
+
+class AwsBatchBackend:
+    name = "aws"
+
+    def __init__(self, *, batch, logs, s3, stack: StackResources, quotas=None, ec2=None, clock=time.time):
+        self.batch = batch
+        self.logs = logs
+        self.s3 = s3
+        self.stack = stack
+        self.quotas = quotas
+        self.ec2 = ec2
+        self.clock = clock
+
+    @cached_property
+    def store(self) -> S3Store:
+        return S3Store(self.s3, self.stack.require("bucket"))
+
+    # --- submit ---------------------------------------------------------------------------
+
+    def submit_job_kwargs(self, request: JobRequest) -> dict:
+        """Exactly what :meth:`submit` passes to ``batch.submit_job`` (also `submit --dry-run`)."""
+        if request.queue not in ("gpu", "cpu"):
+            raise BadInput(f"queue must be gpu or cpu, got {request.queue!r}")
+        if request.gpus < 1 or (request.queue == "cpu" and request.gpus != 1):
+            raise BadInput("--gpus needs the gpu queue and a value of 1 or more")
+        queue = request.job_queue or self.stack.queue_for(request.queue)
+        definition = request.job_definition or self.stack.job_definition_for(request.queue, request.gpus)
+        environment = [{"name": k, "value": v} for k, v in sorted(request.spec.to_env().items())]
+        overrides: dict = {"environment": environment}
+        if request.gpus > 1:
+            overrides["resourceRequirements"] = [{"type": "GPU", "value": str(request.gpus)}]
+        run_id = _run_id_of(request.spec.output)
+        tags = {"ocrbatch:engine": request.spec.engine, "ocrbatch:task": request.spec.task}
+        if run_id:
+            tags[TAG_RUN_ID] = run_id
+        return {
+            "jobName": request.job_name,
+            "jobQueue": queue,
+            "jobDefinition": definition,
+            "containerOverrides": overrides,
+            "tags": tags,
+            "propagateTags": True,
+        }
+
+    def submit(self, request: JobRequest) -> JobInfo:
+        kwargs = self.submit_job_kwargs(request)
+        response = self.batch.submit_job(**kwargs)
+        return JobInfo(
+            job_id=response["jobId"],
+            job_name=response.get("jobName", request.job_name),
+            status="SUBMITTED",
+            created_at=self.clock(),
+            queue=_short_name(kwargs["jobQueue"]),
+            output=request.spec.output,
+            dataset=request.spec.dataset,
+        )
+
+    # --- read -----------------------------------------------------------------------------
+
+    def describe_raw(self, job_id: str) -> dict:
+        jobs = self.batch.describe_jobs(jobs=[job_id]).get("jobs") or []
+        if not jobs:
+            raise NotFound(f"no job {job_id!r} in {self.stack.region} (Batch keeps finished jobs about 7 days)")
+        return jobs[0]
+
+    def describe(self, job_id: str) -> JobInfo:
+        return job_info(self.describe_raw(job_id))
+
+    def list_jobs(self, *, limit: int = 50) -> list[JobInfo]:
+        ids: dict[str, float] = {}
+        for queue in self.stack.known_queues():
+            paginator = self.batch.get_paginator("list_jobs")
+            # A filter makes list_jobs return every status (without one it returns RUNNING only).
+            pages = paginator.paginate(
+                jobQueue=queue, filters=[{"name": "AFTER_CREATED_AT", "values": ["0"]}]
+            )
+            for page in pages:
+                for summary in page.get("jobSummaryList", []):
+                    ids[summary["jobId"]] = summary.get("createdAt", 0)
+        newest = sorted(ids, key=lambda job_id: ids[job_id], reverse=True)[:limit]
+        jobs = []
+        for start in range(0, len(newest), 100):  # describe_jobs takes 100 ids at most
+            jobs.extend(self.batch.describe_jobs(jobs=newest[start : start + 100]).get("jobs", []))
+        infos = [job_info(job) for job in jobs]
+        return sorted(infos, key=lambda info: info.created_at or 0, reverse=True)
+
+    # --- cancel ---------------------------------------------------------------------------
+
+    def cancel(self, job_id: str, reason: str) -> JobInfo:
+        job = self.describe(job_id)
+        if job.status in CANCELLABLE_STATES:
+            self.batch.cancel_job(jobId=job_id, reason=reason)
+        elif job.status in ACTIVE_STATES:
+            self.batch.terminate_job(jobId=job_id, reason=reason)
+        return job
+
+    # --- logs -----------------------------------------------------------------------------
+
+    def log_events(self, job_id: str, *, start_from: str | None = None) -> tuple[list[str], str | None]:
+        """New lines of the current attempt's stream. The token carries the stream name, so after
+        a retry (new attempt, new stream) reading restarts at the new stream's head."""
+        raw = self.describe_raw(job_id)
+        stream = (raw.get("container") or {}).get("logStreamName")
+        if not stream:
+            return [], start_from
+        group = self.log_group_of(raw)
+        token = None
+        if start_from:
+            token_stream, _, token = start_from.partition("\n")
+            if token_stream != stream:
+                token = None
+        lines: list[str] = []
+        for _ in range(MAX_LOG_PAGES):
+            kwargs = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
+            if token:
+                kwargs["nextToken"] = token
+            try:
+                page = self.logs.get_log_events(**kwargs)
+            except self.logs.exceptions.ResourceNotFoundException:
+                # Batch names the stream before the container writes to it.
+                return lines, start_from
+            lines.extend(event["message"].rstrip("\n") for event in page.get("events", []))
+            next_token = page.get("nextForwardToken")
+            if not next_token or next_token == token:
+                break
+            token = next_token
+        return lines, f"{stream}\n{token}" if token else start_from
+
+    def log_group_of(self, raw_job: dict) -> str:
+        options = ((raw_job.get("container") or {}).get("logConfiguration") or {}).get("options") or {}
+        return options.get("awslogs-group") or self.stack.log_group or DEFAULT_LOG_GROUP
+
+    # --- RUNNABLE diagnosis -----------------------------------------------------------------
+
+    def diagnose(self, job_id: str) -> list[str]:
+        from ocrbatch.jobs.diagnosis import diagnose_runnable
+
+        return diagnose_runnable(self.describe_raw(job_id), batch=self.batch, quotas=self.quotas, ec2=self.ec2)
+
+
+def job_info(job: dict) -> JobInfo:
+    """Batch's describe_jobs entry -> JobInfo (times in epoch seconds)."""
+    container = job.get("container") or {}
+    environment = {item["name"]: item.get("value") for item in container.get("environment", [])}
+    attempts = tuple(
+        Attempt(
+            started_at=_seconds(attempt.get("startedAt")),
+            stopped_at=_seconds(attempt.get("stoppedAt")),
+            exit_code=(attempt.get("container") or {}).get("exitCode"),
+            # A Spot reclaim is reported in the attempt's statusReason ("Host EC2 (instance i-…)
+            # terminated."); a container failure in the container's reason.
+            reason=attempt.get("statusReason") or (attempt.get("container") or {}).get("reason"),
+            log_stream=(attempt.get("container") or {}).get("logStreamName"),
+        )
+        for attempt in job.get("attempts", [])
+    )
+    return JobInfo(
+        job_id=job["jobId"],
+        job_name=job.get("jobName", ""),
+        status=job.get("status", "SUBMITTED"),
+        status_reason=job.get("statusReason") or container.get("reason"),
+        created_at=_seconds(job.get("createdAt")),
+        started_at=_seconds(job.get("startedAt")),
+        stopped_at=_seconds(job.get("stoppedAt")),
+        queue=_short_name(job.get("jobQueue")),
+        output=environment.get(ENV_PREFIX + "OUTPUT"),
+        dataset=environment.get(ENV_PREFIX + "DATASET"),
+        attempts=attempts,
+        log_stream=container.get("logStreamName"),
+    )
+
+
+def max_attempts(job: dict) -> int:
+    return int((job.get("retryStrategy") or {}).get("attempts") or 1)
+
+
+def _seconds(millis) -> float | None:
+    return None if millis is None else millis / 1000.0
+
+
+def _short_name(arn_or_name: str | None) -> str | None:
+    """``arn:aws:batch:...:job-queue/gpu`` -> ``gpu``."""
+    if not arn_or_name:
+        return None
+    return arn_or_name.rsplit("/", 1)[-1] if arn_or_name.startswith("arn:") else arn_or_name
+
+
+def _run_id_of(output_uri: str) -> str | None:
+    from ocrbatch.jobs.runs import run_id_from_uri
+
+    return run_id_from_uri(output_uri)
+
+
+# --- building clients from the CLI's flags (the only place that does) ---------------------------
+
+
+@dataclass(frozen=True)
+class AwsClients:
+    """Builds clients for one profile and region, with the retry settings of ``aws_clients``."""
+
+    profile: str | None
+    region: str
+
+    def __call__(self, service: str):
+        from ocrbatch.aws_clients import make_client
+
+        return make_client(service, profile=self.profile, region=self.region)
+
+
+def clients_for_target(target) -> AwsClients:
+    from ocrbatch.aws_clients import session
+
+    return AwsClients(target.profile, session(target.profile, target.region).region_name)
+
+
+def stack_for_target(target, clients: AwsClients | None = None) -> StackResources:
+    clients = clients or clients_for_target(target)
+    return discover_stack(
+        clients("cloudformation"),
+        region=clients.region,
+        stack_name=target.stack,
+        bucket=target.bucket,
+        job_queue=target.job_queue,
+        job_definition=target.job_definition,
+    )
+
+
+def backend_for_target(target) -> AwsBatchBackend:
+    clients = clients_for_target(target)
+    return AwsBatchBackend(
+        batch=clients("batch"),
+        logs=clients("logs"),
+        s3=clients("s3"),
+        stack=stack_for_target(target, clients),
+        quotas=clients("service-quotas"),
+        ec2=clients("ec2"),
+    )
+
+
+def store_for_target(target) -> S3Store:
+    clients = clients_for_target(target)
+    if target.bucket:  # no stack lookup needed
+        return S3Store(clients("s3"), target.bucket)
+    return S3Store(clients("s3"), stack_for_target(target, clients).require("bucket"))

@@ -1,0 +1,287 @@
+"""Following a job to its end, on any backend: states, reasons, attempts, training progress, log tail.
+
+:class:`JobMonitor` polls a :class:`~ocrbatch.jobs.backend.JobBackend` and reports only what changed,
+as plain lines through an ``emit`` callback (the CLI sends them to stderr). It explains a Spot
+reclaim and the retry that follows, reads the trainer's ``progress.json`` from the run's folder in
+the store, tails the log once its stream exists, and, when the job has sat in RUNNABLE for a while,
+asks the backend why (AWS: :mod:`ocrbatch.jobs.diagnosis`). Polling backs off while nothing changes
+and when the service throttles; the clock and sleep are injected so tests run instantly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from ocrbatch.jobs.backend import JobBackend, JobInfo
+from ocrbatch.jobs.runs import read_progress, run_accuracy, run_id_from_uri
+from ocrbatch.layout import RunLayout
+
+Emit = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    min_interval: float = 3.0
+    max_interval: float = 30.0
+    growth: float = 1.5  # interval multiplier while nothing changes
+    runnable_diagnosis_after: float = 180.0  # seconds in RUNNABLE before explaining why
+    rediagnose_every: float = 900.0
+    max_transient_errors: int = 8  # consecutive throttling/network errors before giving up
+
+
+class JobMonitor:
+    def __init__(
+        self,
+        backend: JobBackend,
+        *,
+        emit: Emit,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        settings: PollSettings = PollSettings(),
+        diagnose: Callable[[str], list[str]] | None = None,
+        show_logs: bool = True,
+    ):
+        self.backend = backend
+        self.emit = emit
+        self.clock = clock
+        self.sleep = sleep
+        self.settings = settings
+        self.diagnose = diagnose if diagnose is not None else getattr(backend, "diagnose", None)
+        self.show_logs = show_logs
+        self._status: str | None = None
+        self._reason: str | None = None
+        self._attempts_seen = 0
+        self._progress_seen: tuple | None = None
+        self._resume_seen: object = None
+        self._log_token: str | None = None
+        self._log_stream_announced: str | None = None
+        self._runnable_since: float | None = None
+        self._diagnosed_at: float | None = None
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def follow(self, job_id: str) -> JobInfo:
+        """Poll until the job is SUCCEEDED or FAILED; returns its final description."""
+        interval = self.settings.min_interval
+        errors = 0
+        while True:
+            try:
+                job, changed = self.poll(job_id)
+                errors = 0
+            except Exception as exc:  # noqa: BLE001 - only transient errors are swallowed below
+                if not is_transient(exc):
+                    raise
+                errors += 1
+                if errors >= self.settings.max_transient_errors:
+                    raise
+                self.emit(f"the service is busy or unreachable ({type(exc).__name__}); retrying")
+                interval = min(interval * 2, self.settings.max_interval * 2)
+                self.sleep(interval)
+                continue
+            if job.done:
+                return job
+            interval = self.settings.min_interval if changed else min(
+                interval * self.settings.growth, self.settings.max_interval
+            )
+            self.sleep(interval)
+
+    def poll(self, job_id: str) -> tuple[JobInfo, bool]:
+        """Describe the job once and emit what changed since the last poll."""
+        job = self.backend.describe(job_id)
+        changed = self._report_status(job)
+        changed |= self._report_attempts(job)
+        changed |= self._report_progress(job)
+        if self.show_logs:
+            changed |= self._report_logs(job)
+        self._maybe_diagnose(job)
+        return job, changed
+
+    # --- what is reported -------------------------------------------------------------------
+
+    def _report_status(self, job: JobInfo) -> bool:
+        if job.status == self._status and job.status_reason == self._reason:
+            return False
+        if job.status == "RUNNABLE" and self._status != "RUNNABLE":
+            self._runnable_since = self._entered_runnable_at(job)
+            self._diagnosed_at = None
+        first = self._status is None
+        self._status, self._reason = job.status, job.status_reason
+        line = f"{job.status}"
+        if job.status_reason:
+            line += f": {job.status_reason}"
+        if first:
+            line = f"job {job.job_id} ({job.job_name}) is {line}"
+        self.emit(line)
+        return True
+
+    def _entered_runnable_at(self, job: JobInfo) -> float:
+        if self._status is not None:
+            return self.clock()  # we watched it happen
+        # Attached to a job already waiting: it has waited since it was created or last stopped.
+        stamps = [job.created_at] + [a.stopped_at for a in job.attempts]
+        known = [s for s in stamps if s]
+        return max(known) if known else self.clock()
+
+    def _report_attempts(self, job: JobInfo) -> bool:
+        new = job.attempts[self._attempts_seen :]
+        for number, attempt in enumerate(new, start=self._attempts_seen + 1):
+            retrying = not job.done
+            if attempt.spot_reclaimed:
+                line = f"attempt {number}: Spot instance reclaimed ({attempt.reason})"
+                line += (
+                    f"; Batch retries it as attempt {number + 1}, resuming from the last checkpoint"
+                    if retrying
+                    else ""
+                )
+            elif attempt.exit_code == 0:
+                line = f"attempt {number} finished (exit code 0)"
+            else:
+                detail = ", ".join(
+                    part
+                    for part in (
+                        f"exit code {attempt.exit_code}" if attempt.exit_code is not None else None,
+                        attempt.reason,
+                    )
+                    if part
+                )
+                line = f"attempt {number} failed" + (f": {detail}" if detail else "")
+                if retrying:
+                    line += f"; retrying as attempt {number + 1}"
+            self.emit(line)
+        self._attempts_seen = len(job.attempts)
+        return bool(new)
+
+    def _report_progress(self, job: JobInfo) -> bool:
+        if job.status not in ("STARTING", "RUNNING") and not job.done:
+            return False
+        progress = read_progress(self.backend.store, job)
+        if not progress:
+            return False
+        changed = False
+        resumed = progress.get("resumed_from")
+        if resumed and resumed != self._resume_seen:
+            self._resume_seen = resumed
+            self.emit(f"resumed from checkpoint: {format_position(resumed)}")
+            changed = True
+        signature = tuple(progress.get(key) for key in ("state", "epoch", "step", "attempt", "message"))
+        if signature != self._progress_seen:
+            self._progress_seen = signature
+            self.emit("progress: " + format_progress(progress))
+            changed = True
+        return changed
+
+    def _report_logs(self, job: JobInfo) -> bool:
+        if not job.log_stream and job.status not in ("RUNNING",) and not job.done:
+            return False
+        lines, self._log_token = self.backend.log_events(job.job_id, start_from=self._log_token)
+        if job.log_stream and job.log_stream != self._log_stream_announced and lines:
+            self._log_stream_announced = job.log_stream
+            self.emit(f"log stream {job.log_stream}:")
+        for line in lines:
+            self.emit(f"  | {line}")
+        return bool(lines)
+
+    def _maybe_diagnose(self, job: JobInfo) -> None:
+        if job.status != "RUNNABLE" or self.diagnose is None or self._runnable_since is None:
+            return
+        now = self.clock()
+        waited = now - self._runnable_since
+        if waited < self.settings.runnable_diagnosis_after:
+            return
+        if self._diagnosed_at is not None and now - self._diagnosed_at < self.settings.rediagnose_every:
+            return
+        self._diagnosed_at = now
+        self.emit(f"still RUNNABLE after {format_duration(waited)}; checking why:")
+        try:
+            findings = self.diagnose(job.job_id)
+        except Exception as exc:  # noqa: BLE001 - a diagnosis must never stop the monitor
+            findings = [f"could not diagnose: {type(exc).__name__}: {exc}"]
+        for finding in findings:
+            self.emit(f"  - {finding}")
+
+
+def snapshot(backend: JobBackend, job: JobInfo) -> dict:
+    """The job's current state as one JSON-able document (`monitor --once`, the final result)."""
+    data = job.to_json()
+    run_id = run_id_from_uri(job.output)
+    data["run_id"] = run_id
+    data["progress"] = read_progress(backend.store, job) if run_id else None
+    data["accuracy"] = run_accuracy(backend.store, job) if run_id else None
+    data["model_uri"] = backend.store.uri(RunLayout(run_id).model) if run_id and job.status == "SUCCEEDED" else None
+    data["backend"] = backend.name
+    return data
+
+
+def describe_snapshot(data: dict) -> list[str]:
+    """Human lines for :func:`snapshot`'s document."""
+    lines = [f"{data['job_id']}  {data['job_name']}  {data['status']}"]
+    if data.get("status_reason"):
+        lines.append(f"reason: {data['status_reason']}")
+    for number, attempt in enumerate(data.get("attempts") or [], start=1):
+        what = "Spot reclaim" if attempt.get("spot_reclaimed") else f"exit code {attempt.get('exit_code')}"
+        lines.append(f"attempt {number}: {what}" + (f" ({attempt['reason']})" if attempt.get("reason") else ""))
+    if data.get("progress"):
+        lines.append("progress: " + format_progress(data["progress"]))
+    if data.get("accuracy") is not None:
+        lines.append(f"accuracy: {data['accuracy']:.2%}")
+    if data.get("model_uri"):
+        lines.append(f"model: {data['model_uri']}")
+    return lines
+
+
+# --- formatting ------------------------------------------------------------------------------
+
+
+def format_progress(progress: dict) -> str:
+    parts = [str(progress.get("state") or "?")]
+    epoch, epochs = progress.get("epoch"), progress.get("epochs")
+    if epoch is not None:
+        parts.append(f"epoch {epoch}/{epochs}" if epochs else f"epoch {epoch}")
+    if progress.get("step") is not None:
+        parts.append(f"step {progress['step']}")
+    if progress.get("loss") is not None:
+        parts.append(f"loss {progress['loss']:.4f}")
+    if progress.get("accuracy") is not None:
+        parts.append(f"accuracy {progress['accuracy']:.1%}")
+    if progress.get("eta_seconds") is not None:
+        parts.append(f"eta {format_duration(progress['eta_seconds'])}")
+    if progress.get("attempt") and progress["attempt"] > 1:
+        parts.append(f"attempt {progress['attempt']}")
+    if progress.get("message"):
+        parts.append(str(progress["message"]))
+    return ", ".join(parts)
+
+
+def format_position(resumed: object) -> str:
+    if isinstance(resumed, dict):
+        return ", ".join(f"{key} {value}" for key, value in resumed.items())
+    return str(resumed)
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 90:
+        return f"{seconds}s"
+    if seconds < 90 * 60:
+        return f"{seconds // 60}m"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+    return f"{seconds // 86400}d"
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Throttling and network hiccups that outlived botocore's own retries: poll again later."""
+    try:
+        from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
+        from botocore.exceptions import ReadTimeoutError
+    except ImportError:  # pragma: no cover - boto3 is a hard dependency
+        return False
+    if isinstance(exc, (ConnectionClosedError, EndpointConnectionError, ReadTimeoutError)):
+        return True
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return "Throttl" in code or code in ("TooManyRequestsException", "RequestLimitExceeded") or status >= 500
+    return False

@@ -1,0 +1,77 @@
+"""`pipeline`: upload, submit, monitor, download in one go, on either backend.
+
+Each step is announced through ``step`` (the CLI prints to stderr). The job is kept on the
+:class:`Pipeline` as soon as it exists, so an interrupted pipeline can still say how to reattach.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ocrbatch.jobs.backend import JobBackend, JobInfo
+from ocrbatch.jobs.runs import download_model
+from ocrbatch.jobs.submission import TrainingOptions, plan_run, resolve_dataset, submit_run
+
+
+@dataclass
+class Pipeline:
+    backend: JobBackend
+    follow: Callable[[str], JobInfo]  # e.g. JobMonitor(...).follow
+    step: Callable[[str], None]
+    progress: Callable[[int, int], None] | None = None
+    resolve: Callable | None = None  # injectable dataset functions (default: ocrbatch.datasets)
+    publish: Callable | None = None
+    job: JobInfo | None = field(default=None, init=False)
+    run_uri: str | None = field(default=None, init=False)
+
+    def run(
+        self,
+        dataset_ref: str,
+        options: TrainingOptions,
+        output_dir: Path | None,
+        *,
+        dataset_name: str | None = None,
+        force: bool = False,
+    ) -> dict:
+        store = self.backend.store
+        self.step(f"[1/4] dataset: {dataset_ref}")
+        dataset = resolve_dataset(
+            store,
+            dataset_ref,
+            name=dataset_name,
+            resolve=self.resolve,
+            publish=self.publish,
+            on_publish=lambda folder: self.step(f"      uploading {folder} to {store.uri()}"),
+        )
+        self.step(f"      dataset version {dataset.uri}")
+
+        run = plan_run(store, dataset.uri, options)
+        self.step(f"[2/4] submit: {run.request.job_name} on the {self.backend.name} {options.queue} queue")
+        submitted = submit_run(self.backend, run)
+        self.job, self.run_uri = submitted.job, run.run_uri
+        self.step(f"      job {submitted.job.job_id}, run {run.run_uri}")
+
+        self.step(f"[3/4] monitor: job {submitted.job.job_id}")
+        self.job = self.follow(submitted.job.job_id)
+        result = {
+            "backend": self.backend.name,
+            "dataset": dataset.uri,
+            "job_id": self.job.job_id,
+            "job_name": self.job.job_name,
+            "run_id": run.run_id,
+            "run_uri": run.run_uri,
+            "status": self.job.status,
+            "status_reason": self.job.status_reason,
+            "model_dir": None,
+            "accuracy": None,
+        }
+        if self.job.status != "SUCCEEDED":
+            self.step(f"[4/4] download: skipped, the job {self.job.status}")
+            return result
+        dest = Path(output_dir) if output_dir else Path("models") / run.run_id
+        self.step(f"[4/4] download: {dest}")
+        downloaded = download_model(self.backend, self.job, dest, force=force, progress=self.progress)
+        result.update(model_dir=downloaded["output_dir"], accuracy=downloaded["accuracy"])
+        return result

@@ -1,0 +1,139 @@
+"""Training runs as the store sees them: run ids, ``run.json``, progress and metrics, and ``latest``.
+
+A job (Batch's or a local process) carries its run's output URI; everything a run writes lives under
+``RunLayout(run_id).prefix`` in the backend's store. This module maps between the two and reads
+what the trainer wrote, for both backends.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from ocrbatch.artifact import download_artifact, read_manifest
+from ocrbatch.errors import BadInput, NotFound, RunFailed
+from ocrbatch.jobs.backend import JobBackend, JobInfo
+from ocrbatch.layout import RUNS_PREFIX, RunLayout
+from ocrbatch.storage import ObjectStore
+
+LATEST = "latest"
+_RUN_IN_URI = re.compile(r"(?:^|/)" + re.escape(RUNS_PREFIX) + r"([^/]+)/?$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def new_run_id(job_name: str, *, now: float | None = None, token: str | None = None) -> str:
+    """``20261129-184000-<job name>-<6 hex>``: sorts by submission time, unique without a lookup."""
+    stamp = datetime.fromtimestamp(time.time() if now is None else now, tz=timezone.utc)
+    name = _UNSAFE.sub("-", job_name).strip("-")[:60] or "run"
+    return f"{stamp:%Y%m%d-%H%M%S}-{name}-{token or secrets.token_hex(3)}"
+
+
+def run_id_from_uri(uri: str | None) -> str | None:
+    """The run id in ``<store>/runs/<run_id>/`` or None when the URI names no run."""
+    if not uri:
+        return None
+    match = _RUN_IN_URI.search(uri)
+    return match.group(1) if match else None
+
+
+def run_layout(job: JobInfo) -> RunLayout:
+    run_id = run_id_from_uri(job.output)
+    if not run_id:
+        raise NotFound(f"job {job.job_id} was not submitted by ocrbatch (it has no run output URI)")
+    return RunLayout(run_id)
+
+
+def write_run_record(store: ObjectStore, run_id: str, record: dict) -> None:
+    store.put_bytes(RunLayout(run_id).run_spec, json.dumps(record, indent=2, sort_keys=True).encode())
+
+
+def read_json(store: ObjectStore, key: str) -> dict | None:
+    """A small JSON object from the store, or None when absent or unreadable (being rewritten)."""
+    try:
+        value = json.loads(store.get_bytes(key))
+    except (NotFound, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_progress(store: ObjectStore, job: JobInfo) -> dict | None:
+    run_id = run_id_from_uri(job.output)
+    return read_json(store, RunLayout(run_id).progress) if run_id else None
+
+
+def read_metrics(store: ObjectStore, job: JobInfo) -> dict | None:
+    run_id = run_id_from_uri(job.output)
+    return read_json(store, RunLayout(run_id).model + "metrics.json") if run_id else None
+
+
+def run_accuracy(store: ObjectStore, job: JobInfo) -> float | None:
+    """Held-out accuracy: the published metrics when the run finished, else the live progress."""
+    metrics = read_metrics(store, job) if job.status == "SUCCEEDED" else None
+    if metrics and metrics.get("accuracy") is not None:
+        return metrics["accuracy"]
+    progress = read_progress(store, job) or {}
+    for key in ("best_accuracy", "accuracy"):
+        if progress.get(key) is not None:
+            return progress[key]
+    return None
+
+
+def resolve_job(backend: JobBackend, ref: str | None, *, succeeded: bool = False) -> JobInfo:
+    """A job id, or ``latest``: the newest job (the newest SUCCEEDED one with ``succeeded``)."""
+    if not ref or not ref.strip():
+        raise BadInput("name a job: JOB_ID, or `latest`")
+    ref = ref.strip()
+    if ref != LATEST:
+        return backend.describe(ref)
+    jobs = sorted(backend.list_jobs(limit=100), key=lambda job: job.created_at or 0, reverse=True)
+    for job in jobs:
+        if not succeeded or job.status == "SUCCEEDED":
+            return job
+    what = "succeeded job" if succeeded else "job"
+    raise NotFound(f"no {what} found on the {backend.name} backend; submit one with `ocrbatch submit`")
+
+
+def download_model(
+    backend: JobBackend, job: JobInfo, dest, *, force: bool = False, progress: Callable[[int, int], None] | None = None
+) -> dict:
+    """Fetch and verify the model a SUCCEEDED job published; returns a summary for the CLI.
+
+    ``progress(done_bytes, total_bytes)`` is called after each file.
+    """
+    if job.status == "FAILED":
+        raise RunFailed(f"job {job.job_id} FAILED ({job.status_reason or 'no reason given'}): it published no model")
+    if job.status != "SUCCEEDED":
+        raise NotFound(
+            f"job {job.job_id} is {job.status}: its model is published when it succeeds "
+            f"(follow it with `ocrbatch monitor {job.job_id}`)"
+        )
+    layout = run_layout(job)
+    store = backend.store
+    manifest = read_manifest(store, layout.model)
+    total = sum(meta["size"] for meta in manifest["files"].values())
+    done = 0
+
+    def advance(size: int) -> None:
+        nonlocal done
+        done += size
+        if progress:
+            progress(done, total)
+
+    manifest = download_artifact(store, layout.model, Path(dest), force=force, progress=advance)
+    metrics = read_json(store, layout.model + "metrics.json") or {}
+    return {
+        "job_id": job.job_id,
+        "run_id": layout.run_id,
+        "model_uri": store.uri(layout.model),
+        "output_dir": str(Path(dest).resolve()),
+        "files": len(manifest["files"]),
+        "bytes": total,
+        "verified": True,
+        "accuracy": metrics.get("accuracy"),
+        "dataset": job.dataset,
+    }

@@ -1,0 +1,157 @@
+"""Submitting a training run: dataset reference -> TrainingSpec -> JobRequest -> job, with its run record.
+
+Shared by `submit` and `pipeline` on both backends. The run id is chosen here, before the job
+exists, and ``runs/<run_id>/run.json`` is written first, so every job ocrbatch started has a record
+of what was asked, even if the submit call itself fails halfway.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ocrbatch.errors import BadInput
+from ocrbatch.jobs.backend import JobBackend, JobInfo, JobRequest
+from ocrbatch.jobs.runs import new_run_id, write_run_record
+from ocrbatch.layout import RunLayout
+from ocrbatch.storage import ObjectStore
+from ocrbatch.trainer.spec import TrainingSpec
+
+# AWS Batch's rule for job names; local mode keeps the same rule so scripts move between backends.
+_JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """The training flags of `submit`/`pipeline`, before the dataset and run are known."""
+
+    engine: str = "builtin"
+    task: str = "rec"
+    model: str | None = None
+    epochs: int | None = None
+    learning_rate: float | None = None
+    batch_size: int | None = None
+    overrides: dict[str, str] | None = None
+    queue: str = "gpu"
+    gpus: int = 1
+    job_name: str | None = None
+    job_queue: str | None = None
+    job_definition: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    run_id: str
+    run_uri: str
+    dataset_uri: str
+    request: JobRequest
+
+
+@dataclass(frozen=True)
+class SubmittedRun:
+    run: PlannedRun
+    job: JobInfo
+
+
+def resolve_dataset(
+    store: ObjectStore,
+    ref: str,
+    *,
+    name: str | None = None,
+    resolve: Callable | None = None,
+    publish: Callable | None = None,
+    on_publish: Callable[[Path], None] | None = None,
+):
+    """A dataset version ref, or a folder (published first). Returns the DatasetVersion."""
+    if not ref or not ref.strip():
+        raise BadInput("--dataset is required: a dataset version (name, name@version, URI) or a folder")
+    folder = Path(ref).expanduser()
+    if folder.is_dir():
+        if publish is None:
+            from ocrbatch.datasets import publish_dataset as publish
+        if on_publish:
+            on_publish(folder)
+        return publish(store, folder, name=name or folder.resolve().name)
+    if resolve is None:
+        from ocrbatch.datasets import resolve_version as resolve
+    return resolve(store, ref.strip())
+
+
+def default_job_name(dataset_uri: str, engine: str) -> str:
+    """``ocrbatch-<dataset name>-<engine>`` from ``.../datasets/<name>/versions/<id>``."""
+    parts = dataset_uri.rstrip("/").split("/")
+    name = parts[parts.index("datasets") + 1] if "datasets" in parts[:-1] else "dataset"
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", f"ocrbatch-{name}-{engine}")[:128]
+
+
+def plan_run(store: ObjectStore, dataset_uri: str, options: TrainingOptions, *, now: float | None = None) -> PlannedRun:
+    """Everything about the run except submitting it (what `--dry-run` shows)."""
+    job_name = options.job_name or default_job_name(dataset_uri, options.engine)
+    if not _JOB_NAME.match(job_name):
+        raise BadInput(
+            f"job name {job_name!r} must start with a letter or digit and use only letters, digits, "
+            "'-' and '_' (128 at most)"
+        )
+    if options.queue not in ("gpu", "cpu"):
+        raise BadInput(f"--queue must be gpu or cpu, got {options.queue!r}")
+    if options.gpus < 1:
+        raise BadInput(f"--gpus must be 1 or more, got {options.gpus}")
+    if options.queue == "cpu" and options.gpus != 1:
+        raise BadInput("--gpus applies to the gpu queue only")
+    run_id = new_run_id(job_name, now=now)
+    run_uri = store.uri(RunLayout(run_id).prefix)
+    spec = TrainingSpec(
+        dataset=dataset_uri,
+        output=run_uri,
+        engine=options.engine,
+        task=options.task,
+        model=options.model,
+        epochs=options.epochs,
+        learning_rate=options.learning_rate,
+        batch_size=options.batch_size,
+        overrides=dict(options.overrides or {}),
+    )
+    request = JobRequest(
+        job_name=job_name,
+        spec=spec,
+        queue=options.queue,
+        gpus=options.gpus,
+        job_definition=options.job_definition,
+        job_queue=options.job_queue,
+    )
+    return PlannedRun(run_id=run_id, run_uri=run_uri, dataset_uri=dataset_uri, request=request)
+
+
+def run_record(run: PlannedRun, backend: str, job: JobInfo | None = None) -> dict:
+    request = run.request
+    return {
+        "run_id": run.run_id,
+        "run_uri": run.run_uri,
+        "backend": backend,
+        "job_name": request.job_name,
+        "job_id": job.job_id if job else None,
+        "queue": request.queue,
+        "gpus": request.gpus,
+        "spec": request.spec.to_json(),
+        "submitted_at": time.time(),
+    }
+
+
+def submit_run(backend: JobBackend, run: PlannedRun) -> SubmittedRun:
+    """Write the run record, submit, then record the job id beside it."""
+    store = backend.store
+    write_run_record(store, run.run_id, run_record(run, backend.name))
+    try:
+        job = backend.submit(run.request)
+    except BaseException:
+        # Nothing runs for this record: remove it rather than leave a run that never was.
+        try:
+            store.delete(RunLayout(run.run_id).run_spec)
+        except Exception:  # noqa: BLE001 - the submit error is the one worth reporting
+            pass
+        raise
+    write_run_record(store, run.run_id, run_record(run, backend.name, job))
+    return SubmittedRun(run=run, job=job)

@@ -1,0 +1,136 @@
+"""What a phone camera does to a display: perspective, blur, glare on the glass, exposure, colour
+balance, sensor noise, low resolution, and JPEG artefacts.
+
+Every function takes the sample's random generator, so one seed gives one picture. Geometry works
+on the drawn maps before colouring (one warp for all of them); the rest works on the small
+output image, which keeps each sample to well under a millisecond.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ocrbatch.synth.opencv import cv2
+
+
+def quad_from_box(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    """Corners clockwise from top-left, the order PaddleOCR's detection labels use."""
+    return np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+
+def jitter_quad(rng: np.random.Generator, quad: np.ndarray, amount: float) -> np.ndarray:
+    """Move each corner by up to ``amount`` of the quad's height: a perspective/rotation change."""
+    height = float(np.linalg.norm(quad[3] - quad[0]))
+    rotation = rng.normal(0, 0.03)
+    centre = quad.mean(axis=0)
+    c, s = np.cos(rotation), np.sin(rotation)
+    rotated = (quad - centre) @ np.float32([[c, s], [-s, c]]) + centre
+    return (rotated + rng.uniform(-amount, amount, (4, 2)) * height).astype(np.float32)
+
+
+def warp_maps(maps: np.ndarray, src_quad: np.ndarray, dst_quad: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Map the drawn maps so that src_quad lands on dst_quad in an image of ``size`` (w, h)."""
+    homography = cv2.getPerspectiveTransform(np.float32(src_quad), np.float32(dst_quad))
+    warped = cv2.warpPerspective(maps, homography, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return warped.reshape(size[1], size[0], -1)
+
+
+def project(points: np.ndarray, src_quad: np.ndarray, dst_quad: np.ndarray) -> np.ndarray:
+    """Where points of the drawing end up after the same warp."""
+    homography = cv2.getPerspectiveTransform(np.float32(src_quad), np.float32(dst_quad))
+    return cv2.perspectiveTransform(np.float32(points).reshape(-1, 1, 2), homography).reshape(-1, 2)
+
+
+def add_glare(image: np.ndarray, rng: np.random.Generator, strength: float) -> None:
+    """A soft reflection on the glass: a bright band at a random angle, or a round hot spot."""
+    h, w = image.shape[:2]
+    colour = (0.85 + 0.15 * rng.random(3)).astype(np.float32) * strength
+    if rng.random() < 0.5:
+        angle = rng.uniform(0, np.pi)
+        xs = np.arange(w, dtype=np.float32)[None, :] * np.float32(np.cos(angle))
+        ys = np.arange(h, dtype=np.float32)[:, None] * np.float32(np.sin(angle))
+        position = rng.uniform(-0.2, 1.2) * (abs(np.cos(angle)) * w + abs(np.sin(angle)) * h)
+        width = rng.uniform(0.08, 0.5) * max(h, w * 0.3)
+        profile = np.exp(-(((xs + ys) - position) / width) ** 2)
+    else:
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        rx, ry = rng.uniform(0.1, 0.6) * w, rng.uniform(0.3, 1.5) * h
+        gx = np.exp(-(((np.arange(w, dtype=np.float32) - cx) / rx) ** 2))
+        gy = np.exp(-(((np.arange(h, dtype=np.float32) - cy) / ry) ** 2))
+        profile = gy[:, None] * gx[None, :]
+    image += profile[:, :, None] * colour
+
+
+@functools.lru_cache(maxsize=1)
+def _noise_tile() -> np.ndarray:
+    # Fixed seed: the tile is part of the generator, not of a sample, so every process shares it.
+    return np.random.default_rng(20241129).standard_normal((256, 1024, 3)).astype(np.float32)
+
+
+def add_noise(image: np.ndarray, rng: np.random.Generator, sigma: float) -> None:
+    """Sensor noise (partly per channel): a random window of a fixed noise tile, scaled."""
+    tile = _noise_tile()
+    h, w = image.shape[:2]
+    reps_y, reps_x = -(-h // tile.shape[0]), -(-w // tile.shape[1])
+    if reps_y > 1 or reps_x > 1:
+        tile = np.tile(tile, (reps_y + 1, reps_x + 1, 1))
+    y = int(rng.integers(0, tile.shape[0] - h + 1))
+    x = int(rng.integers(0, tile.shape[1] - w + 1))
+    image += tile[y : y + h, x : x + w] * np.float32(sigma)
+
+
+def _motion_kernel(length: int, angle: float) -> np.ndarray:
+    kernel = np.zeros((length, length), np.float32)
+    c = (length - 1) / 2
+    dx, dy = np.cos(angle) * c, np.sin(angle) * c
+    cv2.line(kernel, (int(round(c - dx)), int(round(c - dy))), (int(round(c + dx)), int(round(c + dy))), 1.0, 1)
+    return kernel / kernel.sum()
+
+
+def blur(image: np.ndarray, rng: np.random.Generator, text_px: float) -> np.ndarray:
+    """Out of focus (Gaussian) or hand shake (short motion streak), relative to text height."""
+    roll = rng.random()
+    if roll < 0.45:
+        sigma = rng.uniform(0.2, 0.045 * text_px + 0.3)
+        return cv2.GaussianBlur(image, (0, 0), sigma)
+    if roll < 0.6:
+        length = int(rng.integers(3, max(4, int(text_px * 0.12)) + 1))
+        return cv2.filter2D(image, -1, _motion_kernel(length, rng.uniform(0, np.pi)))
+    return image
+
+
+def low_resolution(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A distant or cheap camera: down-sample, then back up."""
+    h, w = image.shape[:2]
+    factor = rng.uniform(0.35, 0.8)
+    small = cv2.resize(image, (max(1, int(w * factor)), max(1, int(h * factor))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def expose(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Exposure, contrast, white balance and gamma; returns 8-bit BGR."""
+    balance = rng.uniform(0.85, 1.15, 3).astype(np.float32)
+    gain = np.float32(rng.uniform(0.7, 1.3))
+    lift = np.float32(rng.uniform(-0.02, 0.08))
+    image *= balance * gain
+    image += lift
+    np.clip(image, 0.0, 1.0, out=image)
+    out = (image * 255.0 + 0.5).astype(np.uint8)
+    gamma = rng.uniform(0.75, 1.3)
+    if abs(gamma - 1) > 0.03:
+        out = cv2.LUT(out, _gamma_table(round(gamma, 2)))
+    return out
+
+
+@functools.lru_cache(maxsize=128)
+def _gamma_table(gamma: float) -> np.ndarray:
+    return np.clip(((np.arange(256) / 255.0) ** gamma) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:  # pragma: no cover - only on an OpenCV build without JPEG
+        raise RuntimeError("OpenCV could not encode JPEG")
+    return data.tobytes()

@@ -1,0 +1,249 @@
+"""The dataset writer: N samples -> a PaddleOCR dataset folder, in parallel, byte-for-byte reproducible.
+
+Layout written (paths in label files are relative to the folder)::
+
+    images/000000_seg7.jpg ...
+    train.txt, val.txt      rec: ``images/x.jpg<TAB>label``
+                            det: ``images/x.jpg<TAB>[{"transcription": ..., "points": [[x, y] x 4]}]``
+    synth.json              what generated the folder (written first, so a rerun recognises it)
+
+Sample i draws from its own generator seeded by (seed, i), so any worker can make any sample and
+the result never depends on the number of workers. The label files are written last: an interrupted
+run leaves no label file to train on.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ocrbatch.errors import BadInput
+from ocrbatch.synth import scenes
+from ocrbatch.synth.opencv import cv2
+from ocrbatch.synth.scenes import STYLES, Recipe
+
+TASKS = ("rec", "det")
+PRESETS = {"all": (STYLES, False), "scores": (STYLES, True)}
+MARKER = "synth.json"
+GENERATOR_NAME = "ocrbatch synth"
+FORMAT_VERSION = 1
+PARALLEL_THRESHOLD = 400  # below this, starting worker processes costs more than it saves
+
+Progress = Callable[[int, int], None]
+
+
+def resolve_styles(styles: Sequence[str] | str | None) -> tuple[list[str], bool]:
+    """Style names (or one preset) -> (styles, numeric_only). Raises BadInput on unknown names."""
+    if styles is None:
+        return list(STYLES), False
+    names = [s.strip() for s in (styles.split(",") if isinstance(styles, str) else styles) if s and s.strip()]
+    if not names:
+        raise BadInput(f"styles must name at least one of {', '.join(STYLES)} (or a preset: {', '.join(PRESETS)})")
+    presets = [n for n in names if n in PRESETS]
+    if presets:
+        if len(names) > 1:
+            raise BadInput(f"preset {presets[0]!r} cannot be combined with other styles")
+        chosen, numeric = PRESETS[presets[0]]
+        return list(chosen), numeric
+    unknown = [n for n in names if n not in STYLES]
+    if unknown:
+        raise BadInput(f"unknown style {unknown[0]!r}: choose from {', '.join(STYLES)} (or a preset: {', '.join(PRESETS)})")
+    return list(dict.fromkeys(names)), False
+
+
+def validation_indices(count: int, val_fraction: float) -> int:
+    """How many samples go to val: the rounded fraction, at least one when asked for any."""
+    if val_fraction <= 0 or count < 2:
+        return 0
+    return min(max(1, round(count * val_fraction)), count - 1)
+
+
+def is_val(index: int, count: int, n_val: int) -> bool:
+    """Val samples are spread evenly over the indices, so the split is exact and order-free."""
+    return (index + 1) * n_val // count > index * n_val // count
+
+
+def check_out_dir(out_dir: Path, force: bool) -> bool:
+    """Refuse to write into someone's folder; returns whether it holds a previous synth output."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInput(f"output {out_dir} exists and is not a folder")
+    if not out_dir.exists() or not any(out_dir.iterdir()):
+        return False
+    marker = out_dir / MARKER
+    if marker.is_file():
+        try:
+            previous = json.loads(marker.read_text(encoding="utf-8")).get("generator") == GENERATOR_NAME
+        except (ValueError, OSError, AttributeError):
+            previous = False
+        if previous:
+            return True
+    if not force:
+        raise BadInput(f"output folder {out_dir} is not empty and was not made by ocrbatch synth (use --force to write into it)")
+    return False
+
+
+def sample_name(index: int, style: str, count: int) -> str:
+    return f"images/{index:0{max(6, len(str(count - 1)))}d}_{style}.jpg"
+
+
+def make_sample(index: int, seed: int, task: str, recipes: Sequence[Recipe], height: int) -> tuple[bytes, str, str, str]:
+    """(jpeg, style, label column, characters) of sample ``index``: pure function of its arguments."""
+    rng = np.random.default_rng([seed, index])
+    recipe = recipes[int(rng.integers(len(recipes)))]
+    if task == "rec":
+        image, label = scenes.render_rec(recipe, rng, height)
+        column, chars = label, label
+    else:
+        while True:
+            image, boxes = scenes.render_det(recipe, rng)
+            if boxes:
+                break
+        column = json.dumps([{"transcription": b.text, "points": b.quad.astype(int).tolist()} for b in boxes], ensure_ascii=False)
+        chars = "".join(b.text for b in boxes)
+    return scenes.camera.encode_jpeg(image, scenes.jpeg_quality(rng)), recipe.style, column, chars
+
+
+def write_chunk(job: tuple) -> list[tuple[int, str, str, str]]:
+    """Render and write samples [start, stop); returns (index, style, line, characters) per sample."""
+    out_dir, start, stop, seed, task, recipes, height, count = job
+    rows = []
+    for index in range(start, stop):
+        data, style, column, chars = make_sample(index, seed, task, recipes, height)
+        name = sample_name(index, style, count)
+        (Path(out_dir) / name).write_bytes(data)
+        rows.append((index, style, f"{name}\t{column}", chars))
+    return rows
+
+
+def _init_worker() -> None:
+    cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would only contend
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def generate_dataset(
+    out_dir: Path,
+    *,
+    count: int,
+    seed: int = 0,
+    task: str = "rec",
+    val_fraction: float = 0.1,
+    styles: Sequence[str] | None = None,
+    workers: int | None = None,
+    height: int = 48,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> dict:
+    """Write a synthetic pinball display dataset into ``out_dir`` and return its summary.
+
+    ``styles``: any of seg7, seg14, dmd, lcd, or one preset: "all" (default) or "scores" (every
+    style, score texts only: characters 0-9 , .). ``height`` is the rec crop height (det frames are
+    512-768 px wide). An existing non-empty folder is refused unless it is a previous synth output
+    (which is replaced) or ``force`` is set (files are written beside what is there).
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
+        raise BadInput(f"count must be a positive integer, got {count!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise BadInput(f"seed must be a non-negative integer, got {seed!r}")
+    if task not in TASKS:
+        raise BadInput(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    if not (0 <= val_fraction < 1):
+        raise BadInput(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    if isinstance(height, bool) or not isinstance(height, int) or not (16 <= height <= 256):
+        raise BadInput(f"height must be an integer in [16, 256], got {height!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers <= 0):
+        raise BadInput(f"workers must be a positive integer, got {workers!r}")
+    style_names, numeric = resolve_styles(styles)
+    recipes = tuple(Recipe(s, numeric) for s in style_names)
+    out_dir = Path(out_dir)
+
+    previous = check_out_dir(out_dir, force)
+    if previous:
+        shutil.rmtree(out_dir / "images", ignore_errors=True)
+        for name in ("train.txt", "val.txt"):
+            (out_dir / name).unlink(missing_ok=True)
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    settings = {
+        "generator": GENERATOR_NAME,
+        "format_version": FORMAT_VERSION,
+        "task": task,
+        "count": count,
+        "seed": seed,
+        "styles": style_names,
+        "numeric_only": numeric,
+        "val_fraction": val_fraction,
+        "height": height if task == "rec" else None,
+    }
+    (out_dir / MARKER).write_text(json.dumps({**settings, "complete": False}, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    workers = min(workers or default_workers(), count)
+    chunk = 256 if task == "rec" else 16
+    jobs = [(str(out_dir), start, min(start + chunk, count), seed, task, recipes, height, count) for start in range(0, count, chunk)]
+    n_val = validation_indices(count, val_fraction)
+    lines: dict[str, list[str]] = {"train": [], "val": []}
+    per_style = {s: {"train": 0, "val": 0} for s in style_names}
+    characters: Counter[str] = Counter()
+    started = time.perf_counter()
+    done = 0
+    for rows in _run(jobs, workers if count >= PARALLEL_THRESHOLD else 1):
+        for index, style, line, chars in rows:
+            split = "val" if is_val(index, count, n_val) else "train"
+            lines[split].append(line)
+            per_style[style][split] += 1
+            characters.update(chars)
+        done += len(rows)
+        if progress:
+            progress(done, count)
+    seconds = time.perf_counter() - started
+
+    for split, split_lines in lines.items():
+        temporary = out_dir / f".{split}.txt.partial"
+        temporary.write_text("".join(line + "\n" for line in split_lines), encoding="utf-8")
+        temporary.replace(out_dir / f"{split}.txt")
+    summary = {
+        **settings,
+        "out_dir": str(out_dir),
+        "splits": {split: len(split_lines) for split, split_lines in lines.items()},
+        "per_style": per_style,
+        "characters": "".join(sorted(characters)),
+        "label_files": {"train": "train.txt", "val": "val.txt"},
+    }
+    (out_dir / MARKER).write_text(
+        json.dumps({k: v for k, v in summary.items() if k != "out_dir"} | {"complete": True}, indent=2, sort_keys=True) + "\n",
+        encoding="utf-8",
+    )
+    return summary | {
+        "workers": workers if count >= PARALLEL_THRESHOLD else 1,
+        "seconds": round(seconds, 3),
+        "images_per_second": round(count / seconds, 1) if seconds > 0 else None,
+    }
+
+
+def _run(jobs: list[tuple], workers: int):
+    """Yield each chunk's rows in order, from this process or a pool of fresh (spawned) processes."""
+    if workers <= 1:
+        threads = cv2.getNumThreads()
+        _init_worker()
+        try:
+            for job in jobs:
+                yield write_chunk(job)
+        finally:
+            cv2.setNumThreads(threads)
+        return
+    # spawn, not fork: the caller may hold threads (OpenCV, paddle) that a forked child would inherit
+    # mid-operation.
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+        yield from pool.imap(write_chunk, jobs)

@@ -1,0 +1,468 @@
+"""One sample of each display style: a recognition crop or a whole display frame with its text boxes.
+
+A style draws float maps (``lit``, ``ghost``, ``window``, and for frames ``panel``) plus the
+boxes of the texts it drew, in its own pixel space. A sample then picks a look, warps the maps
+once through the camera's perspective (text boxes follow the same homography), colours them, and
+lets the camera degrade the picture. Labels come from the drawn cells/dots, never from a separate
+string, so they always say what is shown.
+
+Styles: ``seg7`` (7-segment score displays), ``seg14`` (14/16-segment alphanumeric), ``dmd``
+(128x32 plasma dot matrix), ``lcd`` (dark segments on a light background).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ocrbatch.synth import camera, dotmatrix, looks, segments, texts
+from ocrbatch.synth.opencv import cv2
+from ocrbatch.synth.segments import Cell, SegmentFont
+
+STYLES = ("seg7", "seg14", "dmd", "lcd")
+REC_MAX_ASPECT = 320 / 48  # PaddleOCR rec models read 48x320 crops; wider text is squeezed
+REC_GLYPH_PX = 36  # drawing size of rec glyphs (then scaled to the crop height)
+DET_SIZES = (512, 576, 640, 704, 768)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What to draw: a style, and whether its texts are scores only (numeric charset)."""
+
+    style: str
+    numeric_only: bool = False
+
+
+@dataclass(frozen=True)
+class TextBox:
+    text: str
+    quad: np.ndarray  # 4x2, clockwise from top-left
+
+
+@dataclass
+class Drawing:
+    """A style's output before colouring: maps (H, W, k) in drawing pixels and its text boxes."""
+
+    maps: np.ndarray  # channels: lit, ghost, window[, panel]
+    boxes: list[TextBox]
+    glyph_px: float
+    look: looks.Look
+
+
+# --- fonts: a fixed family per kind, so glyph masks are rasterised once per process ---------------
+
+
+@functools.lru_cache(maxsize=None)
+def font_family(kind: str) -> tuple[SegmentFont, ...]:
+    rng = np.random.default_rng({"seg7": 7, "seg14": 14, "seg16": 16}[kind])
+    fonts = []
+    for _ in range(10):
+        slanted = rng.random() < 0.7
+        if kind == "seg7":
+            fonts.append(SegmentFont(kind, width=round(rng.uniform(0.46, 0.6), 3), thickness=round(rng.uniform(0.09, 0.15), 3),
+                                     gap=round(rng.uniform(0.008, 0.03), 3), slant=round(rng.uniform(0.06, 0.16), 3) * slanted,
+                                     spacing=round(rng.uniform(0.2, 0.36), 3)))
+        else:
+            fonts.append(SegmentFont(kind, width=round(rng.uniform(0.55, 0.68), 3), thickness=round(rng.uniform(0.08, 0.12), 3),
+                                     gap=round(rng.uniform(0.008, 0.025), 3), slant=round(rng.uniform(0.05, 0.14), 3) * slanted,
+                                     spacing=round(rng.uniform(0.22, 0.32), 3)))
+    return tuple(fonts)
+
+
+def pick_font(rng: np.random.Generator, kind: str) -> SegmentFont:
+    family = font_family(kind)
+    return family[int(rng.integers(len(family)))]
+
+
+# --- segment displays ----------------------------------------------------------------------------
+
+
+@dataclass
+class SegmentText:
+    """A text on a row of display positions: the cells, and which positions carry separators."""
+
+    cells: list[Cell]
+    first: int  # position of the text's first cell
+    last: int
+    separators: list[bool] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return segments.text_from_cells(self.cells[self.first : self.last + 1])
+
+
+def score_on_display(rng: np.random.Generator, positions: int, separator: str) -> SegmentText:
+    """A right-aligned score on a numeric display whose separator segments sit between groups."""
+    label = texts.score_text(rng, separator, max_digits=positions)
+    digits = segments.cells_from_text(label)
+    cells = [Cell()] * (positions - len(digits)) + digits
+    separators = [bool(separator) and (positions - 1 - p) % 3 == 0 and p < positions - 1 for p in range(positions)]
+    return SegmentText(cells, positions - len(digits), positions - 1, separators)
+
+
+def text_on_display(rng: np.random.Generator, label: str, positions: int, align: str = "random") -> SegmentText:
+    """A text on an alphanumeric display (every position has period and comma segments)."""
+    cells = segments.cells_from_text(label)
+    spare = max(positions - len(cells), 0)
+    offset = {"left": 0, "right": spare, "centre": spare // 2}.get(align, int(rng.integers(0, spare + 1)))
+    row = [Cell()] * offset + cells + [Cell()] * (spare - offset)
+    return SegmentText(row, offset, offset + len(cells) - 1, [True] * len(row))
+
+
+def segment_kind(style: str, rng: np.random.Generator, numeric: bool) -> str:
+    if style == "seg7" or (style == "lcd" and numeric and rng.random() < 0.7):
+        return "seg7"
+    return "seg16" if rng.random() < 0.35 else "seg14"
+
+
+def segment_rec_text(rng: np.random.Generator, kind: str, numeric: bool) -> SegmentText:
+    if kind == "seg7":
+        if rng.random() < 0.12:  # ball-in-play / credit displays: two plain digits
+            value = str(int(rng.integers(0, 100 if rng.random() < 0.5 else 10)))
+            return score_or_plain(value, 2)
+        positions = int(rng.choice([6, 7, 7, 8]))
+        return score_on_display(rng, positions, texts.pick_separator(rng))
+    if numeric or rng.random() < 0.35:
+        separator = texts.pick_separator(rng)
+        label = texts.score_text(rng, separator, max_digits=10)
+    else:
+        label = texts.message_text(rng, max_length=16)
+    return text_on_display(rng, label, len(segments.cells_from_text(label)) + int(rng.integers(0, 4)))
+
+
+def score_or_plain(value: str, positions: int) -> SegmentText:
+    cells = [Cell()] * (positions - len(value)) + [Cell(c) for c in value]
+    return SegmentText(cells, positions - len(value), positions - 1, [False] * positions)
+
+
+def draw_segment_text(row: SegmentText, font: SegmentFont, glyph_px: int, rng: np.random.Generator, *,
+                      lcd: bool, margin: tuple[int, int]) -> tuple[segments.LineRender, tuple[float, float, float, float]]:
+    brightness = None if lcd else rng.uniform(0.8, 1.0, len(row.cells))
+    line = segments.render_line(row.cells, font, glyph_px, separator_positions=row.separators, brightness=brightness, margin=margin)
+    return line, line.box(row.first, row.last, row.cells)
+
+
+def window_around(line: segments.LineRender, n_cells: int, pad: float) -> tuple[float, float, float, float]:
+    """The display glass around all positions of a line (lit or not)."""
+    font, px = line.masks.font, line.masks.cell_px
+    x0 = line.origin[0] - pad * px
+    x1 = line.origin[0] + (n_cells - 1) * line.pitch_px + (font.pitch + font.slant) * px + pad * px
+    return x0, line.origin[1] - pad * px, x1, line.origin[1] + (1 + font.descent) * px + pad * px
+
+
+def fill_rect(mask: np.ndarray, rect, value: float = 1.0) -> None:
+    x0, y0, x1, y1 = (int(round(v)) for v in rect)
+    mask[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = value
+
+
+def segment_rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
+    lcd = recipe.style == "lcd"
+    numeric = recipe.numeric_only or recipe.style == "seg7"
+    kind = segment_kind(recipe.style, rng, numeric)
+    row = segment_rec_text(rng, kind, numeric)
+    px = REC_GLYPH_PX
+    line, box = draw_segment_text(row, pick_font(rng, kind), px, rng, lcd=lcd, margin=(int(px * 1.3), int(px * 0.9)))
+    window = np.zeros_like(line.lit)
+    fill_rect(window, window_around(line, len(row.cells), rng.uniform(0.15, 0.5)))
+    look = looks.lcd_look(rng) if lcd else looks.emissive_look(rng, SEGMENT_PALETTE)
+    maps = np.dstack([line.lit, line.ghost, window])
+    return Drawing(maps, [TextBox(row.text, camera.quad_from_box(*box))], px, look)
+
+
+# Real segment displays were mostly orange plasma; refits and Gottlieb VFDs add the others.
+SEGMENT_PALETTE = {"plasma_orange": 4, "amber": 1, "red": 1.5, "green": 1, "vfd_cyan": 1, "blue": 1, "white": 0.5}
+DMD_PALETTE = {"plasma_orange": 6, "amber": 1, "red": 1, "green": 0.5, "blue": 0.5, "white": 0.5}
+
+
+# --- dot matrix ----------------------------------------------------------------------------------
+
+
+def dmd_text(rng: np.random.Generator, numeric: bool) -> tuple[str, int, bool]:
+    """(text, scale, bold): scores in the big font, messages small or big."""
+    if numeric or rng.random() < 0.45:
+        text = texts.score_text(rng, str(rng.choice([",", ",", ",", "."])), max_digits=10)
+        return text, 2 if len(text) <= 11 or rng.random() < 0.3 else 1, rng.random() < 0.4
+    text = texts.message_text(rng, max_length=20)
+    big = len(text) <= 10 and rng.random() < 0.4
+    return text, 2 if big else 1, big and rng.random() < 0.4
+
+
+def dmd_rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
+    text, scale, bold = dmd_text(rng, recipe.numeric_only)
+    dots = dotmatrix.text_dots(text, scale=scale, bold=bold)
+    pad_rows, pad_cols = int(rng.integers(2, 6)), int(rng.integers(2, 8))
+    levels = np.zeros((dots.shape[0] + 2 * pad_rows, dots.shape[1] + 2 * pad_cols), np.float32)
+    levels[pad_rows : pad_rows + dots.shape[0], pad_cols : pad_cols + dots.shape[1]] = dots * rng.choice([1.0, 1.0, 0.8, 0.67])
+    pitch = {1: 6, 2: 4}[scale]
+    render = dotmatrix.render_dots(levels, pitch, fill=float(rng.choice([0.7, 0.78, 0.86])))
+    margin = int(dots.shape[0] * pitch * 0.8)
+    h, w = render.lit.shape
+    maps = np.zeros((h + 2 * margin, w + 2 * margin, 3), np.float32)
+    maps[margin : margin + h, margin : margin + w, 0] = render.lit
+    maps[margin : margin + h, margin : margin + w, 1] = render.ghost
+    maps[margin : margin + h, margin : margin + w, 2] = 1.0
+    x0, y0 = margin + pad_cols * pitch, margin + pad_rows * pitch
+    box = (x0, y0, x0 + dots.shape[1] * pitch, y0 + dots.shape[0] * pitch)
+    glyph_px = dots.shape[0] * pitch
+    return Drawing(maps, [TextBox(text, camera.quad_from_box(*box))], glyph_px, looks.emissive_look(rng, DMD_PALETTE))
+
+
+# --- recognition crops ---------------------------------------------------------------------------
+
+
+def rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
+    if recipe.style == "dmd":
+        return dmd_rec_drawing(recipe, rng)
+    return segment_rec_drawing(recipe, rng)
+
+
+def render_rec(recipe: Recipe, rng: np.random.Generator, height: int = 48) -> tuple[np.ndarray, str]:
+    """One recognition crop (8-bit BGR, ``height`` rows) and its label."""
+    drawing = rec_drawing(recipe, rng)
+    (box,) = drawing.boxes
+    gp = drawing.glyph_px
+    (x0, y0), (x1, y1) = box.quad[0], box.quad[2]
+    # Detector crops are loose or tight; a tight one may shave the glyph edges but never a character.
+    x0 -= rng.uniform(0.05, 0.8) * gp
+    x1 += rng.uniform(0.05, 0.8) * gp
+    y0 -= rng.uniform(-0.04, 0.35) * gp
+    y1 += rng.uniform(-0.04, 0.35) * gp
+    src = camera.jitter_quad(rng, camera.quad_from_box(x0, y0, x1, y1), rng.uniform(0.0, 0.08))
+    aspect = (x1 - x0) / (y1 - y0) * rng.uniform(0.9, 1.1)
+    width = int(np.clip(round(height * aspect), height // 2, round(height * REC_MAX_ASPECT)))
+    dst = camera.quad_from_box(0, 0, width, height)
+    maps = camera.warp_maps(drawing.maps, src, dst, (width, height))
+    text_px = gp * height / (y1 - y0)
+    return finish(maps, drawing.look, rng, text_px), box.text
+
+
+def finish(maps: np.ndarray, look: looks.Look, rng: np.random.Generator, text_px: float, base: np.ndarray | None = None) -> np.ndarray:
+    """Colour the warped maps and pass them through the camera: 8-bit BGR out."""
+    lit = np.ascontiguousarray(maps[:, :, 0])
+    halo = looks.halo_map(lit, look, text_px)
+    stacked = np.dstack([lit, maps[:, :, 1], halo, maps[:, :, 2]])
+    image = looks.compose(stacked, look, base)
+    if rng.random() < 0.4:
+        camera.add_glare(image, rng, rng.uniform(0.04, 0.35))
+    image = camera.blur(image, rng, text_px)
+    if rng.random() < 0.2:
+        image = camera.low_resolution(image, rng)
+    camera.add_noise(image, rng, rng.uniform(0.004, 0.045))
+    return camera.expose(image, rng)
+
+
+def jpeg_quality(rng: np.random.Generator) -> int:
+    return int(rng.integers(30, 96))
+
+
+# --- detection frames ----------------------------------------------------------------------------
+
+
+class Panel:
+    """A display panel in drawing space: maps lit, ghost, window, panel and the texts placed on it."""
+
+    def __init__(self, width: int, height: int):
+        self.maps = np.zeros((height, width, 4), np.float32)
+        self.maps[:, :, 3] = 1.0
+        self.boxes: list[TextBox] = []
+
+    def paste(self, lit: np.ndarray, ghost: np.ndarray, x: int, y: int) -> None:
+        h, w = lit.shape
+        region = self.maps[y : y + h, x : x + w]
+        np.maximum(region[:, :, 0], lit[: region.shape[0], : region.shape[1]], out=region[:, :, 0])
+        np.maximum(region[:, :, 1], ghost[: region.shape[0], : region.shape[1]], out=region[:, :, 1])
+
+    def window(self, rect) -> None:
+        fill_rect(self.maps[:, :, 2], rect)
+
+    def add_text(self, text: str, box, x: int = 0, y: int = 0) -> None:
+        if text:
+            x0, y0, x1, y1 = box
+            self.boxes.append(TextBox(text, camera.quad_from_box(x0 + x, y0 + y, x1 + x, y1 + y)))
+
+
+def segment_frame(recipe: Recipe, rng: np.random.Generator) -> tuple[Panel, float, looks.Look]:
+    """A backbox of segment displays: player scores (seg7), two alphanumeric rows (seg14), or an LCD."""
+    lcd = recipe.style == "lcd"
+    numeric = recipe.numeric_only or recipe.style == "seg7"
+    kind = segment_kind(recipe.style, rng, numeric)
+    font = pick_font(rng, kind)
+    px = int(rng.choice([24, 28, 32]))
+    rows = segment_frame_rows(rng, kind, numeric, lcd)
+    lines = [draw_segment_row(r, font, px, rng, lcd) for r in rows]
+    pad = int(px * 0.6)
+    widths = [line.lit.shape[1] for line, _ in lines]
+    columns = 2 if len(lines) >= 4 and kind == "seg7" else 1
+    row_h = lines[0][0].lit.shape[0] + pad
+    col_w = max(widths) + pad
+    n_rows = -(-len(lines) // columns)
+    panel = Panel(col_w * columns + pad, row_h * n_rows + pad)
+    for i, (line, row) in enumerate(lines):
+        col, r = i % columns, i // columns
+        x = pad + col * col_w + (col_w - pad - line.lit.shape[1]) // 2
+        y = pad + r * row_h
+        panel.paste(line.lit, line.ghost, x, y)
+        glass = window_around(line, len(row.cells), 0.25)
+        panel.window((glass[0] + x, glass[1] + y, glass[2] + x, glass[3] + y))
+        for first, last in row_items(row):
+            panel.add_text(segments.text_from_cells(row.cells[first : last + 1]), line.box(first, last, row.cells), x, y)
+    look = looks.lcd_look(rng) if lcd else looks.emissive_look(rng, SEGMENT_PALETTE)
+    return panel, px, look
+
+
+def draw_segment_row(row: SegmentText, font: SegmentFont, px: int, rng: np.random.Generator, lcd: bool):
+    brightness = None if lcd else rng.uniform(0.8, 1.0, len(row.cells))
+    line = segments.render_line(row.cells, font, px, separator_positions=row.separators, brightness=brightness, margin=(0, 0))
+    return line, row
+
+
+def row_items(row: SegmentText) -> list[tuple[int, int]]:
+    """Separate texts on one row: runs of lit cells split by two or more blank positions."""
+    items, start, blanks = [], None, 0
+    for i, cell in enumerate(row.cells):
+        lit = cell.char != " " or cell.period or cell.comma
+        if lit:
+            if start is None:
+                start = i
+            elif blanks >= 2:
+                items.append((start, last))
+                start = i
+            last, blanks = i, 0
+        else:
+            blanks += 1
+    if start is not None:
+        items.append((start, last))
+    return items
+
+
+def segment_frame_rows(rng: np.random.Generator, kind: str, numeric: bool, lcd: bool) -> list[SegmentText]:
+    if kind == "seg7":
+        positions = int(rng.choice([6, 7, 7, 8]))
+        separator = texts.pick_separator(rng)
+        players = int(rng.integers(1, 5))
+        slots = 4 if players > 1 or rng.random() < 0.5 else 1
+        rows = [score_on_display(rng, positions, separator) if i < players else blank_display(positions, separator) for i in range(slots)]
+        if lcd:
+            return rows[:2]
+        return rows
+    positions = int(rng.choice([16, 16, 20]))
+    return [alphanumeric_row(rng, positions, numeric) for _ in range(1 if lcd and rng.random() < 0.5 else 2)]
+
+
+def blank_display(positions: int, separator: str) -> SegmentText:
+    separators = [bool(separator) and (positions - 1 - p) % 3 == 0 and p < positions - 1 for p in range(positions)]
+    return SegmentText([Cell()] * positions, 0, -1, separators)
+
+
+def alphanumeric_row(rng: np.random.Generator, positions: int, numeric: bool) -> SegmentText:
+    """One 16/20-position row: a message, a score, or two texts with a gap ("BALL 2   CREDITS 3")."""
+    separator = texts.pick_separator(rng)
+    roll = rng.random()
+    if numeric:
+        parts = [texts.score_text(rng, separator, 7) for _ in range(2 if roll < 0.4 else 1)]
+    elif roll < 0.3:
+        parts = [texts.message_text(rng, max_length=positions)]
+    elif roll < 0.6:
+        parts = [texts.message_text(rng, max_length=8), texts.score_text(rng, separator, 7)]
+    elif roll < 0.8:
+        parts = [texts.message_text(rng, max_length=7), texts.message_text(rng, max_length=7)]
+    else:
+        parts = [texts.score_text(rng, separator, 10)]
+    cells_per_part = [segments.cells_from_text(p) for p in parts]
+    used = sum(len(c) for c in cells_per_part)
+    if len(parts) == 2 and used + 2 > positions:
+        cells_per_part, used = cells_per_part[:1], len(cells_per_part[0])
+    if used > positions:
+        cells_per_part, used = [segments.cells_from_text("TILT")], 4
+    if len(cells_per_part) == 2:
+        gap = positions - used
+        row = cells_per_part[0] + [Cell()] * gap + cells_per_part[1]
+    else:
+        spare = positions - used
+        offset = int(rng.integers(0, spare + 1))
+        row = [Cell()] * offset + cells_per_part[0] + [Cell()] * (spare - offset)
+    return SegmentText(row, 0, len(row) - 1, [True] * len(row))
+
+
+def dmd_frame(recipe: Recipe, rng: np.random.Generator) -> tuple[Panel, float, looks.Look]:
+    """A 128x32 dot-matrix frame: a big score with a status line, messages, or four player scores."""
+    rows, cols = 32, 128
+    levels = np.zeros((rows, cols), np.float32)
+    placed: list[tuple[str, int, int, np.ndarray]] = []
+
+    def place(text: str, scale: int, bold: bool, row: int, align: str, level: float = 1.0) -> None:
+        dots = dotmatrix.text_dots(text, scale=scale, bold=bold)
+        h, w = dots.shape
+        if w > cols - 2:
+            return
+        col = {"left": 2, "right": cols - 2 - w, "centre": (cols - w) // 2}[align]
+        region = levels[row : row + h, col : col + w]
+        region[dots[: region.shape[0]]] = level
+        placed.append((text, row, col, dots[: region.shape[0]]))
+
+    separator = str(rng.choice([",", ",", "."]))
+    layout = rng.random()
+    if layout < 0.4 or recipe.numeric_only and layout < 0.7:
+        place(texts.score_text(rng, separator, 9), 2, rng.random() < 0.4, 3, "centre")
+        if recipe.numeric_only:
+            place(texts.score_text(rng, separator, 6), 1, False, 23, "left", 0.67)
+        else:
+            place(f"BALL {rng.integers(1, 6)}", 1, False, 23, "left", float(rng.choice([0.67, 1.0])))
+            place(f"PLAYER {rng.integers(1, 5)}" if rng.random() < 0.5 else f"CREDITS {rng.integers(0, 40)}", 1, False, 23, "right", 0.67)
+    elif layout < 0.7:
+        for corner, (row, align) in enumerate([(2, "left"), (2, "right"), (22, "left"), (22, "right")]):
+            if corner < 2 or rng.random() < 0.6:
+                place(texts.score_text(rng, separator, 8), 1, False, row, align, 1.0 if corner == 0 else 0.67)
+        if not recipe.numeric_only and rng.random() < 0.6:
+            place(f"BALL {rng.integers(1, 6)}", 1, False, 12, "centre", 0.67)
+    else:
+        first = texts.message_text(rng, max_length=10)
+        place(first, 2, rng.random() < 0.3, 2, "centre")
+        place(texts.message_text(rng, max_length=20), 1, False, 22, "centre", float(rng.choice([0.67, 1.0])))
+    pitch = int(rng.choice([4, 5]))
+    render = dotmatrix.render_dots(levels, pitch, fill=float(rng.choice([0.7, 0.78, 0.86])))
+    border = pitch * 3
+    panel = Panel(cols * pitch + 2 * border, rows * pitch + 2 * border)
+    panel.paste(render.lit, render.ghost, border, border)
+    panel.window((border - pitch, border - pitch, border + (cols + 1) * pitch, border + (rows + 1) * pitch))
+    for text, row, col, dots in placed:
+        ys, xs = np.nonzero(dots)
+        box = (border + (col + xs.min()) * pitch, border + (row + ys.min()) * pitch,
+               border + (col + xs.max() + 1) * pitch, border + (row + ys.max() + 1) * pitch)
+        panel.add_text(text, box)
+    return panel, 7 * pitch, looks.emissive_look(rng, DMD_PALETTE)
+
+
+def cabinet_scene(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """What surrounds the display: dim, blurry backglass art (smooth random colour fields)."""
+    coarse = rng.uniform(0, 1, (int(rng.integers(2, 6)), int(rng.integers(3, 9)), 3)).astype(np.float32)
+    coarse *= np.float32(rng.uniform(0.05, 0.45))
+    return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+
+
+def render_det(recipe: Recipe, rng: np.random.Generator) -> tuple[np.ndarray, list[TextBox]]:
+    """A photo of a whole display (8-bit BGR) and the warped boxes of every text on it."""
+    panel, glyph_px, look = dmd_frame(recipe, rng) if recipe.style == "dmd" else segment_frame(recipe, rng)
+    ph, pw = panel.maps.shape[:2]
+    width = int(rng.choice(DET_SIZES))
+    height = int(width * rng.uniform(0.5, 0.85)) // 32 * 32
+    scale = min(width * rng.uniform(0.55, 0.92) / pw, height * 0.88 / ph)
+    w, h = pw * scale, ph * scale
+    jitter = 0.06 * min(w, h)
+    x0 = rng.uniform(jitter + 2, width - w - jitter - 2)
+    y0 = rng.uniform(jitter + 2, height - h - jitter - 2)
+    dst = camera.quad_from_box(x0, y0, x0 + w, y0 + h) + rng.uniform(-jitter, jitter, (4, 2)).astype(np.float32)
+    src = camera.quad_from_box(0, 0, pw, ph)
+    maps = camera.warp_maps(panel.maps, src, dst, (width, height))
+    scene = cabinet_scene(rng, width, height)
+    panel_mask = maps[:, :, 3:4]
+    base = scene * (1 - panel_mask) + panel_mask * look.bezel[::-1].astype(np.float32)
+    image = finish(maps, look, rng, glyph_px * scale, base)
+    boxes = []
+    for box in panel.boxes:
+        quad = camera.project(box.quad, src, dst)
+        quad = np.clip(np.round(quad), 0, [width - 1, height - 1])
+        boxes.append(TextBox(box.text, quad))
+    return image, boxes

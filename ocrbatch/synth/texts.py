@@ -1,0 +1,77 @@
+"""What pinball displays say: scores with the separators the hardware lights, and game messages.
+
+Label convention (what a reader should output): exactly the characters lit on the display.
+Separators are lit segments/dots on real displays, so "1,234,560" is labelled with its commas and
+"1.234.560" with its periods; a display without separator segments gives "1234560". Runs of blank
+positions inside one text read as a single space ("BALL 3"); texts are at most 25 characters
+(PaddleOCR's default ``max_text_length``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAX_LABEL_LENGTH = 25
+
+MESSAGES = (
+    "GAME OVER", "REPLAY", "HIGH SCORE", "SHOOT AGAIN", "EXTRA BALL", "JACKPOT", "SUPER JACKPOT",
+    "TILT", "MATCH", "FREE PLAY", "SPECIAL", "GRAND CHAMPION", "INSERT COINS", "PRESS START",
+    "MULTIBALL", "SKILL SHOT", "BONUS", "BALL SAVED", "LOCK LIT", "DOUBLE SCORING", "CREDITS",
+    "TOTAL BONUS", "HIGHEST SCORES", "WIZARD MODE", "SAME PLAYER SHOOTS AGAIN", "BALL LOCKED",
+)
+NUMBERED = ("BALL", "PLAYER", "CREDITS", "CREDIT", "BONUS X", "LOCK", "MATCH", "HIGH SCORE")
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+# How many digits a score has: most games sit between 5 and 8.
+_DIGIT_WEIGHTS = np.array([2, 2, 3, 6, 12, 16, 16, 12, 6, 3], float)
+_DIGIT_WEIGHTS /= _DIGIT_WEIGHTS.sum()
+
+
+def format_score(value: int, separator: str) -> str:
+    """Group digits by thousands with the separator the display lights ("" for none)."""
+    digits = str(value)
+    if not separator:
+        return digits
+    groups = []
+    while digits:
+        groups.append(digits[-3:])
+        digits = digits[:-3]
+    return separator.join(reversed(groups))
+
+
+def score_value(rng: np.random.Generator, max_digits: int = 10) -> int:
+    """A plausible score: mostly 5-8 digits, usually ending in 0 (games score in tens)."""
+    weights = _DIGIT_WEIGHTS[:max_digits] / _DIGIT_WEIGHTS[:max_digits].sum()
+    n = int(rng.choice(len(weights), p=weights)) + 1
+    if n == 1:
+        return int(rng.integers(0, 10))
+    value = int(rng.integers(10 ** (n - 1), 10**n))
+    if n > 2 and rng.random() < 0.8:
+        value -= value % 10
+    return value
+
+
+def pick_separator(rng: np.random.Generator) -> str:
+    """Commas on most games, periods on some (European style), none on a few older ones."""
+    return str(rng.choice([",", ".", ""], p=[0.65, 0.15, 0.2]))
+
+
+def score_text(rng: np.random.Generator, separator: str, max_digits: int = 10) -> str:
+    return format_score(score_value(rng, max_digits), separator)
+
+
+def message_text(rng: np.random.Generator, max_length: int = 16) -> str:
+    """A game message, a numbered status ("BALL 3"), or high-score initials ("ABC")."""
+    for _ in range(20):
+        roll = rng.random()
+        if roll < 0.45:
+            text = str(rng.choice(MESSAGES))
+        elif roll < 0.85:
+            word = str(rng.choice(NUMBERED))
+            number = int(rng.integers(1, 5)) if word in ("BALL", "PLAYER") else int(rng.integers(0, 40))
+            text = f"{word}{number}" if word.endswith(" X") else f"{word} {number}"
+        else:
+            text = "".join(rng.choice(list(LETTERS), size=3))
+        if len(text) <= max_length:
+            return text
+    return "TILT"

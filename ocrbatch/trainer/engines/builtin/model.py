@@ -1,0 +1,108 @@
+"""The recognizer network: a compact CNN that reads a 48-pixel-high text line into CTC frames.
+
+Input: ``[N, 3, 48, W]`` images normalised like PaddleOCR's RecResizeImg ((x/255 - 0.5) / 0.5), any
+width. Output: ``[N, W/4, num_classes]`` scores, one frame per 4 pixels of width; class 0 is the CTC
+blank. Training reads logits; the exported graph ends in a softmax, which is what PaddleOCR's
+``CTCLabelDecode`` expects.
+
+Everything is a 2-D convolution on purpose: the sequence part runs on ``[N, C, 1, T]`` tensors, so
+the exported static graph uses only ops that Paddle Inference runs on every backend (a Conv1D in
+NLC layout exported fine but crashed at inference).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+INPUT_HEIGHT = 48
+WIDTH_STRIDE = 4  # pixels of input width per output frame
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    num_classes: int  # blank + dictionary characters + space
+    channels: tuple[int, ...] = (32, 64, 96, 128)  # the four image stages
+    hidden_size: int = 192  # width of the sequence part
+    seq_blocks: int = 2  # residual (1 x 5) convolution blocks along the sequence
+    dropout: float = 0.1
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "channels": list(self.channels)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ModelConfig":
+        return cls(**{**data, "channels": tuple(data["channels"])})
+
+
+class ConvBN(nn.Sequential):
+    def __init__(self, cin, cout, kernel=3, stride=1, padding=None, groups=1):
+        if padding is None:
+            padding = (kernel[0] // 2, kernel[1] // 2) if isinstance(kernel, tuple) else kernel // 2
+        super().__init__(
+            nn.Conv2D(cin, cout, kernel, stride=stride, padding=padding, groups=groups, bias_attr=False),
+            nn.BatchNorm2D(cout),
+            nn.ReLU(),
+        )
+
+
+class SequenceBlock(nn.Layer):
+    """Residual context along the text line: depthwise (1 x 5) then pointwise convolution."""
+
+    def __init__(self, channels: int, dropout: float):
+        super().__init__()
+        self.context = ConvBN(channels, channels, (1, 5), groups=channels)
+        self.mix = nn.Sequential(
+            nn.Conv2D(channels, channels, 1, bias_attr=False), nn.BatchNorm2D(channels), nn.ReLU()
+        )
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        return x + self.dropout(self.mix(self.context(x)))
+
+
+class CTCRecognizer(nn.Layer):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        c1, c2, c3, c4 = config.channels
+        self.features = nn.Sequential(
+            ConvBN(3, c1, 3, stride=2),  # 24 x W/2
+            ConvBN(c1, c2, 3, stride=2),  # 12 x W/4
+            ConvBN(c2, c3, 3, stride=(2, 1)),  # 6 x W/4: height shrinks, width keeps its frames
+            ConvBN(c3, c3, 3),
+            ConvBN(c3, c4, 3, stride=(2, 1)),  # 3 x W/4
+            ConvBN(c4, config.hidden_size, (3, 1), padding=0),  # 1 x W/4: the height is read out
+        )
+        self.sequence = nn.Sequential(
+            *[SequenceBlock(config.hidden_size, config.dropout) for _ in range(config.seq_blocks)]
+        )
+        self.classifier = nn.Conv2D(config.hidden_size, config.num_classes, 1)
+
+    def forward(self, images):
+        x = self.sequence(self.features(images))
+        logits = self.classifier(x)  # [N, K, 1, T]
+        return logits.squeeze(2).transpose([0, 2, 1])  # [N, T, K]
+
+
+class InferenceModel(nn.Layer):
+    """What is exported: the recognizer followed by a softmax over classes."""
+
+    def __init__(self, recognizer: CTCRecognizer):
+        super().__init__()
+        self.recognizer = recognizer
+
+    def forward(self, images):
+        return F.softmax(self.recognizer(images), axis=-1)
+
+
+def count_parameters(model: nn.Layer) -> int:
+    return int(sum(int(p.size) for p in model.parameters()))
+
+
+def build(config: ModelConfig) -> CTCRecognizer:
+    return CTCRecognizer(config)
+

@@ -1,0 +1,398 @@
+"""The ``paddleocr`` engine: fine-tunes a PP-OCR model with the PaddleOCR checkout the image carries.
+
+It generates the training config, runs ``tools/train.py`` in its own process group (under
+``paddle.distributed.launch`` when several GPUs are visible), turns its log lines into progress,
+mirrors every complete ``latest.*`` checkpoint into the run's checkpoint folder and announces it,
+then exports the best checkpoint with ``tools/export_model.py`` and evaluates the exported model.
+
+PaddleOCR saves nothing on SIGTERM, so a stop request ends the process group at once: the newest
+resume point is the last ``latest.*`` written at the end of an epoch, already announced.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from ocrbatch.errors import BadInput, RunFailed
+from ocrbatch.trainer.engines.base import Preempted, TrainContext, TrainResult
+from ocrbatch.trainer.engines.paddleocr import contract
+
+log = logging.getLogger("ocrbatch.trainer")
+
+GRAPH_FILES = ("inference.json", "inference.pdmodel")
+
+
+class PaddleOCREngine:
+    name = "paddleocr"
+
+    def __init__(
+        self,
+        *,
+        paddleocr_home: Path | None = None,
+        weights_dir: Path | None = None,
+        gpu_ids: Callable[[], list[str]] = contract.visible_gpus,
+        evaluate: Callable[..., dict] | None = None,
+        python: str | None = None,
+        poll_interval: float = 1.0,
+        stop_grace: float = 10.0,
+    ):
+        self.home = Path(paddleocr_home or os.environ.get("PADDLEOCR_HOME", "/opt/PaddleOCR"))
+        self.weights_dir = Path(weights_dir or os.environ.get("PADDLEOCR_WEIGHTS", "/opt/weights"))
+        self.gpu_ids = gpu_ids
+        self.evaluate = evaluate  # replaces the built-in evaluation (tests); same keyword arguments
+        self.python = python or sys.executable
+        self.poll_interval = poll_interval
+        self.stop_grace = stop_grace
+
+    # --- the run ----------------------------------------------------------------------------------
+
+    def train(self, ctx: TrainContext) -> TrainResult:
+        if not (self.home / "tools" / "train.py").is_file():
+            raise BadInput(
+                f"no PaddleOCR checkout at {self.home}: the paddleocr engine runs in the training image "
+                "(or set PADDLEOCR_HOME to a PaddleOCR clone)"
+            )
+        task = ctx.spec.task
+        model = ctx.spec.model or contract.DEFAULT_MODELS[task]
+        if contract.model_task(model) != task:
+            raise BadInput(f"model {model} does not fit task {task!r}")
+        base = contract.TrainingConfig.load(contract.base_config_path(self.home, model))
+
+        work = Path(ctx.workdir) / "paddleocr"
+        output = work / "output"  # PaddleOCR's save_model_dir; complete checkpoints are mirrored out
+        output.mkdir(parents=True, exist_ok=True)
+        dict_file = contract.write_dict(ctx.dataset.characters, work / "dict.txt")
+        resume = contract.resume_settings(ctx.checkpoint_dir, contract.pretrained_weights(self.weights_dir, model))
+        if resume["checkpoints"]:
+            log.info("resuming PaddleOCR training from %s", resume["checkpoints"])
+            # The export after a resume needs a best model even if no evaluation runs again.
+            _copy_checkpoint(ctx.checkpoint_dir, output, contract.BEST)
+        gpus = list(self.gpu_ids()) if ctx.use_gpu else []
+        config = contract.generate_config(
+            base,
+            contract.ConfigInputs(
+                model=model,
+                data_dir=ctx.dataset.root,
+                train_labels=ctx.dataset.train_labels,
+                val_labels=ctx.dataset.val_labels,
+                dict_file=dict_file,
+                save_model_dir=output,
+                pretrained_model=resume["pretrained_model"],
+                checkpoints=resume["checkpoints"],
+                use_gpu=ctx.use_gpu,
+                epochs=ctx.spec.epochs,
+                learning_rate=ctx.spec.learning_rate,
+                batch_size=ctx.spec.batch_size,
+                max_text_length=_longest_label(ctx) if task == "rec" else None,
+                num_workers=os.cpu_count() or 1,
+                overrides=tuple(ctx.spec.overrides.items()),
+            ),
+        )
+        config_file = config.write(work / "config.yml")
+        log.info("PaddleOCR config written to %s (%d GPU(s))", config_file, len(gpus))
+
+        mirror = CheckpointMirror(output, Path(ctx.checkpoint_dir), ctx.on_checkpoint)
+        started = time.monotonic()
+        self._run(
+            contract.tool_command(self.home, "train", config_file, gpu_ids=gpus, python=self.python),
+            cwd=work,
+            ctx=ctx,
+            what="tools/train.py",
+            on_line=lambda line: _report_line(ctx, line, task),
+            on_poll=mirror.poll,
+        )
+        mirror.poll(settled=True)
+        train_seconds = time.monotonic() - started
+
+        checkpoint = contract.checkpoint_prefix(output, contract.BEST) or contract.checkpoint_prefix(
+            output, contract.LATEST
+        )
+        if checkpoint is None:
+            raise RunFailed(
+                "tools/train.py finished without writing a checkpoint (an empty train set? see its log above)"
+            )
+        ctx.report(state="exporting")
+        export_file = contract.export_config(config, checkpoint, ctx.export_dir).write(work / "export.yml")
+        self._run(
+            contract.tool_command(self.home, "export_model", export_file, python=self.python),
+            cwd=work,
+            ctx=ctx,
+            what="tools/export_model.py",
+        )
+        check_export(ctx.export_dir, model)
+
+        ctx.report(state="evaluating")
+        evaluate = self.evaluate or (self._evaluate_rec if task == "rec" else self._evaluate_det)
+        metrics = dict(
+            evaluate(
+                ctx=ctx,
+                model_name=model,
+                export_dir=ctx.export_dir,
+                checkpoint=checkpoint,
+                config=config,
+                work=work,
+            )
+        )
+        states = _read_states(output / (contract.LATEST + ".states"))
+        metrics.setdefault("epochs", states.get("epoch"))
+        metrics["train_seconds"] = round(train_seconds, 1)
+        metrics["checkpoint"] = checkpoint.name
+        return TrainResult(model_name=model, metrics=metrics, dict_file=dict_file, config_file=config_file)
+
+    # --- processes --------------------------------------------------------------------------------
+
+    def _run(self, command, *, cwd: Path, ctx: TrainContext, what: str, on_line=None, on_poll=None) -> None:
+        """Run a PaddleOCR tool in its own process group, echoing its output to our stderr.
+
+        Stopping kills the whole group (DataLoader workers, launcher ranks) and raises Preempted.
+        """
+        log.info("running %s", " ".join(command))
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,  # its own process group, so one signal reaches every worker
+        )
+        tail: collections.deque[str] = collections.deque(maxlen=20)
+
+        def pump():
+            for line in process.stdout:
+                sys.stderr.write(line)
+                tail.append(line.rstrip())
+                if on_line:
+                    try:
+                        on_line(line)
+                    except Exception as exc:  # noqa: BLE001 - a bad log line must not stop training
+                        log.debug("could not use log line %r: %s", line, exc)
+
+        reader = threading.Thread(target=pump, name=f"{what} output", daemon=True)
+        reader.start()
+        stopped = False
+        try:
+            while process.poll() is None:
+                if ctx.stop_requested.is_set():
+                    stopped = True
+                    _end_group(process, self.stop_grace)
+                    break
+                if on_poll:
+                    on_poll()
+                ctx.stop_requested.wait(self.poll_interval)
+        except BaseException:
+            _end_group(process, self.stop_grace)
+            raise
+        finally:
+            reader.join(timeout=5)
+        if stopped:
+            if on_poll:
+                on_poll(settled=True)  # a checkpoint finished just before the stop still counts
+            raise Preempted(f"{what} stopped on request")
+        if process.returncode != 0:
+            last = next((line for line in reversed(tail) if line.strip()), "no output")
+            raise RunFailed(f"{what} exited with {process.returncode}: {last}")
+
+    # --- evaluation -------------------------------------------------------------------------------
+
+    def _evaluate_rec(self, *, ctx: TrainContext, model_name: str, export_dir: Path, **_) -> dict:
+        from ocrbatch.trainer.engines.paddleocr.evaluation import evaluate_recognizer
+
+        return evaluate_recognizer(
+            model_name, export_dir, ctx.dataset.root, ctx.dataset.val_labels, use_gpu=ctx.use_gpu
+        )
+
+    def _evaluate_det(self, *, ctx: TrainContext, checkpoint: Path, config, work: Path, **_) -> dict:
+        eval_file = contract.eval_config(config, checkpoint).write(work / "eval.yml")
+        lines: list[str] = []
+        self._run(
+            contract.tool_command(self.home, "eval", eval_file, python=self.python),
+            cwd=work,
+            ctx=ctx,
+            what="tools/eval.py",
+            on_line=lines.append,
+        )
+        metrics = contract.parse_eval_output("".join(lines))
+        if "hmean" not in metrics:
+            raise RunFailed("tools/eval.py printed no hmean")
+        return {
+            "accuracy": metrics["hmean"],
+            "hmean": metrics["hmean"],
+            "precision": metrics.get("precision"),
+            "recall": metrics.get("recall"),
+            "norm_edit_distance": None,
+        }
+
+
+def _end_group(process: subprocess.Popen, grace: float) -> None:
+    """SIGTERM the process group; SIGKILL it if it is still there after ``grace`` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _report_line(ctx: TrainContext, line: str, task: str) -> None:
+    event = contract.parse_log_line(line)
+    if event:
+        values = contract.progress_values(event, task)
+        if values:
+            ctx.report(**values)
+
+
+def _longest_label(ctx: TrainContext) -> int:
+    longest = 0
+    for labels in (ctx.dataset.train_labels, ctx.dataset.val_labels):
+        with open(labels, encoding="utf-8") as handle:
+            for line in handle:
+                _, sep, text = line.rstrip("\r\n").partition("\t")
+                if sep:
+                    longest = max(longest, len(text))
+    return longest
+
+
+# --- checkpoints ----------------------------------------------------------------------------------
+
+
+def _signature(folder: Path, prefix: str):
+    """(mtime, size) of ``prefix.states`` when the trio is complete and was written in save order
+    (.pdopt, .pdparams, then .states); None while one is missing or a new save is under way."""
+    try:
+        stats = [os.stat(Path(folder) / (prefix + suffix)) for suffix in contract.CHECKPOINT_SUFFIXES]
+    except FileNotFoundError:
+        return None
+    states = stats[-1]
+    if any(s.st_mtime_ns > states.st_mtime_ns for s in stats[:-1]) or states.st_size == 0:
+        return None
+    return (states.st_mtime_ns, states.st_size, stats[0].st_size, stats[1].st_size)
+
+
+def _copy_checkpoint(source: Path, target: Path, prefix: str) -> dict | None:
+    """Copy a complete trio into ``target``; returns its states. Returns None and leaves ``target``
+    untouched when there is no complete trio, PaddleOCR rewrote it while we copied, or its
+    ``.states`` does not unpickle (a save cut short by a kill)."""
+    signature = _signature(source, prefix)
+    if signature is None:
+        return None
+    Path(target).mkdir(parents=True, exist_ok=True)
+    copies = []
+    for suffix in contract.CHECKPOINT_SUFFIXES:
+        temporary = Path(target) / f".tmp-{prefix}{suffix}"
+        shutil.copyfile(Path(source) / (prefix + suffix), temporary)
+        copies.append((temporary, Path(target) / (prefix + suffix)))
+    states = _read_states(copies[-1][0])
+    if "epoch" not in states or _signature(source, prefix) != signature:
+        for temporary, _ in copies:
+            temporary.unlink(missing_ok=True)
+        return None
+    for temporary, final in copies:
+        os.replace(temporary, final)
+    return states
+
+
+def _read_states(path: Path) -> dict:
+    """The pickled ``.states`` dict (epoch, global_step, best_model_dict); {} if unreadable."""
+    try:
+        with open(path, "rb") as handle:
+            states = pickle.load(handle)
+    except Exception:  # noqa: BLE001 - metadata only; the checkpoint itself is what matters
+        return {}
+    return states if isinstance(states, dict) else {}
+
+
+def _json_number(value):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(number):
+        return None
+    return int(number) if number.is_integer() and not isinstance(value, float) else number
+
+
+class CheckpointMirror:
+    """Copies each complete ``latest.*`` trio (and the current ``best_accuracy.*``) from PaddleOCR's
+    output folder into the run's checkpoint folder, then announces it.
+
+    A trio counts once its ``.states`` (written last) is unchanged across two polls, and is skipped
+    if PaddleOCR starts rewriting it while we copy. Only these files reach the checkpoint folder,
+    so what gets uploaded is always a consistent set and never the train log or iter_epoch copies.
+    """
+
+    def __init__(self, source: Path, target: Path, announce: Callable[[dict], None]):
+        self.source = Path(source)
+        self.target = Path(target)
+        self.announce = announce
+        self._candidate = None
+        self._announced = None
+        self.announced = 0
+
+    def poll(self, settled: bool = False) -> bool:
+        """``settled``: the writer has exited, so a complete trio needs no second look."""
+        signature = _signature(self.source, contract.LATEST)
+        if signature is None or signature == self._announced:
+            return False
+        if not settled and signature != self._candidate:
+            self._candidate = signature
+            return False
+        _copy_checkpoint(self.source, self.target, contract.BEST)
+        states = _copy_checkpoint(self.source, self.target, contract.LATEST)
+        if states is None:
+            return False  # cut short, or rewritten while we copied: a later poll takes the new one
+        self._announced = signature
+        self.announced += 1
+        best = states.get("best_model_dict") or {}
+        info = {
+            "engine": "paddleocr",
+            "epoch": _json_number(states.get("epoch")),
+            "step": _json_number(states.get("global_step")),
+            "best": {k: n for k, v in best.items() if (n := _json_number(v)) is not None and k != "is_float16"},
+        }
+        log.info("checkpoint complete: epoch %s", info["epoch"])
+        self.announce(info)
+        return True
+
+
+# --- export ---------------------------------------------------------------------------------------
+
+
+def check_export(export_dir: Path, model_name: str) -> None:
+    """The export must hold a graph, the weights and an inference.yml naming the stock model (which
+    is how paddleocr's TextRecognition/TextDetection pick their pre- and post-processing)."""
+    export_dir = Path(export_dir)
+    missing = [name for name in ("inference.pdiparams", "inference.yml") if not (export_dir / name).is_file()]
+    if not any((export_dir / name).is_file() for name in GRAPH_FILES):
+        missing.append(" or ".join(GRAPH_FILES))
+    if missing:
+        raise RunFailed(f"tools/export_model.py did not write {', '.join(missing)} in {export_dir}")
+    yml = export_dir / "inference.yml"
+    data = yaml.safe_load(yml.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise RunFailed(f"{yml} is not a mapping")
+    section = data.setdefault("Global", {})
+    if section.get("model_name") != model_name:
+        section["model_name"] = model_name
+        section.pop("pdx_model_name", None)
+        yml.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")

@@ -1,0 +1,138 @@
+"""What a training job is: the job definitions, their roles, and the log group they write to.
+
+Three definitions share one image, one pair of roles and one retry policy and differ only in size:
+``<prefix>-gpu`` (1 GPU), ``<prefix>-gpu-multi`` (4 GPUs, sized to fit a p3.8xlarge as well as the
+192 GiB 4-GPU g4dn/g5 types) and ``<prefix>-cpu``. The image's entrypoint runs the trainer; what to
+train is given per job at submit time as ``OCRBATCH_*`` environment variables
+(``ocrbatch.trainer.spec``), so no definition carries a command.
+
+Retries: 3 attempts, spent only where another attempt helps: a Spot reclaim (``Host EC2*``: the
+trainer resumes from its last synced checkpoint) and an image pull failure. Any other failure exits
+at once; a bug does not get to run three times on a GPU.
+
+Shared memory: Paddle's DataLoader workers pass batches through /dev/shm, and Docker's 64 MiB default
+kills them with a bus error, so each definition sets it explicitly. An init process forwards Batch's
+SIGTERM to the trainer (which syncs a checkpoint) and reaps exited DataLoader workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Aws, Duration, RemovalPolicy, Size
+from aws_cdk import aws_batch as batch
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.findings import acknowledge_nag, skip_checkov
+
+RETRY_ATTEMPTS = 3
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+LOG_STREAM_PREFIX = "training"
+
+
+@dataclass(frozen=True)
+class JobSize:
+    suffix: str
+    vcpus: int
+    memory: Size
+    gpus: int
+    shared_memory: Size
+    timeout: Duration
+
+
+GPU = JobSize("gpu", 4, Size.gibibytes(16), 1, Size.gibibytes(8), Duration.hours(4))
+# 4 GPUs: 30 of the p3.8xlarge's 32 vCPUs, leaving 2 for the ECS agent and Docker; memory below
+# what ECS registers on a 192 GiB instance.
+MULTI_GPU = JobSize("gpu-multi", 30, Size.gibibytes(176), 4, Size.gibibytes(32), Duration.hours(4))
+# Fits a c5.xlarge (8 GiB, of which ECS registers ~7.4); CPU training is slower, hence the longer limit.
+CPU = JobSize("cpu", 4, Size.gibibytes(6), 0, Size.gibibytes(2), Duration.hours(8))
+
+
+class TrainingJobs(Construct):
+    """``gpu``, ``gpu_multi``, ``cpu`` job definitions; ``log_group``; ``job_role`` (granted S3 access by
+    the stack) and ``execution_role`` (image pull and log writing, granted by CDK as it wires them)."""
+
+    gpu: batch.EcsJobDefinition
+    gpu_multi: batch.EcsJobDefinition
+    cpu: batch.EcsJobDefinition
+    log_group: logs.LogGroup
+    job_role: iam.Role
+    execution_role: iam.Role
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        prefix: str,
+        image: ecs.ContainerImage,
+        bucket_name: str,
+        destroy_on_delete: bool,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._prefix = prefix
+        self._image = image
+        self._environment = {"PYTHONPATH": "/app", "S3_BUCKET": bucket_name, "AWS_REGION": Aws.REGION}
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            log_group_name=f"/aws/batch/{prefix}",
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY if destroy_on_delete else RemovalPolicy.RETAIN,
+        )
+        skip_checkov(
+            self.log_group,
+            "CKV_AWS_158",
+            "Training logs hold no secrets; CloudWatch Logs encrypts them at rest with its own keys.",
+        )
+        tasks = iam.ServicePrincipal("ecs-tasks.amazonaws.com")
+        self.job_role = iam.Role(
+            self, "JobRole", assumed_by=tasks, description="Training jobs: read datasets/, read and write runs/"
+        )
+        self.execution_role = iam.Role(
+            self, "ExecutionRole", assumed_by=tasks, description="ECS, for training jobs: pull the image, write logs"
+        )
+        acknowledge_nag(
+            self.execution_role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken has no resource-level permissions; image pulls themselves are scoped "
+            "to the one repository.",
+        )
+        self.gpu = self._definition(GPU)
+        self.gpu_multi = self._definition(MULTI_GPU)
+        self.cpu = self._definition(CPU)
+
+    def _definition(self, size: JobSize) -> batch.EcsJobDefinition:
+        scope = Construct(self, size.suffix.title().replace("-", ""))
+        container = batch.EcsEc2ContainerDefinition(
+            scope,
+            "Container",
+            image=self._image,
+            cpu=size.vcpus,
+            memory=size.memory,
+            gpu=size.gpus or None,
+            environment=self._environment,
+            job_role=self.job_role,
+            execution_role=self.execution_role,
+            linux_parameters=batch.LinuxParameters(
+                scope, "LinuxParameters", shared_memory_size=size.shared_memory, init_process_enabled=True
+            ),
+            logging=ecs.LogDriver.aws_logs(stream_prefix=LOG_STREAM_PREFIX, log_group=self.log_group),
+        )
+        return batch.EcsJobDefinition(
+            scope,
+            "Definition",
+            job_definition_name=f"{self._prefix}-{size.suffix}",
+            container=container,
+            timeout=size.timeout,
+            propagate_tags=True,
+            retry_attempts=RETRY_ATTEMPTS,
+            retry_strategies=[
+                batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
+                batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.CANNOT_PULL_CONTAINER),
+                batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom(on_reason="*")),
+            ],
+        )

@@ -1,0 +1,76 @@
+"""The training image: ``training_image/Dockerfile`` built by `cdk deploy` as a Docker image asset.
+
+The build context is the repository root, because the image installs this very package (``COPY . /app``);
+``BUILD_CONTEXT_EXCLUDES`` keeps virtualenvs, caches, tests and the infrastructure code out of it, so
+neither the asset hash nor the upload changes when only the CDK app does. No Docker is needed to
+synthesize; `cdk deploy` builds the image and pushes it to the CDK bootstrap ECR repository
+(``cdk-<qualifier>-container-assets-<account>-<region>``).
+
+Image scanning. That repository belongs to the bootstrap stack, not to this one, and the stock bootstrap
+template does not turn scanning on. We chose not to fork the bootstrap template (it changes with every
+CDK release) and not to copy the image into a second repository of our own (a custom resource, a Lambda,
+twice the storage). Scanning is switched on once per account and region, right after `cdk bootstrap`,
+with ECR's registry-level scanning configuration, which AWS recommends over per-repository settings:
+
+    aws ecr put-registry-scanning-configuration --scan-type BASIC --rules \
+      '[{"scanFrequency":"SCAN_ON_PUSH","repositoryFilters":[{"filter":"cdk-*-container-assets-*","filterType":"WILDCARD"}]}]'
+
+(``put-registry-scanning-configuration`` replaces the registry's rules: merge with the output of
+``aws ecr get-registry-scanning-configuration`` when the account already has some. Choose
+``--scan-type ENHANCED`` for Amazon Inspector's continuous scanning.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from constructs import Construct
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILE = "training_image/Dockerfile"
+
+BUILD_CONTEXT_EXCLUDES = [
+    ".git",
+    ".venv*",
+    "node_modules",
+    "cdk.out",
+    "cdk.context.json",
+    "**/__pycache__",
+    "**/*.pyc",
+    ".pytest_cache",
+    ".hypothesis",
+    ".ocrbatch",
+    "*.egg-info",
+    "build",
+    "dist",
+    "tests",
+    "bench",
+    "cdk_app",
+    "stacks",
+    "cdk.json",
+    "package.json",
+    "package-lock.json",
+]
+
+
+class TrainingImage(Construct):
+    """``asset`` (its ``image_uri`` is an output) and ``container_image`` for job definitions."""
+
+    asset: ecr_assets.DockerImageAsset
+    container_image: ecs.ContainerImage
+
+    def __init__(self, scope: Construct, construct_id: str, *, context_directory: Path = REPO_ROOT) -> None:
+        super().__init__(scope, construct_id)
+        self.asset = ecr_assets.DockerImageAsset(
+            self,
+            "Asset",
+            directory=str(context_directory),
+            file=DOCKERFILE,
+            # Batch GPU instances (p3, g4dn) are x86_64; pin it so an ARM laptop builds the right image.
+            platform=ecr_assets.Platform.LINUX_AMD64,
+            exclude=BUILD_CONTEXT_EXCLUDES,
+            display_name="ocrbatch training image",
+        )
+        self.container_image = ecs.ContainerImage.from_docker_image_asset(self.asset)
