@@ -12,6 +12,7 @@ from constructs import Construct
 from cdk_app.settings import Settings
 from ocrbatch import stack_outputs
 from stacks.compute import BatchCompute
+from stacks.findings import accept_cdk_providers
 from stacks.jobs import TrainingJobs
 from stacks.network import Network
 from stacks.storage import TrainingData
@@ -62,6 +63,7 @@ class TrainingPlatformStack(Stack):
             destroy_on_delete=settings.destroy_data_on_delete,
         )
         self.data.grant_training_access(self.jobs.job_role)
+        accept_cdk_providers(self)
         self._publish_outputs()
 
     def _publish_outputs(self) -> None:

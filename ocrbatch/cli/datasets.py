@@ -1,7 +1,217 @@
-"""Commands of the datasets group (being written)."""
+"""Commands of the datasets group: ``upload``, ``validate`` and ``datasets`` (list versions).
+
+A thin shell over ``ocrbatch.datasets``. ``upload`` validates before it opens the store, so a bad
+dataset fails fast (exit 2) without touching AWS; the first problems go to stderr, every problem is
+in ``ocrbatch validate DIR``. stdout gets the result only: the version URI (or ``--json``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
+from ocrbatch.cli import common
+from ocrbatch.cli.common import BucketOpt, HomeOpt, JsonOpt, LocalOpt, ProfileOpt, RegionOpt, StackOpt
+from ocrbatch.cli.context import open_store
+from ocrbatch.errors import BadInput
+
+SHOWN_PROBLEMS = 10
+
+FolderArg = Annotated[
+    Optional[Path], typer.Argument(help="Dataset folder (train.txt, val.txt and the images).", show_default=False)
+]
+TrainingDataOpt = Annotated[
+    Optional[Path], typer.Option("--training-data", help="Same as the DIR argument (older scripts use it).")
+]
+NameOpt = Annotated[
+    Optional[str], typer.Option("--name", help="Dataset name (default: the folder's name, cleaned up).")
+]
+TaskOpt = Annotated[
+    Optional[str], typer.Option("--task", help="rec or det (default: detected from the label files).")
+]
+SkipBadOpt = Annotated[
+    bool, typer.Option("--skip-bad", help="Drop lines that have errors (and say how many) instead of stopping.")
+]
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("upload")(upload)
+    app.command("validate")(validate)
+    app.command("datasets")(datasets)
+
+
+@common.handle_errors
+def upload(
+    directory: FolderArg = None,
+    training_data: TrainingDataOpt = None,
+    name: NameOpt = None,
+    task: TaskOpt = None,
+    skip_bad: SkipBadOpt = False,
+    json_out: JsonOpt = False,
+    local: LocalOpt = None,
+    stack: StackOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    bucket: BucketOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Validate a dataset folder and publish it as an immutable, versioned dataset; print its URI."""
+    from ocrbatch.datasets import InvalidDataset, publish_dataset, validate_dataset
+    from ocrbatch.datasets.manifest import check_name, name_from_folder
+
+    folder = _folder(directory, training_data)
+    name = check_name(name) if name else name_from_folder(folder.resolve().name)
+    started = time.monotonic()
+    with ProgressBar() as bar:
+        report = validate_dataset(folder, task=task, skip_bad=skip_bad, progress=bar)
+    show_problems(report)
+    if not report.ok:
+        raise InvalidDataset(report)
+    store = open_store(common.make_target(local, stack=stack, region=region, profile=profile, bucket=bucket, home=home))
+    with ProgressBar() as bar:
+        version = publish_dataset(store, folder, name=name, report=report, progress=bar)
+    if version.reused:
+        common.info(f"{version.ref}: unchanged, already published; nothing sent")
+    else:
+        common.info(
+            f"{version.ref}: {version.files:,} images, {human_bytes(version.bytes)} in {version.shards} shard(s); "
+            f"sent {human_bytes(version.uploaded_bytes)} in {time.monotonic() - started:.1f} s"
+        )
+    if json_out:
+        common.emit_json(version.to_json())
+    else:
+        typer.echo(version.uri)
+
+
+@common.handle_errors
+def validate(
+    directory: FolderArg = None,
+    training_data: TrainingDataOpt = None,
+    task: TaskOpt = None,
+    skip_bad: SkipBadOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check a dataset folder (labels, images, splits, characters) without uploading anything."""
+    from ocrbatch.datasets import InvalidDataset, validate_dataset
+
+    folder = _folder(directory, training_data)
+    with ProgressBar() as bar:
+        report = validate_dataset(folder, task=task, skip_bad=skip_bad, progress=bar)
+    if json_out:
+        common.emit_json(report.to_json())
+    else:
+        for problem in report.errors:
+            typer.echo(f"error: {problem}")
+        for problem in report.warnings:
+            typer.echo(f"warning: {problem}")
+        typer.echo(report.summary())
+        if report.characters:
+            typer.echo(f"characters ({len(report.characters)}): {''.join(report.characters)}")
+    if not report.ok:
+        raise InvalidDataset(report, uploading=False)
+
+
+@common.handle_errors
+def datasets(
+    name: Annotated[Optional[str], typer.Argument(help="Only this dataset's versions.", show_default=False)] = None,
+    json_out: JsonOpt = False,
+    local: LocalOpt = None,
+    stack: StackOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    bucket: BucketOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """List published dataset versions, newest first."""
+    from ocrbatch.datasets import list_versions
+
+    store = open_store(common.make_target(local, stack=stack, region=region, profile=profile, bucket=bucket, home=home))
+    versions = list_versions(store, name)
+    if json_out:
+        common.emit_json([version.to_json() for version in versions])
+        return
+    if not versions:
+        common.info(f"no dataset versions in {store.uri('datasets/')} (publish one with `ocrbatch upload DIR`)")
+        return
+    rows = [("VERSION", "TASK", "FILES", "SIZE", "CREATED", "URI")]
+    for v in versions:
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(v.created_at))
+        rows.append((v.ref, v.task, f"{v.files:,}", human_bytes(v.bytes), created, v.uri))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+
+
+# --- plumbing ----------------------------------------------------------------------------------
+
+
+def _folder(directory: Path | None, training_data: Path | None) -> Path:
+    if directory and training_data and directory.resolve() != training_data.resolve():
+        raise BadInput(f"two different folders given: {directory} and --training-data {training_data}")
+    folder = directory or training_data
+    if folder is None:
+        raise BadInput("no dataset folder given: ocrbatch upload DIR")
+    if not folder.is_dir():
+        raise BadInput(f"dataset folder not found: {folder}")
+    return folder
+
+
+def show_problems(report) -> None:
+    """The first errors and warnings on stderr; `validate` lists them all."""
+    for kind, problems in (("error", report.errors), ("warning", report.warnings)):
+        for problem in problems[:SHOWN_PROBLEMS]:
+            common.info(f"{kind}: {problem}")
+        if len(problems) > SHOWN_PROBLEMS:
+            common.info(f"... and {len(problems) - SHOWN_PROBLEMS} more {kind}s (`ocrbatch validate DIR` lists all)")
+    if report.skipped:
+        common.info(f"skipped {report.skipped} bad line(s) (--skip-bad)")
+
+
+def human_bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{count} B"
+
+
+class ProgressBar:
+    """Progress bars on stderr when it is a terminal, nothing otherwise (rich is imported only then).
+
+    Called as ``bar(stage, done, total)``, the progress protocol of ``ocrbatch.datasets``.
+    """
+
+    def __init__(self) -> None:
+        self._progress = None
+        self._tasks: dict[str, int] = {}
+
+    def __enter__(self) -> "ProgressBar":
+        if common.stderr_is_tty():
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self._progress is None:
+            return
+        if stage not in self._tasks:
+            self._tasks[stage] = self._progress.add_task(stage, total=total)
+        self._progress.update(self._tasks[stage], completed=done, total=total)

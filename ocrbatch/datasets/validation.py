@@ -129,12 +129,13 @@ class ValidationReport:
 class InvalidDataset(BadInput):
     """A dataset with errors: carries the report so the CLI can list the first problems."""
 
-    def __init__(self, report: ValidationReport):
+    def __init__(self, report: ValidationReport, *, uploading: bool = True):
         self.report = report
         first = report.errors[0] if report.errors else "unknown problem"
+        outcome = "nothing was uploaded; " if uploading else ""
         super().__init__(
-            f"{report.folder}: {len(report.errors)} error(s), first: {first}; nothing was uploaded "
-            "(fix them, or pass --skip-bad to drop bad lines)"
+            f"{report.folder}: {len(report.errors)} error(s), first: {first}; {outcome}"
+            "fix them, or pass --skip-bad to drop bad lines"
         )
 
 
@@ -466,7 +467,8 @@ def validate_dataset(
     else:
         report.errors.extend(line_problems)
     for split in lines:
-        if not report.samples.get(split) and not any(p.file == label_files[split].name and p.line is None for p in report.errors):
+        # Said only when no error of that file already explains it (e.g. every line skipped).
+        if not report.samples.get(split) and not any(p.file == label_files[split].name for p in report.errors):
             report.errors.append(Problem(label_files[split].name, None, f"the {split} split has no usable lines"))
 
     report.characters = tuple(sorted(characters))

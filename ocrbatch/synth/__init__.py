@@ -1,0 +1,19 @@
+"""Synthetic pinball display data: labelled images drawn from glyph data defined in this package.
+
+No system fonts and no network. Modules, from the glyphs up:
+
+    segments.py   7/14/16-segment glyph geometry, segment maps and rasteriser
+    dotmatrix.py  the DMD bitmap font and plasma dot rendering
+    texts.py      what displays say (scores with their separators, game messages); label rules
+    looks.py      colours: plasma/LED/VFD glow with ghosting, LCD segments and shadow
+    camera.py     perspective, blur, glare, noise, exposure, JPEG
+    scenes.py     one rec crop or one det frame per style
+    generator.py  the dataset writer (``generate_dataset``), parallel and reproducible
+
+Importing this package needs OpenCV (``cv2``); without it the import raises a one-line error.
+"""
+
+from ocrbatch.synth.generator import PRESETS, TASKS, generate_dataset
+from ocrbatch.synth.scenes import STYLES
+
+__all__ = ["generate_dataset", "STYLES", "PRESETS", "TASKS"]

@@ -66,7 +66,7 @@ def add_glare(image: np.ndarray, rng: np.random.Generator, strength: float) -> N
 @functools.lru_cache(maxsize=1)
 def _noise_tile() -> np.ndarray:
     # Fixed seed: the tile is part of the generator, not of a sample, so every process shares it.
-    return np.random.default_rng(20241129).standard_normal((256, 1024, 3)).astype(np.float32)
+    return np.random.default_rng(20241129).standard_normal((800, 1024, 3)).astype(np.float32)
 
 
 def add_noise(image: np.ndarray, rng: np.random.Generator, sigma: float) -> None:

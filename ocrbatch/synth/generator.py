@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ocrbatch.errors import BadInput
-from ocrbatch.synth import scenes
+from ocrbatch.synth import camera, scenes
 from ocrbatch.synth.opencv import cv2
 from ocrbatch.synth.scenes import STYLES, Recipe
 
@@ -108,7 +108,7 @@ def make_sample(index: int, seed: int, task: str, recipes: Sequence[Recipe], hei
                 break
         column = json.dumps([{"transcription": b.text, "points": b.quad.astype(int).tolist()} for b in boxes], ensure_ascii=False)
         chars = "".join(b.text for b in boxes)
-    return scenes.camera.encode_jpeg(image, scenes.jpeg_quality(rng)), recipe.style, column, chars
+    return camera.encode_jpeg(image, scenes.jpeg_quality(rng)), recipe.style, column, chars
 
 
 def write_chunk(job: tuple) -> list[tuple[int, str, str, str]]:

@@ -110,10 +110,10 @@ def compose(maps: np.ndarray, look: Look, base: np.ndarray | None = None) -> np.
 
     ``base`` (BGR, H x W x 3) replaces the flat bezel colour, e.g. a cabinet scene around a frame.
     """
-    h, w, c = maps.shape
-    image = (maps.reshape(-1, c) @ look.matrix_bgr()).reshape(h, w, 3)
+    matrix = look.matrix_bgr().T  # (3 out, 4 in): cv2.transform is a per-pixel matrix product
     if base is None:
-        image += look.bezel[::-1].astype(np.float32)
-    else:
-        image += base
+        matrix = np.hstack([matrix, look.bezel[::-1, None].astype(np.float32)])
+        return cv2.transform(maps, matrix)
+    image = cv2.transform(maps, matrix)
+    image += base
     return image

@@ -236,6 +236,7 @@ class GlyphMasks:
     segments: dict[str, np.ndarray]
     glyphs: dict[str, np.ndarray]
     frame: np.ndarray  # all segments but the separators: the unlit structure you see (ghosting)
+    frame_with_separators: np.ndarray
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -250,15 +251,13 @@ class GlyphMasks:
         return mask
 
     def ghost(self, with_separators: bool) -> np.ndarray:
-        if not with_separators:
-            return self.frame
-        return self.frame + self.segments["dp"] + self.segments["comma"]
+        return self.frame_with_separators if with_separators else self.frame
 
 
 SUBPIXEL_BITS = 4
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=128)
 def glyph_masks(font: SegmentFont, cell_px: int) -> GlyphMasks:
     """Rasterise every segment once (cached); glyphs are sums of their segments."""
     height = int(math.ceil(cell_px * (1 + font.descent))) + 2
@@ -273,7 +272,8 @@ def glyph_masks(font: SegmentFont, cell_px: int) -> GlyphMasks:
     empty = np.zeros((height, width), np.float32)
     glyphs = {ch: sum((segments[s] for s in segs), empty.copy()) for ch, segs in table.items()}
     frame = sum((segments[s] for s in segments if s not in ("dp", "comma")), empty.copy())
-    return GlyphMasks(font, cell_px, segments, glyphs, np.minimum(frame, 1.0))
+    frame = np.minimum(frame, 1.0)
+    return GlyphMasks(font, cell_px, segments, glyphs, frame, np.minimum(frame + segments["dp"] + segments["comma"], 1.0))
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """AwsBatchBackend against moto (submit, describe, list, logs) and botocore's Stubber (cancel/terminate)."""
 
+import time
+
 import boto3
 import pytest
 from botocore.stub import Stubber
@@ -131,12 +133,13 @@ def test_log_events_follow_the_stream_and_survive_its_absence(deployment):
     assert backend.log_events(job.job_id) == ([], None)
 
     logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    now = int(time.time() * 1000)  # CloudWatch drops events older than 14 days
     logs.put_log_events(logGroupName=group, logStreamName=stream,
-                        logEvents=[{"timestamp": 1_000, "message": "epoch 1"}, {"timestamp": 2_000, "message": "epoch 2"}])
+                        logEvents=[{"timestamp": now, "message": "epoch 1"}, {"timestamp": now + 1, "message": "epoch 2"}])
     lines, token = backend.log_events(job.job_id)
     assert lines == ["epoch 1", "epoch 2"]
     assert backend.log_events(job.job_id, start_from=token)[0] == []
-    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[{"timestamp": 3_000, "message": "done"}])
+    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[{"timestamp": now + 2, "message": "done"}])
     assert backend.log_events(job.job_id, start_from=token)[0] == ["done"]
 
     # A token from another attempt's stream restarts at the head of the current one.

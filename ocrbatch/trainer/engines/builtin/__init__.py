@@ -1,0 +1,84 @@
+"""Engine ``builtin``: our own compact CTC text recognizer in plain paddlepaddle, trained from scratch.
+
+``BuiltinEngine().train(ctx)`` trains on ``ctx.dataset`` (resuming from ``ctx.checkpoint_dir``),
+exports the best weights into ``ctx.export_dir`` as an inference model the stock ``paddleocr``
+package loads, evaluates that exported model through ``paddleocr.TextRecognition`` on the val split
+and returns its metrics. Settings and the override keys it honours: ``settings.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ocrbatch.trainer.engines.base import TrainContext, TrainResult
+
+__all__ = ["BuiltinEngine"]
+
+
+class BuiltinEngine:
+    name = "builtin"
+
+    def train(self, ctx: TrainContext) -> TrainResult:
+        # Imported here: paddle is heavy, and only needed once training actually starts.
+        from ocrbatch.trainer.engines.builtin import checkpoints
+        from ocrbatch.trainer.engines.builtin.data import Charset
+        from ocrbatch.trainer.engines.builtin.evaluate import stock_paddleocr_metrics
+        from ocrbatch.trainer.engines.builtin.export import export_inference_model
+        from ocrbatch.trainer.engines.builtin.model import build, count_parameters
+        from ocrbatch.trainer.engines.builtin.settings import settings_from_spec, write_config
+        from ocrbatch.trainer.engines.builtin.training import Trainer
+
+        settings = settings_from_spec(ctx.spec)
+        charset = _charset(ctx, settings.character_dict_path)
+        trainer = Trainer(ctx, settings, charset)  # reads and checks the labels before any training
+        ctx.workdir.mkdir(parents=True, exist_ok=True)
+        dict_file = ctx.workdir / "dict.txt"
+        charset.write(dict_file)
+        config_file = ctx.workdir / "config.yml"
+        write_config(config_file, settings, epochs=trainer.epochs, dataset=ctx.dataset.version,
+                     characters=len(charset.characters), model=trainer.model_config.to_json())
+
+        state = trainer.run()
+
+        recognizer = build(trainer.model_config)
+        best = checkpoints.load_best_weights(ctx.checkpoint_dir, recognizer, trainer.identity)
+        export_inference_model(recognizer, ctx.export_dir, settings.model_name, charset)
+        charset.write(ctx.export_dir / "dict.txt")
+
+        metrics = {}
+        if trainer.val.widths.size:
+            started = time.monotonic()
+            stock = stock_paddleocr_metrics(
+                ctx.export_dir, settings.model_name, Path(ctx.dataset.val_labels), ctx.dataset.root,
+                device="gpu" if ctx.use_gpu else "cpu",
+            )
+            metrics = {"accuracy": stock["accuracy"], "norm_edit_distance": stock["norm_edit_distance"],
+                       "eval_samples": stock["samples"], "eval_seconds": round(time.monotonic() - started, 2)}
+        trained_images = state.global_step * settings.batch_size
+        metrics.update({
+            "epochs": state.epoch,
+            "epochs_planned": trainer.epochs,
+            "global_step": state.global_step,
+            "train_seconds": round(state.train_seconds, 2),
+            "images_per_second": round(trained_images / state.train_seconds, 1) if state.train_seconds else None,
+            "best_epoch": best.get("epoch", state.best_epoch),
+            "val_accuracy_during_training": best.get("accuracy"),
+            "parameters": count_parameters(recognizer),
+            "train_samples": int(trainer.train.widths.size),
+            "val_samples": int(trainer.val.widths.size),
+            "skipped_samples": trainer.skipped,
+            "resumed_from": trainer.resumed_from,
+            "history": state.history,
+        })
+        return TrainResult(model_name=settings.model_name, metrics=metrics, dict_file=dict_file,
+                           config_file=config_file)
+
+
+def _charset(ctx: TrainContext, dict_path: str | None):
+    from ocrbatch.trainer.engines.builtin.data import Charset
+
+    if dict_path:
+        path = Path(dict_path)
+        return Charset.from_dict_file(path if path.is_absolute() else ctx.dataset.root / path)
+    return Charset.from_characters(ctx.dataset.characters)

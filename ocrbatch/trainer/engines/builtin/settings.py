@@ -1,0 +1,141 @@
+"""The builtin engine's settings: defaults, the spec fields and overrides it honours, and config.yml.
+
+Spec fields: ``epochs``, ``learning_rate``, ``batch_size``. Override keys (``--set KEY=VALUE``) are
+listed in OVERRIDES; a PaddleOCR-style ``Global.`` prefix is accepted too (``Global.character_dict_path``
+works). Any other key is refused before training starts, so a typo never trains the wrong model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import yaml
+
+from ocrbatch.errors import BadInput
+from ocrbatch.trainer.spec import TrainingSpec
+
+DEFAULT_MODEL_NAME = "PP-OCRv5_mobile_rec"
+
+
+@dataclass(frozen=True)
+class Settings:
+    epochs: int | None = None  # None: enough epochs for about `min_steps` optimizer steps
+    batch_size: int = 64
+    learning_rate: float = 0.002  # peak of the one-cycle schedule (AdamW)
+    weight_decay: float = 0.0001
+    warmup_fraction: float = 0.05  # share of the schedule spent ramping the learning rate up
+    min_steps: int = 4000  # used to choose epochs when none are given
+    max_train_seconds: float | None = None  # stop training after this long; the schedule fits in it
+    checkpoint_every_seconds: float = 120.0  # mid-epoch checkpoints, so a kill loses at most this
+    seed: int = 1234
+    max_width: int = 960  # resized line images wider than this are squeezed to it
+    channels: tuple[int, ...] = (16, 32, 48, 64)
+    hidden_size: int = 96
+    seq_blocks: int = 2
+    dropout: float = 0.1
+    augment: bool = True
+    use_amp: bool = True  # mixed precision; only ever on GPU
+    num_workers: int = 2  # threads decoding and batching images
+    cache_megabytes: int = 2048  # resized images kept in memory
+    cpu_threads: int = 0  # 0: one per core
+    eval_batch_size: int = 128
+    character_dict_path: str | None = None  # instead of the dataset's characters; relative to the dataset
+    model_name: str = DEFAULT_MODEL_NAME  # stock paddleocr name written to inference.yml
+
+    def epochs_for(self, steps_per_epoch: int) -> int:
+        if self.epochs is not None:
+            return self.epochs
+        return max(5, min(500, math.ceil(self.min_steps / max(1, steps_per_epoch))))
+
+    def to_config(self) -> dict:
+        values = asdict(self)
+        values["channels"] = list(self.channels)
+        return values
+
+
+OVERRIDES = tuple(f.name for f in fields(Settings))
+
+
+def settings_from_spec(spec: TrainingSpec) -> Settings:
+    values: dict = {}
+    for key, raw in spec.overrides.items():
+        name = key[len("Global."):] if key.startswith("Global.") else key
+        if name not in OVERRIDES:
+            raise BadInput(
+                f"the builtin engine does not know override {key!r}; known: {', '.join(OVERRIDES)}"
+            )
+        values[name] = _parse(name, raw)
+    settings = replace(Settings(), **values)
+    for name in ("epochs", "batch_size", "learning_rate"):
+        if getattr(spec, name) is not None:
+            settings = replace(settings, **{name: getattr(spec, name)})
+    _check(settings)
+    return settings
+
+
+def _parse(name: str, raw):
+    default = next(f for f in fields(Settings) if f.name == name).default
+    kind = type(default) if default is not None else _OPTIONAL_KINDS[name]
+    text = str(raw).strip()
+    try:
+        if kind is bool:
+            if text.lower() in ("true", "1", "yes", "on"):
+                return True
+            if text.lower() in ("false", "0", "no", "off"):
+                return False
+            raise ValueError("expected true or false")
+        if kind is tuple:
+            return tuple(int(part) for part in text.strip("[]()").split(",") if part.strip())
+        if text.lower() in ("none", "null", "") and default is None:
+            return None
+        return kind(text)
+    except ValueError as err:
+        raise BadInput(f"override {name}={raw!r} is not valid: {err}") from None
+
+
+_OPTIONAL_KINDS = {"epochs": int, "max_train_seconds": float, "character_dict_path": str}
+
+
+def _check(s: Settings) -> None:
+    positive = ("batch_size", "learning_rate", "min_steps", "checkpoint_every_seconds", "max_width",
+                "hidden_size", "eval_batch_size", "num_workers")
+    for name in positive:
+        if not getattr(s, name) > 0:
+            raise BadInput(f"{name} must be positive, got {getattr(s, name)!r}")
+    if s.epochs is not None and s.epochs <= 0:
+        raise BadInput(f"epochs must be positive, got {s.epochs}")
+    if s.max_train_seconds is not None and s.max_train_seconds <= 0:
+        raise BadInput(f"max_train_seconds must be positive, got {s.max_train_seconds}")
+    if len(s.channels) != 4 or min(s.channels) <= 0:
+        raise BadInput(f"channels must be four positive integers, got {list(s.channels)}")
+    if not 0 <= s.warmup_fraction < 1 or not 0 <= s.dropout < 1:
+        raise BadInput("warmup_fraction and dropout must be in [0, 1)")
+    if s.max_width < 32:
+        raise BadInput(f"max_width must be at least 32, got {s.max_width}")
+    registered = _registered_rec_models()
+    if registered and s.model_name not in registered:
+        raise BadInput(f"model_name {s.model_name!r} is not a stock paddleocr recognition model")
+
+
+def _registered_rec_models() -> tuple[str, ...]:
+    """Names paddlex serves from a local static model; empty when paddlex is not installed."""
+    try:
+        from paddlex.modules.text_recognition.model_list import MODELS
+    except ImportError:
+        return ()
+    return tuple(MODELS)
+
+
+def write_config(path: Path, settings: Settings, *, epochs: int, dataset: str, characters: int,
+                 model: dict) -> None:
+    """The exact configuration trained with, for the artifact (``config.yml``)."""
+    config = {
+        "engine": "builtin",
+        "dataset": dataset,
+        "settings": {**settings.to_config(), "epochs": epochs},
+        "model": model,
+        "characters": characters,
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")

@@ -1,0 +1,140 @@
+"""JobMonitor over scripted state sequences moto cannot produce, with a fake clock (no real waiting)."""
+
+import pytest
+from botocore.exceptions import ClientError
+from jobs_fakes import SPOT_RECLAIM, FakeClock, ScriptedBackend, job_state
+
+from ocrbatch.jobs.backend import Attempt
+from ocrbatch.jobs.monitor import JobMonitor, PollSettings, format_duration
+
+SUCCESS = Attempt(started_at=1_800_000_500.0, stopped_at=1_800_000_900.0, exit_code=0, reason=None)
+
+
+def follow(backend, clock, **settings):
+    lines = []
+    monitor = JobMonitor(
+        backend, emit=lines.append, clock=clock, sleep=clock.sleep, settings=PollSettings(**settings)
+    )
+    return monitor.follow("job-1"), lines
+
+
+def test_long_runnable_gets_one_diagnosis_and_polling_backs_off(tmp_path):
+    clock = FakeClock()
+    states = [job_state("SUBMITTED", created_at=clock.now)] + [job_state("RUNNABLE", created_at=clock.now)] * 25
+    states += [job_state("STARTING"), job_state("RUNNING"), job_state("SUCCEEDED", attempts=[SUCCESS])]
+    backend = ScriptedBackend(tmp_path, states)
+
+    final, lines = follow(backend, clock)
+
+    assert final.status == "SUCCEEDED"
+    assert lines[0] == "job job-1 (pinball) is SUBMITTED"
+    assert "RUNNABLE" in lines
+    assert backend.diagnosed == 1
+    at = next(i for i, line in enumerate(lines) if line.startswith("still RUNNABLE after"))
+    assert lines[at + 1] == "  - compute environment gpu-spot: vCPU quota is 0"
+    # Nothing changed while RUNNABLE, so the interval grew to the cap and stayed there.
+    assert clock.sleeps[0] == 3.0 and max(clock.sleeps) == 30.0
+    assert clock.sleeps == sorted(clock.sleeps[:-3]) + clock.sleeps[-3:]
+    assert lines[-1] == "attempt 1 finished (exit code 0)"
+
+
+def test_attaching_to_a_job_waiting_for_long_diagnoses_at_once(tmp_path):
+    clock = FakeClock()
+    backend = ScriptedBackend(
+        tmp_path, [job_state("RUNNABLE", created_at=clock.now - 3600), job_state("FAILED", reason="cancelled")]
+    )
+    _, lines = follow(backend, clock)
+    assert lines[1].startswith("still RUNNABLE after 60m")
+    assert backend.diagnosed == 1
+
+
+def test_spot_reclaim_is_shown_as_such_then_the_retry_resumes_and_succeeds(tmp_path):
+    clock = FakeClock()
+    states = [
+        job_state("RUNNING", log_stream="gpu/default/attempt-1"),
+        job_state("RUNNABLE", attempts=[SPOT_RECLAIM]),
+        job_state("STARTING", attempts=[SPOT_RECLAIM]),
+        job_state("RUNNING", attempts=[SPOT_RECLAIM], log_stream="gpu/default/attempt-2"),
+        job_state("SUCCEEDED", attempts=[SPOT_RECLAIM, SUCCESS], log_stream="gpu/default/attempt-2"),
+    ]
+    progress = {
+        0: {"state": "training", "epoch": 2, "epochs": 10, "step": 80, "loss": 0.5, "attempt": 1},
+        3: {"state": "training", "epoch": 3, "epochs": 10, "step": 81, "loss": 0.4, "attempt": 2,
+            "resumed_from": {"epoch": 2, "step": 80}},
+        4: {"state": "succeeded", "epoch": 10, "epochs": 10, "accuracy": 0.97, "attempt": 2},
+    }
+    backend = ScriptedBackend(tmp_path, [_with_store(s, tmp_path) for s in states], progress=progress)
+
+    final, lines = follow(backend, clock)
+
+    assert final.status == "SUCCEEDED"
+    reclaim = [line for line in lines if line.startswith("attempt 1:")]
+    assert reclaim == [
+        "attempt 1: Spot instance reclaimed (Host EC2 (instance i-0abc123) terminated.); "
+        "Batch retries it as attempt 2, resuming from the last checkpoint"
+    ]
+    assert "progress: training, epoch 2/10, step 80, loss 0.5000" in lines
+    assert "resumed from checkpoint: epoch 2, step 80" in lines
+    assert "progress: training, epoch 3/10, step 81, loss 0.4000, attempt 2" in lines
+    assert "progress: succeeded, epoch 10/10, accuracy 97.0%, attempt 2" in lines
+    assert lines.index("RUNNABLE") > lines.index("progress: training, epoch 2/10, step 80, loss 0.5000")
+
+
+def test_failed_job_reports_its_reason_and_the_failed_attempt(tmp_path):
+    clock = FakeClock()
+    failure = Attempt(started_at=1.0, stopped_at=2.0, exit_code=1, reason="Essential container in task exited")
+    states = [
+        job_state("RUNNING"),
+        job_state("FAILED", reason="Essential container in task exited", attempts=[failure]),
+    ]
+    final, lines = follow(ScriptedBackend(tmp_path, states), clock)
+    assert final.status == "FAILED"
+    assert "FAILED: Essential container in task exited" in lines
+    assert "attempt 1 failed: exit code 1, Essential container in task exited" in lines
+    assert not any("retrying" in line for line in lines)
+
+
+def test_log_stream_appearing_late_is_tailed_from_its_start(tmp_path):
+    clock = FakeClock()
+    states = [
+        job_state("RUNNABLE"),
+        job_state("STARTING"),
+        job_state("RUNNING", log_stream="gpu/default/abc"),
+        job_state("RUNNING", log_stream="gpu/default/abc"),
+        job_state("RUNNING", log_stream="gpu/default/abc"),
+        job_state("SUCCEEDED", log_stream="gpu/default/abc"),
+    ]
+    logs = {3: ["fetching dataset", "epoch 1 loss 2.1"], 5: ["published model"]}
+    final, lines = follow(ScriptedBackend(tmp_path, states, logs=logs), clock)
+    assert final.status == "SUCCEEDED"
+    tail = [line for line in lines if line.startswith("  | ")]
+    assert tail == ["  | fetching dataset", "  | epoch 1 loss 2.1", "  | published model"]
+    assert lines.count("log stream gpu/default/abc:") == 1
+    assert lines.index("log stream gpu/default/abc:") < lines.index("  | fetching dataset")
+
+
+def test_throttling_is_waited_out_but_other_errors_are_not(tmp_path):
+    clock = FakeClock()
+    throttled = ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "DescribeJobs")
+    backend = ScriptedBackend(tmp_path, [job_state("RUNNING"), job_state("SUCCEEDED")], errors={1: throttled})
+    final, lines = follow(backend, clock)
+    assert final.status == "SUCCEEDED"
+    assert any("busy or unreachable" in line for line in lines)
+
+    denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeJobs")
+    backend = ScriptedBackend(tmp_path, [job_state("RUNNING")], errors={1: denied})
+    with pytest.raises(ClientError):
+        follow(backend, FakeClock())
+
+
+def test_durations_read_well():
+    assert [format_duration(s) for s in (5, 89, 600, 3 * 3600 + 120, 3 * 86400)] == ["5s", "89s", "10m", "3h02m", "3d"]
+
+
+def _with_store(state, root):
+    from dataclasses import replace
+
+    from ocrbatch.storage import LocalStore
+    from jobs_fakes import RUN_ID
+
+    return replace(state, output=LocalStore(root).uri(f"runs/{RUN_ID}/"))
