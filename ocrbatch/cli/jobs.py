@@ -378,10 +378,11 @@ def list_jobs(
 ) -> None:
     """Recent jobs with status, age, dataset and accuracy."""
     from ocrbatch.jobs.monitor import format_duration
-    from ocrbatch.jobs.runs import run_accuracy, run_id_from_uri
+    from ocrbatch.jobs.runs import run_accuracy, run_id_from_uri, store_of
 
     target = _target(local, stack, region, profile, bucket, job_queue, home=home)
     backend = _backend(target)
+    store = store_of(backend)
     now = clock()
     rows = []
     for info in backend.list_jobs(limit=limit):
@@ -396,7 +397,7 @@ def list_jobs(
                 "age_seconds": round(now - info.created_at, 1) if info.created_at else None,
                 "dataset": info.dataset,
                 "run_id": run_id_from_uri(info.output),
-                "accuracy": run_accuracy(backend.store, info) if info.output else None,
+                "accuracy": run_accuracy(store, info),
             }
         )
     if json_output:

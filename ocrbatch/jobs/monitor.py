@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ocrbatch.jobs.backend import JobBackend, JobInfo
-from ocrbatch.jobs.runs import read_progress, run_accuracy, run_id_from_uri
+from ocrbatch.jobs.runs import read_progress, run_accuracy, run_id_from_uri, run_store, store_of
 from ocrbatch.layout import RunLayout
 
 Emit = Callable[[str], None]
@@ -156,7 +156,7 @@ class JobMonitor:
     def _report_progress(self, job: JobInfo) -> bool:
         if job.status not in ("STARTING", "RUNNING") and not job.done:
             return False
-        progress = read_progress(self.backend.store, job)
+        progress = read_progress(store_of(self.backend), job)
         if not progress:
             return False
         changed = False
@@ -206,10 +206,12 @@ def snapshot(backend: JobBackend, job: JobInfo) -> dict:
     """The job's current state as one JSON-able document (`monitor --once`, the final result)."""
     data = job.to_json()
     run_id = run_id_from_uri(job.output)
+    store = store_of(backend)
     data["run_id"] = run_id
-    data["progress"] = read_progress(backend.store, job) if run_id else None
-    data["accuracy"] = run_accuracy(backend.store, job) if run_id else None
-    data["model_uri"] = backend.store.uri(RunLayout(run_id).model) if run_id and job.status == "SUCCEEDED" else None
+    data["progress"] = read_progress(store, job)
+    data["accuracy"] = run_accuracy(store, job)
+    published = run_id and store is not None and job.status == "SUCCEEDED"
+    data["model_uri"] = run_store(store, job).uri(RunLayout(run_id).model) if published else None
     data["backend"] = backend.name
     return data
 

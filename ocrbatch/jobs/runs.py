@@ -19,7 +19,7 @@ from ocrbatch.artifact import download_artifact, read_manifest
 from ocrbatch.errors import BadInput, NotFound, RunFailed
 from ocrbatch.jobs.backend import JobBackend, JobInfo
 from ocrbatch.layout import RUNS_PREFIX, RunLayout
-from ocrbatch.storage import ObjectStore
+from ocrbatch.storage import LocalStore, ObjectStore, S3Store, split_uri
 
 LATEST = "latest"
 _RUN_IN_URI = re.compile(r"(?:^|/)" + re.escape(RUNS_PREFIX) + r"([^/]+)/?$")
@@ -48,6 +48,29 @@ def run_layout(job: JobInfo) -> RunLayout:
     return RunLayout(run_id)
 
 
+def store_of(backend: JobBackend) -> ObjectStore | None:
+    """The backend's store, or None when it cannot be known (AWS with neither stack nor --s3-bucket):
+    status and logs still work then, only progress and metrics are missing."""
+    try:
+        return backend.store
+    except NotFound:
+        return None
+
+
+def run_store(store: ObjectStore, job: JobInfo) -> ObjectStore:
+    """The store holding the job's run: the backend's own, or another bucket the job was sent to
+    (``submit --s3-bucket``), reached with the same client."""
+    root = (job.output or "")[: (job.output or "").rfind(RUNS_PREFIX)]
+    if not root or root == store.uri():
+        return store
+    scheme, where, _key = split_uri(root)
+    if scheme == "s3" and isinstance(store, S3Store):
+        return S3Store(store.client, where)
+    if scheme == "file":
+        return LocalStore(Path(where))
+    return store
+
+
 def write_run_record(store: ObjectStore, run_id: str, record: dict) -> None:
     store.put_bytes(RunLayout(run_id).run_spec, json.dumps(record, indent=2, sort_keys=True).encode())
 
@@ -61,17 +84,21 @@ def read_json(store: ObjectStore, key: str) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def read_progress(store: ObjectStore, job: JobInfo) -> dict | None:
+def read_progress(store: ObjectStore | None, job: JobInfo) -> dict | None:
     run_id = run_id_from_uri(job.output)
-    return read_json(store, RunLayout(run_id).progress) if run_id else None
+    if not run_id or store is None:
+        return None
+    return read_json(run_store(store, job), RunLayout(run_id).progress)
 
 
-def read_metrics(store: ObjectStore, job: JobInfo) -> dict | None:
+def read_metrics(store: ObjectStore | None, job: JobInfo) -> dict | None:
     run_id = run_id_from_uri(job.output)
-    return read_json(store, RunLayout(run_id).model + "metrics.json") if run_id else None
+    if not run_id or store is None:
+        return None
+    return read_json(run_store(store, job), RunLayout(run_id).model + "metrics.json")
 
 
-def run_accuracy(store: ObjectStore, job: JobInfo) -> float | None:
+def run_accuracy(store: ObjectStore | None, job: JobInfo) -> float | None:
     """Held-out accuracy: the published metrics when the run finished, else the live progress."""
     metrics = read_metrics(store, job) if job.status == "SUCCEEDED" else None
     if metrics and metrics.get("accuracy") is not None:
@@ -113,7 +140,7 @@ def download_model(
             f"(follow it with `ocrbatch monitor {job.job_id}`)"
         )
     layout = run_layout(job)
-    store = backend.store
+    store = run_store(backend.store, job)
     manifest = read_manifest(store, layout.model)
     total = sum(meta["size"] for meta in manifest["files"].values())
     done = 0

@@ -36,6 +36,7 @@ MARKER = "synth.json"
 GENERATOR_NAME = "ocrbatch synth"
 FORMAT_VERSION = 1
 PARALLEL_THRESHOLD = 400  # below this, starting worker processes costs more than it saves
+CHUNK_SIZES = {"rec": 256, "det": 16}  # samples per task handed to a worker
 
 Progress = Callable[[int, int], None]
 
@@ -190,7 +191,7 @@ def generate_dataset(
     (out_dir / MARKER).write_text(json.dumps({**settings, "complete": False}, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
     workers = min(workers or default_workers(), count)
-    chunk = 256 if task == "rec" else 16
+    chunk = CHUNK_SIZES[task]
     jobs = [(str(out_dir), start, min(start + chunk, count), seed, task, recipes, height, count) for start in range(0, count, chunk)]
     n_val = validation_indices(count, val_fraction)
     lines: dict[str, list[str]] = {"train": [], "val": []}

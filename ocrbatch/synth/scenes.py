@@ -346,6 +346,8 @@ def segment_frame_rows(rng: np.random.Generator, kind: str, numeric: bool, lcd: 
         rows = [score_on_display(rng, positions, separator) if i < players else blank_display(positions, separator) for i in range(slots)]
         if lcd:
             return rows[:2]
+        if slots == 4 and rng.random() < 0.5:  # the small credit and ball-in-play displays
+            rows += [score_or_plain(str(int(rng.integers(0, 40))), 2), score_or_plain(str(int(rng.integers(1, 6))), 2)]
         return rows
     positions = int(rng.choice([16, 16, 20]))
     return [alphanumeric_row(rng, positions, numeric) for _ in range(1 if lcd and rng.random() < 0.5 else 2)]
@@ -403,8 +405,8 @@ def dmd_frame(recipe: Recipe, rng: np.random.Generator) -> tuple[Panel, float, l
         placed.append((text, row, col, dots[: region.shape[0]]))
 
     separator = str(rng.choice([",", ",", "."]))
-    layout = rng.random()
-    if layout < 0.4 or recipe.numeric_only and layout < 0.7:
+    layout = rng.random() * (0.7 if recipe.numeric_only else 1.0)  # the last layout is words only
+    if layout < 0.4:
         place(texts.score_text(rng, separator, 9), 2, rng.random() < 0.4, 3, "centre")
         if recipe.numeric_only:
             place(texts.score_text(rng, separator, 6), 1, False, 23, "left", 0.67)
@@ -438,7 +440,7 @@ def dmd_frame(recipe: Recipe, rng: np.random.Generator) -> tuple[Panel, float, l
 def cabinet_scene(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     """What surrounds the display: dim, blurry backglass art (smooth random colour fields)."""
     coarse = rng.uniform(0, 1, (int(rng.integers(2, 6)), int(rng.integers(3, 9)), 3)).astype(np.float32)
-    coarse *= np.float32(rng.uniform(0.05, 0.45))
+    coarse *= np.float32(rng.uniform(0.03, 0.3))
     return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC).clip(0, 1)
 
 
@@ -448,7 +450,7 @@ def render_det(recipe: Recipe, rng: np.random.Generator) -> tuple[np.ndarray, li
     ph, pw = panel.maps.shape[:2]
     width = int(rng.choice(DET_SIZES))
     height = int(width * rng.uniform(0.5, 0.85)) // 32 * 32
-    scale = min(width * rng.uniform(0.55, 0.92) / pw, height * 0.88 / ph)
+    scale = min(width * rng.uniform(0.55, 0.92) / pw, height * 0.8 / ph)
     w, h = pw * scale, ph * scale
     jitter = 0.06 * min(w, h)
     x0 = rng.uniform(jitter + 2, width - w - jitter - 2)

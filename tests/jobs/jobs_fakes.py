@@ -239,3 +239,16 @@ class FakeQuotas:
 
     def get_aws_default_service_quota(self, *, ServiceCode, QuotaCode):
         return self.get_service_quota(ServiceCode=ServiceCode, QuotaCode=QuotaCode)
+
+
+def publish_fake_model(store, run_prefix: str, tmp_path: Path, *, accuracy: float = 0.97, weights: bytes = b"w" * 64):
+    """Publish a small artifact the way the trainer does (files, then manifest last)."""
+    from ocrbatch.artifact import publish_artifact
+
+    folder = tmp_path / f"model-{len(list(tmp_path.glob('model-*')))}"
+    folder.mkdir()
+    (folder / "inference.json").write_text("{}")
+    (folder / "inference.pdiparams").write_bytes(weights)
+    (folder / "inference.yml").write_text("Global:\n  model_name: PP-OCRv5_mobile_rec\n")
+    (folder / "metrics.json").write_text(json.dumps({"accuracy": accuracy}))
+    return publish_artifact(store, run_prefix + "model/", folder)

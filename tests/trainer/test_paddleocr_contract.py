@@ -232,6 +232,12 @@ def test_bad_override_keys_are_one_line_errors(tmp_path, key, message):
         rec(tmp_path, overrides=((key, "1"),))
 
 
+@pytest.mark.parametrize("key", ["Global.save_model_dir", "Global.checkpoints", "Train.dataset.label_file_list"])
+def test_keys_the_engine_relies_on_cannot_be_overridden(tmp_path, key):
+    with pytest.raises(BadInput, match="set by the paddleocr engine"):
+        rec(tmp_path, overrides=((key, "x"),))
+
+
 @pytest.mark.parametrize(
     "raw, value",
     [

@@ -22,7 +22,6 @@ class BuiltinEngine:
     def train(self, ctx: TrainContext) -> TrainResult:
         # Imported here: paddle is heavy, and only needed once training actually starts.
         from ocrbatch.trainer.engines.builtin import checkpoints
-        from ocrbatch.trainer.engines.builtin.data import Charset
         from ocrbatch.trainer.engines.builtin.evaluate import stock_paddleocr_metrics
         from ocrbatch.trainer.engines.builtin.export import export_inference_model
         from ocrbatch.trainer.engines.builtin.model import build, count_parameters

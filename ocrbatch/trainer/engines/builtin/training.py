@@ -140,7 +140,7 @@ class Trainer:
             weight_decay=settings.weight_decay,
             grad_clip=paddle.nn.ClipGradByGlobalNorm(5.0),
         )
-        scaler = paddle.amp.GradScaler(init_loss_scaling=1024) if self.use_amp else None
+        self.scaler = paddle.amp.GradScaler(init_loss_scaling=1024) if self.use_amp else None
         ctx.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         state = TrainState()
         if checkpoints.has_latest(ctx.checkpoint_dir):
@@ -168,7 +168,7 @@ class Trainer:
                     self._checkpoint(state, reason="stop")
                     raise Preempted(f"stopped at epoch {state.epoch}, step {state.step}")
                 self.optimizer.set_lr(self._learning_rate(state))
-                loss_value = self._train_step(batch, scaler)
+                loss_value = self._train_step(batch)
                 now = time.monotonic()
                 state.train_seconds += now - tick
                 tick = now
@@ -185,7 +185,8 @@ class Trainer:
             raise Preempted(f"stopped after epoch {state.epoch}")
         return state
 
-    def _train_step(self, batch, scaler) -> float:
+    def _train_step(self, batch) -> float:
+        scaler = self.scaler
         images = paddle.to_tensor(batch.images)
         labels = paddle.to_tensor(batch.labels)
         with paddle.amp.auto_cast(enable=self.use_amp, level="O1"):

@@ -31,6 +31,14 @@ CHECKPOINT_SUFFIXES = (".pdparams", ".pdopt", ".states")  # save_model writes th
 LATEST, BEST = "latest", "best_accuracy"
 MAIN_INDICATOR = {"rec": "acc", "det": "hmean"}
 NEVER = 10**6  # an epoch count training never reaches (turns periodic iter_epoch_N saves off)
+# Keys the engine must own: where checkpoints go and their layout (it watches them), the resume
+# point, the dict (it ships with the model) and the dataset. Users may override everything else.
+ENGINE_KEYS = (
+    "Global.save_model_dir", "Global.checkpoints", "Global.uniform_output_enabled",
+    "Global.character_dict_path", "Global.save_inference_dir",
+    "Train.dataset.data_dir", "Train.dataset.label_file_list",
+    "Eval.dataset.data_dir", "Eval.dataset.label_file_list",
+)
 
 KeyPath = tuple  # a key path into the config: str for mapping keys, int for list items
 
@@ -270,6 +278,8 @@ def generate_config(config: TrainingConfig, inputs: ConfigInputs) -> TrainingCon
     if task == "det":
         _limit_det_eval_size(config)
     for key, raw in inputs.overrides:
+        if key in ENGINE_KEYS:
+            raise BadInput(f"{key} is set by the paddleocr engine and cannot be overridden")
         config.set(key, parse_value(raw))
     return config
 
