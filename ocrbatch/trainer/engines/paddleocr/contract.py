@@ -27,7 +27,7 @@ from ocrbatch.errors import BadInput
 DEFAULT_MODELS = {"rec": "PP-OCRv5_mobile_rec", "det": "PP-OCRv5_mobile_det"}
 # Official pretrained (fine-tuning) weights; the image downloads the default models' ones.
 WEIGHTS_BASE_URL = "https://paddle-model-ecology.bj.bcebos.com/paddlex/official_pretrained_model/"
-CHECKPOINT_SUFFIXES = (".pdparams", ".pdopt", ".states")  # save_model writes them in this order
+CHECKPOINT_SUFFIXES = (".pdparams", ".pdopt", ".states")  # save_model writes .states last
 LATEST, BEST = "latest", "best_accuracy"
 MAIN_INDICATOR = {"rec": "acc", "det": "hmean"}
 NEVER = 10**6  # an epoch count training never reaches (turns periodic iter_epoch_N saves off)
