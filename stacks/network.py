@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Fn
+from aws_cdk import Annotations, Fn
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -40,13 +40,19 @@ class Network(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         if existing_vpc_id:
-            # The zones only matter for selecting subnets by type; ours are selected by id.
             self.vpc = ec2.Vpc.from_vpc_attributes(
                 self, "Vpc", vpc_id=existing_vpc_id, availability_zones=Fn.get_azs()
             )
-            self.subnets = ec2.SubnetSelection(
-                subnets=[ec2.Subnet.from_subnet_id(self, f"Subnet{i}", sid) for i, sid in enumerate(existing_subnet_ids)]
+            Annotations.of(self.vpc).acknowledge_warning(
+                "@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones",
+                "Zones only matter for selecting subnets by type; ours are selected by id.",
             )
+            subnets = [ec2.Subnet.from_subnet_id(self, f"Subnet{i}", sid) for i, sid in enumerate(existing_subnet_ids)]
+            for subnet in subnets:
+                Annotations.of(subnet).acknowledge_warning(
+                    "@aws-cdk/aws-ec2:noSubnetRouteTableId", "Nothing here reads the subnets' route tables."
+                )
+            self.subnets = ec2.SubnetSelection(subnets=subnets)
             return
         vpc = ec2.Vpc(
             self,

@@ -286,19 +286,24 @@ class LineRender:
     pitch_px: float
     masks: GlyphMasks
 
+    def cell_x(self, index: int) -> int:
+        """Left edge of cell ``index`` relative to the origin (cells sit on whole pixels)."""
+        return int(round(index * self.pitch_px))
+
     def box(self, first: int, last: int, cells: Sequence[Cell]) -> tuple[float, float, float, float]:
         """Tight (x0, y0, x1, y1) around cells first..last inclusive, separators included."""
         font, px = self.masks.font, self.masks.cell_px
-        x0 = self.origin[0] + first * self.pitch_px + font.thickness * 0.1 * px
-        x1 = self.origin[0] + last * self.pitch_px + (font.width + font.slant) * px
+        x0 = self.origin[0] + self.cell_x(first)
+        x1 = self.origin[0] + self.cell_x(last) + (font.width + font.slant) * px
         y0 = self.origin[1]
         y1 = self.origin[1] + px
         tail = cells[last]
         if tail.period or tail.comma:
-            x1 = max(x1, self.origin[0] + last * self.pitch_px + (font.width + font.spacing * 0.45 + font.dot_radius) * px)
+            x1 = max(x1, self.origin[0] + self.cell_x(last) + (font.width + font.spacing * 0.45 + font.dot_radius) * px)
         if any(c.comma for c in cells[first : last + 1]):
             y1 += font.descent * px * 0.9
-        return x0, y0, x1, y1
+        aa = 1.0  # anti-aliased edges reach about a pixel beyond the polygons
+        return x0 - aa, y0 - aa, x1 + aa, y1 + aa
 
 
 def render_line(
@@ -322,7 +327,7 @@ def render_line(
     lit = np.zeros((height, width), np.float32)
     ghost = np.zeros((height, width), np.float32)
     for i, cell in enumerate(cells):
-        x = mx + int(round(i * pitch))
+        x = mx + int(round(i * pitch))  # == LineRender.cell_x(i) + margin
         level = 1.0 if brightness is None else brightness[i]
         has_separators = True if separator_positions is None else separator_positions[i]
         lit[my : my + ch, x : x + cw] += masks.cell(cell) * level

@@ -110,6 +110,11 @@ def s3_server(tmp_path_factory):
 
 
 @pytest.fixture
+def s3_bucket() -> str:
+    return BUCKET
+
+
+@pytest.fixture
 def server_store(s3_server, request):
     """An S3Store on the loopback server; its bucket is emptied after the test."""
     client = boto3.client(

@@ -197,6 +197,16 @@ def test_sigterm_preempts_and_the_next_attempt_resumes(checkout, tmp_path, monke
     assert second.announced[-1]["epoch"] == 40
 
 
+def test_a_run_resumed_after_its_last_epoch_exports_that_checkpoint(checkout, tmp_path):
+    run = Run(tmp_path, epochs=3)
+    save(run.checkpoint_dir, "latest", 3)  # restored from the store; training had finished
+    result = engine(checkout, tmp_path).train(run.ctx)
+    train, export = read_record(tmp_path / "record.jsonl")
+    assert train["Global"]["checkpoints"] == str(run.checkpoint_dir / "latest")
+    assert export["Global"]["pretrained_model"] == str(run.checkpoint_dir / "latest")
+    assert result.metrics["epochs"] == 3 and run.announced == []
+
+
 def test_several_gpus_train_under_the_distributed_launcher(checkout, tmp_path, monkeypatch):
     calls = tmp_path / "python-calls.jsonl"
     launcher_python = tmp_path / "python"
@@ -355,3 +365,55 @@ def test_recognizer_is_evaluated_with_stock_text_recognition(tmp_path, monkeypat
                                              tmp_path / "val.txt", use_gpu=False)
     assert created == {"model_name": "PP-OCRv5_mobile_rec", "model_dir": str(tmp_path / "export"), "device": "cpu"}
     assert metrics == {"accuracy": 0.5, "norm_edit_distance": 0.5, "samples": 2}
+
+
+# --- through the trainer's orchestration (run_training): upload, resume, publish -----------------
+
+
+def test_run_training_with_the_paddleocr_engine_resumes_and_publishes(checkout, tmp_path, monkeypatch):
+    from ocrbatch import artifact
+    from ocrbatch.layout import RunLayout
+    from ocrbatch.storage import LocalStore
+    from ocrbatch.trainer import run as run_module
+
+    import ocrbatch.datasets
+
+    store, layout = LocalStore(tmp_path / "store"), RunLayout("run-1")
+    dataset = Run(tmp_path, epochs=6).ctx.dataset
+    monkeypatch.setattr(ocrbatch.datasets, "fetch_dataset", lambda *_args, **_kw: dataset)
+    monkeypatch.setattr(evaluation, "evaluate_recognizer", lambda *a, **k: {"accuracy": 0.9, "norm_edit_distance": 0.97})
+    monkeypatch.setenv("PADDLEOCR_HOME", str(checkout))
+    monkeypatch.setenv("PADDLEOCR_WEIGHTS", str(tmp_path / "weights"))
+    monkeypatch.setenv("FAKE_EPOCH_SECONDS", "0.3")
+    spec = TrainingSpec(dataset=store.uri("datasets/d/versions/v1"), output=store.uri(layout.prefix),
+                        engine="paddleocr", epochs=6)
+
+    stop = threading.Event()
+
+    def stop_after_first_upload():
+        while not stop.is_set():
+            if store.exists(layout.checkpoints + "current.json"):
+                stop.set()
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=stop_after_first_upload)
+    watcher.start()
+    code = run_module.run_training(spec, workdir=tmp_path / "w1", stop_event=stop, attempt=1)
+    stop.set()
+    watcher.join()
+    assert code == run_module.EXIT_PREEMPTED
+    pointer = json.loads(store.get_bytes(layout.checkpoints + "current.json"))
+    assert set(pointer["files"]) <= {f"{p}{s}" for p in ("latest", "best_accuracy") for s in (".pdparams", ".pdopt", ".states")}
+    assert {"latest.pdparams", "latest.pdopt", "latest.states"} <= set(pointer["files"])
+    saved_epoch = pointer["info"]["epoch"]
+
+    monkeypatch.setenv("FAKE_EPOCH_SECONDS", "0")
+    assert run_module.run_training(spec, workdir=tmp_path / "w2", attempt=2) == 0
+    resumed = read_record(tmp_path / "record.jsonl")[1]
+    assert resumed["Global"]["checkpoints"] == str(tmp_path / "w2" / "checkpoints" / "latest")
+    manifest = artifact.read_manifest(store, layout.model)
+    assert manifest["model_name"] == "PP-OCRv5_mobile_rec"
+    assert manifest["metrics"]["accuracy"] == 0.9 and manifest["metrics"]["epochs"] == 6
+    assert {"inference.json", "inference.pdiparams", "inference.yml", "dict.txt", "config.yml"} <= set(manifest["files"])
+    progress = json.loads(store.get_bytes(layout.progress))
+    assert progress["state"] == "succeeded" and progress["resumed_from"]["epoch"] == saved_epoch

@@ -118,8 +118,11 @@ class PaddleOCREngine:
         mirror.poll(settled=True)
         train_seconds = time.monotonic() - started
 
-        checkpoint = contract.checkpoint_prefix(output, contract.BEST) or contract.checkpoint_prefix(
-            output, contract.LATEST
+        # Best, else newest; a resumed run that had no epochs left wrote nothing new.
+        checkpoint = (
+            contract.checkpoint_prefix(output, contract.BEST)
+            or contract.checkpoint_prefix(output, contract.LATEST)
+            or contract.checkpoint_prefix(ctx.checkpoint_dir, contract.LATEST)
         )
         if checkpoint is None:
             raise RunFailed(
@@ -147,7 +150,7 @@ class PaddleOCREngine:
                 work=work,
             )
         )
-        states = _read_states(output / (contract.LATEST + ".states"))
+        states = _read_states(Path(ctx.checkpoint_dir) / (contract.LATEST + ".states"))
         metrics.setdefault("epochs", states.get("epoch"))
         metrics["train_seconds"] = round(train_seconds, 1)
         metrics["checkpoint"] = checkpoint.name

@@ -1,0 +1,363 @@
+"""The job commands through Typer's CliRunner: stdout/JSON, stderr and exit codes.
+
+AWS flows run against moto (where a job SUCCEEDs the moment it is submitted, or FAILs with
+MOTO_SIMPLE_BATCH_FAIL_AFTER=0); sequences moto cannot produce use a scripted backend.
+"""
+
+import json
+
+import boto3
+import pytest
+from jobs_fakes import RUN_ID, REGION, FakeCatalogue, FakeClock, ScriptedBackend, job_state, publish_fake_model
+from typer.testing import CliRunner
+
+import ocrbatch.datasets
+from ocrbatch import stack_outputs as keys
+from ocrbatch.cli import app
+from ocrbatch.cli import jobs as jobs_cli
+from ocrbatch.jobs.backend import Attempt
+from ocrbatch.layout import RunLayout
+from ocrbatch.storage import S3Store
+
+try:  # Click 8.2 keeps stderr apart by default; older versions need asking
+    runner = CliRunner(mix_stderr=False)
+except TypeError:
+    runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def catalogue(monkeypatch):
+    fake = FakeCatalogue()
+    monkeypatch.setattr(ocrbatch.datasets, "publish_dataset", fake.publish_dataset, raising=False)
+    monkeypatch.setattr(ocrbatch.datasets, "resolve_version", fake.resolve_version, raising=False)
+    return fake
+
+
+@pytest.fixture
+def fast_clock(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(jobs_cli, "clock", clock)
+    monkeypatch.setattr(jobs_cli, "sleep", clock.sleep)
+    return clock
+
+
+@pytest.fixture
+def scripted(monkeypatch, tmp_path, fast_clock):
+    """Install a ScriptedBackend for the next commands: scripted(states, **kwargs) -> backend."""
+
+    def install(states, **kwargs):
+        backend = ScriptedBackend(tmp_path / "store", states, **kwargs)
+        monkeypatch.setattr(jobs_cli, "_backend", lambda target: backend)
+        return backend
+
+    return install
+
+
+def bucket_store(deployment):
+    return S3Store(boto3.client("s3", region_name=REGION), deployment[keys.BUCKET])
+
+
+# --- submit ---------------------------------------------------------------------------------------
+
+
+def test_dry_run_prints_exactly_the_submit_job_call_and_submits_nothing(deployment, catalogue):
+    result = run("submit", "--aws", "--dataset", "pinball@v1", "--epochs", "3", "--gpus", "2", "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(result.stdout)
+    call = plan["submit_job"]
+    assert call["jobQueue"] == deployment[keys.GPU_QUEUE]
+    assert call["jobDefinition"] == deployment[keys.MULTI_GPU_JOB_DEFINITION]
+    assert call["containerOverrides"]["resourceRequirements"] == [{"type": "GPU", "value": "2"}]
+    env = {e["name"]: e["value"] for e in call["containerOverrides"]["environment"]}
+    assert env["OCRBATCH_EPOCHS"] == "3" and env["OCRBATCH_OUTPUT"] == plan["run_uri"]
+    assert env["OCRBATCH_DATASET"] == f"s3://{deployment[keys.BUCKET]}/datasets/pinball/versions/v1"
+    assert boto3.client("batch", region_name=REGION).list_jobs(
+        jobQueue=deployment[keys.GPU_QUEUE], filters=[{"name": "AFTER_CREATED_AT", "values": ["0"]}]
+    )["jobSummaryList"] == []
+    assert list(bucket_store(deployment).list("runs/")) == []
+
+
+def test_dry_run_of_a_folder_uploads_nothing(deployment, catalogue, tmp_path):
+    result = run("submit", "--aws", "--training-data", tmp_path, "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert catalogue.published == []
+    assert "jobDefinition" in result.stdout and "dry run" in result.stderr
+
+
+def test_submit_with_the_seed_flags(deployment, catalogue):
+    result = run(
+        "submit", "--training-data", "pinball@v1", "--s3-bucket", deployment[keys.BUCKET],
+        "--job-queue", deployment[keys.CPU_QUEUE], "--job-definition", deployment[keys.CPU_JOB_DEFINITION],
+        "--job-name", "my-training-job", "--config-learning-rate", "0.001", "--config-batch-size", "32",
+        "--set", "Global.use_amp=true", "--json",
+    )
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert set(out) >= {"job_id", "job_name", "run_uri", "dataset", "queue", "backend"}
+    assert out["backend"] == "aws" and out["job_name"] == "my-training-job"
+    assert out["job_queue"] == deployment[keys.CPU_QUEUE]
+
+    raw = boto3.client("batch", region_name=REGION).describe_jobs(jobs=[out["job_id"]])["jobs"][0]
+    env = {e["name"]: e["value"] for e in raw["container"]["environment"]}
+    assert env["OCRBATCH_LEARNING_RATE"] == "0.001" and env["OCRBATCH_BATCH_SIZE"] == "32"
+    assert json.loads(env["OCRBATCH_OVERRIDES"]) == {"Global.use_amp": "true"}
+
+    record = json.loads(bucket_store(deployment).get_bytes(RunLayout(out["run_id"]).run_spec))
+    assert record["job_id"] == out["job_id"] and record["spec"]["output"] == out["run_uri"]
+    assert out["run_id"].split("-", 2)[2].startswith("my-training-job-")
+
+
+def test_submit_a_folder_publishes_it_first_and_prints_the_job_id(deployment, catalogue, tmp_path):
+    data = tmp_path / "scores"
+    data.mkdir()
+    result = run("submit", "--aws", "--dataset", data)
+    assert result.exit_code == 0, result.stderr
+    assert catalogue.published == [(data, "scores")]
+    job_id = result.stdout.strip()
+    assert len(job_id.splitlines()) == 1
+    assert f"ocrbatch monitor {job_id}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--engine", "nope"], "engine must be one of"),
+        (["--set", "no-equals-sign"], "KEY=VALUE"),
+        (["--queue", "tpu"], "--queue must be gpu or cpu"),
+        (["--job-name", "bad name!"], "job name"),
+        (["--epochs", "0"], "epochs must be a positive integer"),
+    ],
+)
+def test_bad_submit_input_is_one_line_and_exit_2(deployment, catalogue, args, message):
+    result = run("submit", "--aws", "--dataset", "pinball@v1", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
+
+
+def test_unknown_dataset_and_missing_dataset_exit_2(deployment, catalogue):
+    assert run("submit", "--aws", "--dataset", "missing@v9").exit_code == 2
+    result = run("submit", "--aws")
+    assert result.exit_code == 2 and "--dataset is required" in result.stderr
+
+
+def test_missing_stack_says_to_deploy(moto_aws):
+    result = run("list", "--aws")
+    assert result.exit_code == 2
+    assert "cdk deploy" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+# --- monitor, logs, list on moto ------------------------------------------------------------------
+
+
+def submit_on_moto(*extra):
+    result = run("submit", "--aws", "--dataset", "pinball@v1", "--json", *extra)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_submit_then_monitor_latest_succeeds_and_list_shows_accuracy(deployment, catalogue, fast_clock, tmp_path):
+    submitted = submit_on_moto()
+    store = bucket_store(deployment)
+    publish_fake_model(store, RunLayout(submitted["run_id"]).prefix, tmp_path, accuracy=0.93)
+
+    result = run("monitor", "latest", "--aws")
+    assert result.exit_code == 0, result.stderr
+    assert f"job {submitted['job_id']}" in result.stderr and "SUCCEEDED" in result.stderr
+    assert "accuracy: 93.00%" in result.stdout
+
+    result = run("monitor", "--job-id", submitted["job_id"], "--aws", "--json")
+    doc = json.loads(result.stdout)
+    assert doc["status"] == "SUCCEEDED" and doc["accuracy"] == 0.93
+    assert doc["model_uri"] == store.uri(RunLayout(submitted["run_id"]).model)
+
+    listed = json.loads(run("list", "--aws", "--json").stdout)
+    assert [(j["job_id"], j["status"], j["accuracy"]) for j in listed["jobs"]] == [
+        (submitted["job_id"], "SUCCEEDED", 0.93)
+    ]
+    table = run("list", "--aws").stdout.splitlines()
+    assert table[0].split() == ["JOB", "ID", "NAME", "STATUS", "AGE", "DATASET", "ACCURACY"]
+    assert "pinball@v1" in table[1] and "93.0%" in table[1]
+
+
+def test_failed_job_on_moto_exits_1(deployment, catalogue, fast_clock, monkeypatch):
+    monkeypatch.setenv("MOTO_SIMPLE_BATCH_FAIL_AFTER", "0")
+    submitted = submit_on_moto()
+    result = run("monitor", submitted["job_id"], "--aws")
+    assert result.exit_code == 1
+    assert "FAILED" in result.stdout
+
+
+def test_logs_print_the_stream(deployment, catalogue):
+    import time
+
+    submitted = submit_on_moto()
+    stream = boto3.client("batch", region_name=REGION).describe_jobs(jobs=[submitted["job_id"]])["jobs"][0][
+        "container"]["logStreamName"]
+    logs = boto3.client("logs", region_name=REGION)
+    logs.create_log_stream(logGroupName=deployment[keys.LOG_GROUP], logStreamName=stream)
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName=deployment[keys.LOG_GROUP], logStreamName=stream,
+                        logEvents=[{"timestamp": now, "message": "epoch 1"}, {"timestamp": now + 1, "message": "done"}])
+    result = run("logs", submitted["job_id"], "--aws")
+    assert result.exit_code == 0 and result.stdout.splitlines() == ["epoch 1", "done"]
+    doc = json.loads(run("logs", submitted["job_id"], "--aws", "--json").stdout)
+    assert doc["lines"] == ["epoch 1", "done"]
+    assert run("logs", submitted["job_id"], "--aws", "--json", "--follow").exit_code == 2
+
+
+# --- download -------------------------------------------------------------------------------------
+
+
+def test_download_latest_verifies_and_refuses_to_overwrite_another_model(deployment, catalogue, tmp_path):
+    first = submit_on_moto()
+    store = bucket_store(deployment)
+    publish_fake_model(store, RunLayout(first["run_id"]).prefix, tmp_path, accuracy=0.9)
+    dest = tmp_path / "model"
+
+    result = run("download", "--aws", "--output-dir", dest, "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["verified"] and doc["job_id"] == first["job_id"] and doc["accuracy"] == 0.9
+    assert (dest / "inference.pdiparams").read_bytes() == b"w" * 64
+    assert "downloading" in result.stderr
+
+    second = submit_on_moto()
+    publish_fake_model(store, RunLayout(second["run_id"]).prefix, tmp_path, weights=b"other")
+    result = run("download", "latest", "--aws", "--output-dir", dest)
+    assert result.exit_code == 2 and "--force" in result.stderr
+    result = run("download", second["job_id"], "--aws", "--output-dir", dest, "--force")
+    assert result.exit_code == 0, result.stderr
+    assert (dest / "inference.pdiparams").read_bytes() == b"other"
+
+
+def test_download_needs_an_output_dir_and_a_finished_job(scripted, tmp_path):
+    scripted([job_state("RUNNING")])
+    assert run("download", "job-1", "--output-dir", tmp_path / "m").exit_code == 2
+    assert run("download", "job-1").exit_code == 2
+    scripted([job_state("FAILED", reason="boom")])
+    result = run("download", "job-1", "--output-dir", tmp_path / "m")
+    assert result.exit_code == 1 and "boom" in result.stderr
+
+
+# --- scripted sequences ---------------------------------------------------------------------------
+
+
+def test_monitor_failed_job_shows_reason_and_exits_1(scripted):
+    failure = Attempt(started_at=1.0, stopped_at=2.0, exit_code=137, reason="OutOfMemoryError: Container killed")
+    scripted([job_state("RUNNING"), job_state("FAILED", reason="OutOfMemoryError: Container killed", attempts=[failure])])
+    result = run("monitor", "job-1")
+    assert result.exit_code == 1
+    assert "attempt 1 failed: exit code 137, OutOfMemoryError: Container killed" in result.stderr
+    assert result.stdout.splitlines()[0] == "job-1  pinball  FAILED"
+    doc = json.loads(run("monitor", "job-1", "--json").stdout)
+    assert doc["status"] == "FAILED"
+
+
+def test_ctrl_c_detaches_with_how_to_reattach_and_never_cancels(scripted):
+    backend = scripted([job_state("RUNNING")], errors={2: KeyboardInterrupt()})
+    result = run("monitor", "job-1", "--local")
+    assert result.exit_code == 130
+    assert "ocrbatch monitor job-1 --local" in result.stderr
+    assert "ocrbatch cancel job-1 --local" in result.stderr
+    assert backend.cancelled == []
+
+
+def test_monitor_once_prints_the_current_state(scripted):
+    scripted([job_state("RUNNABLE", reason="waiting for capacity")])
+    result = run("monitor", "job-1", "--once", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["status"] == "RUNNABLE"
+    result = run("monitor", "job-1", "--no-follow")
+    assert result.stdout.splitlines()[:2] == ["job-1  pinball  RUNNABLE", "reason: waiting for capacity"]
+
+
+def test_logs_follow_until_the_job_ends(scripted):
+    scripted(
+        [job_state("RUNNING", log_stream="s"), job_state("RUNNING", log_stream="s"), job_state("SUCCEEDED", log_stream="s")],
+        logs={0: ["one"], 2: ["two"]},
+    )
+    result = run("logs", "job-1", "--follow")
+    assert result.exit_code == 0 and result.stdout.splitlines() == ["one", "two"]
+
+
+def test_cancel_chooses_by_state(scripted):
+    backend = scripted([job_state("RUNNING")])
+    result = run("cancel", "job-1", "--json")
+    assert json.loads(result.stdout) == {"job_id": "job-1", "previous_status": "RUNNING", "action": "terminate"}
+    assert backend.cancelled == [("job-1", "cancelled with ocrbatch cancel")]
+
+    backend = scripted([job_state("SUCCEEDED")])
+    result = run("cancel", "--job-id", "job-1")
+    assert result.exit_code == 0 and "nothing to cancel" in result.stdout and backend.cancelled == []
+    assert run("cancel").exit_code == 2
+
+
+# --- pipeline -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def trainer_publishes(monkeypatch, tmp_path):
+    """Make moto's instantly-SUCCEEDED jobs publish a model, as the trainer in the image would."""
+    from ocrbatch.jobs.aws_batch import AwsBatchBackend
+
+    original = AwsBatchBackend.submit
+
+    def submit_and_train(self, request):
+        job = original(self, request)
+        prefix = request.spec.output.split(f"s3://{self.store.bucket}/", 1)[1]
+        publish_fake_model(self.store, prefix, tmp_path, accuracy=0.99)
+        return job
+
+    monkeypatch.setattr(AwsBatchBackend, "submit", submit_and_train)
+
+
+def test_pipeline_with_the_seed_flags(deployment, catalogue, fast_clock, trainer_publishes, tmp_path):
+    data = tmp_path / "paddleocr_training"
+    data.mkdir()
+    out = tmp_path / "models" / "aws_trained"
+    result = run(
+        "pipeline", "--training-data", data, "--s3-bucket", deployment[keys.BUCKET],
+        "--job-queue", deployment[keys.GPU_QUEUE], "--job-definition", deployment[keys.GPU_JOB_DEFINITION],
+        "--output-dir", out, "--config-learning-rate", "0.001", "--config-batch-size", "32",
+    )
+    assert result.exit_code == 0, result.stderr
+    for step in ("[1/4]", "[2/4]", "[3/4]", "[4/4]"):
+        assert step in result.stderr
+    assert catalogue.published == [(data, "paddleocr_training")]
+    assert result.stdout.startswith("SUCCEEDED job ") and "(accuracy 99.0%)" in result.stdout
+    assert (out / "inference.pdiparams").is_file() and (out / "manifest.json").is_file()
+
+
+def test_pipeline_json_and_failed_job_exit_1(deployment, catalogue, fast_clock, monkeypatch, tmp_path):
+    monkeypatch.setenv("MOTO_SIMPLE_BATCH_FAIL_AFTER", "0")
+    result = run("pipeline", "--aws", "--dataset", "pinball@v1", "--output-dir", tmp_path / "m", "--json")
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc["status"] == "FAILED" and doc["model_dir"] is None
+    assert not (tmp_path / "m").exists()
+
+
+# --- doctor ---------------------------------------------------------------------------------------
+
+
+def test_doctor_against_moto(deployment):
+    result = run("doctor", "--aws", "--json")
+    doc = json.loads(result.stdout)
+    statuses = {check["name"]: check["status"] for check in doc["checks"]}
+    assert statuses["credentials"] == statuses["stack"] == statuses["bucket"] == "ok"
+    # moto serves no EC2 quotas: reported as unreadable, not as a failure.
+    assert statuses["GPU Spot quota (G)"] == "warn"
+    assert result.exit_code == 0 and doc["ok"]
+    lines = run("doctor", "--aws").stdout.splitlines()
+    assert lines[0].startswith("ok    credentials")
+
+
+def test_doctor_fails_with_exit_3_without_a_stack(moto_aws):
+    result = run("doctor", "--stack", "nope")
+    assert result.exit_code == 3
+    assert any(line.startswith("FAIL  stack") and "cdk deploy" in line for line in result.stdout.splitlines())
