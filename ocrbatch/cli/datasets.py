@@ -1,4 +1,4 @@
-"""Commands of the datasets group: ``upload``, ``validate`` and ``datasets`` (list versions).
+"""Commands of the datasets group: ``upload``, ``validate``, ``datasets`` (list) and ``fetch``.
 
 A thin shell over ``ocrbatch.datasets``. ``upload`` validates before it opens the store, so a bad
 dataset fails fast (exit 2) without touching AWS; the first problems go to stderr, every problem is
@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
     app.command("upload")(upload)
     app.command("validate")(validate)
     app.command("datasets")(datasets)
+    app.command("fetch")(fetch)
 
 
 @common.handle_errors
@@ -143,6 +144,39 @@ def datasets(
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+
+
+@common.handle_errors
+def fetch(
+    version: Annotated[str, typer.Argument(help="Dataset version: NAME, NAME@ID or its URI.", show_default=False)],
+    dest: Annotated[Path, typer.Argument(help="Folder to write train.txt, val.txt and the images into.")],
+    json_out: JsonOpt = False,
+    local: LocalOpt = None,
+    stack: StackOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    bucket: BucketOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Download a dataset version into a folder in PaddleOCR's layout, verifying every file."""
+    from ocrbatch.datasets import fetch_dataset
+
+    store = open_store(common.make_target(local, stack=stack, region=region, profile=profile, bucket=bucket, home=home))
+    with ProgressBar() as bar:
+        local_dataset = fetch_dataset(store, version, dest, progress=bar)
+    if json_out:
+        common.emit_json(
+            {
+                "version": local_dataset.version,
+                "root": str(local_dataset.root),
+                "task": local_dataset.task,
+                "train_labels": str(local_dataset.train_labels),
+                "val_labels": str(local_dataset.val_labels),
+                "characters": "".join(local_dataset.characters),
+            }
+        )
+    else:
+        typer.echo(str(local_dataset.root))
 
 
 # --- plumbing ----------------------------------------------------------------------------------

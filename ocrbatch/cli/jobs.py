@@ -156,12 +156,19 @@ class _ByteProgress:
             return
         self.last = now
         percent = 100 * done / total if total else 100
-        text = f"{self.label}: {done / 1e6:.1f}/{total / 1e6:.1f} MB ({percent:.0f}%)"
+        text = f"{self.label}: {_size(done)} of {_size(total)} ({percent:.0f}%)"
         if self.tty:
             sys.stderr.write("\r" + text + ("\n" if finished else ""))
             sys.stderr.flush()
         else:
             common.info(text)
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} B"
 
 
 def _finish(job: JobInfo, data: dict, json_output: bool) -> None:

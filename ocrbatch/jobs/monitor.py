@@ -135,8 +135,8 @@ class JobMonitor:
                     if retrying
                     else ""
                 )
-            elif attempt.exit_code == 0:
-                line = f"attempt {number} finished (exit code 0)"
+            elif attempt.exit_code == 0 or (attempt.exit_code is None and not attempt.reason):
+                line = f"attempt {number} finished" + (" (exit code 0)" if attempt.exit_code == 0 else "")
             else:
                 detail = ", ".join(
                     part
@@ -146,7 +146,7 @@ class JobMonitor:
                     )
                     if part
                 )
-                line = f"attempt {number} failed" + (f": {detail}" if detail else "")
+                line = f"attempt {number} failed: {detail}"
                 if retrying:
                     line += f"; retrying as attempt {number + 1}"
             self.emit(line)

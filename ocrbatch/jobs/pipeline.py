@@ -20,7 +20,8 @@ class Pipeline:
     backend: JobBackend
     follow: Callable[[str], JobInfo]  # e.g. JobMonitor(...).follow
     step: Callable[[str], None]
-    progress: Callable[[int, int], None] | None = None
+    progress: Callable[[int, int], None] | None = None  # download: (done bytes, total bytes)
+    upload_progress: Callable[[str, int, int], None] | None = None  # (stage, done, total)
     resolve: Callable | None = None  # injectable dataset functions (default: ocrbatch.datasets)
     publish: Callable | None = None
     job: JobInfo | None = field(default=None, init=False)
@@ -41,13 +42,15 @@ class Pipeline:
             store,
             dataset_ref,
             name=dataset_name,
+            task=options.task,
             resolve=self.resolve,
             publish=self.publish,
             on_publish=lambda folder: self.step(f"      uploading {folder} to {store.uri()}"),
+            progress=self.upload_progress,
         )
         self.step(f"      dataset version {dataset.uri}")
 
-        run = plan_run(store, dataset.uri, options)
+        run = plan_run(store, dataset.uri, options, dataset_task=getattr(dataset, "task", None))
         self.step(f"[2/4] submit: {run.request.job_name} on the {self.backend.name} {options.queue} queue")
         submitted = submit_run(self.backend, run)
         self.job, self.run_uri = submitted.job, run.run_uri

@@ -29,7 +29,7 @@ class TrainingOptions:
     """The training flags of `submit`/`pipeline`, before the dataset and run are known."""
 
     engine: str = "builtin"
-    task: str = "rec"
+    task: str | None = None  # None: the dataset version's own task
     model: str | None = None
     epochs: int | None = None
     learning_rate: float | None = None
@@ -61,9 +61,11 @@ def resolve_dataset(
     ref: str,
     *,
     name: str | None = None,
+    task: str | None = None,
     resolve: Callable | None = None,
     publish: Callable | None = None,
     on_publish: Callable[[Path], None] | None = None,
+    progress: Callable | None = None,
 ):
     """A dataset version ref, or a folder (published first). Returns the DatasetVersion."""
     if not ref or not ref.strip():
@@ -74,10 +76,18 @@ def resolve_dataset(
             from ocrbatch.datasets import publish_dataset as publish
         if on_publish:
             on_publish(folder)
-        return publish(store, folder, name=name or folder.resolve().name)
+        extra = {key: value for key, value in (("task", task), ("progress", progress)) if value is not None}
+        return publish(store, folder, name=name or dataset_name_for(folder), **extra)
     if resolve is None:
         from ocrbatch.datasets import resolve_version as resolve
     return resolve(store, ref.strip())
+
+
+def dataset_name_for(folder: Path) -> str:
+    """The dataset name a folder publishes under when none is given."""
+    from ocrbatch.datasets.manifest import name_from_folder
+
+    return name_from_folder(folder.resolve().name)
 
 
 def default_job_name(dataset_uri: str, engine: str) -> str:
@@ -87,8 +97,18 @@ def default_job_name(dataset_uri: str, engine: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", f"ocrbatch-{name}-{engine}")[:128]
 
 
-def plan_run(store: ObjectStore, dataset_uri: str, options: TrainingOptions, *, now: float | None = None) -> PlannedRun:
+def plan_run(
+    store: ObjectStore,
+    dataset_uri: str,
+    options: TrainingOptions,
+    *,
+    dataset_task: str | None = None,
+    now: float | None = None,
+) -> PlannedRun:
     """Everything about the run except submitting it (what `--dry-run` shows)."""
+    if options.task and dataset_task and options.task != dataset_task:
+        raise BadInput(f"--task {options.task} does not match the dataset, which is a {dataset_task} dataset")
+    task = options.task or dataset_task or "rec"
     job_name = options.job_name or default_job_name(dataset_uri, options.engine)
     if not _JOB_NAME.match(job_name):
         raise BadInput(
@@ -107,7 +127,7 @@ def plan_run(store: ObjectStore, dataset_uri: str, options: TrainingOptions, *, 
         dataset=dataset_uri,
         output=run_uri,
         engine=options.engine,
-        task=options.task,
+        task=task,
         model=options.model,
         epochs=options.epochs,
         learning_rate=options.learning_rate,

@@ -35,7 +35,8 @@ PRESETS = {"all": (STYLES, False), "scores": (STYLES, True)}
 MARKER = "synth.json"
 GENERATOR_NAME = "ocrbatch synth"
 FORMAT_VERSION = 1
-PARALLEL_THRESHOLD = 400  # below this, starting worker processes costs more than it saves
+# Below these counts, starting worker processes (~0.5 s each) costs more than it saves.
+PARALLEL_THRESHOLD = {"rec": 400, "det": 24}
 CHUNK_SIZES = {"rec": 256, "det": 16}  # samples per task handed to a worker
 
 Progress = Callable[[int, int], None]
@@ -190,16 +191,16 @@ def generate_dataset(
     }
     (out_dir / MARKER).write_text(json.dumps({**settings, "complete": False}, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
-    workers = min(workers or default_workers(), count)
     chunk = CHUNK_SIZES[task]
     jobs = [(str(out_dir), start, min(start + chunk, count), seed, task, recipes, height, count) for start in range(0, count, chunk)]
+    workers = 1 if count < PARALLEL_THRESHOLD[task] else min(workers or default_workers(), len(jobs))
     n_val = validation_indices(count, val_fraction)
     lines: dict[str, list[str]] = {"train": [], "val": []}
     per_style = {s: {"train": 0, "val": 0} for s in style_names}
     characters: Counter[str] = Counter()
     started = time.perf_counter()
     done = 0
-    for rows in _run(jobs, workers if count >= PARALLEL_THRESHOLD else 1):
+    for rows in _run(jobs, workers):
         for index, style, line, chars in rows:
             split = "val" if is_val(index, count, n_val) else "train"
             lines[split].append(line)
@@ -208,12 +209,11 @@ def generate_dataset(
         done += len(rows)
         if progress:
             progress(done, count)
-    seconds = time.perf_counter() - started
-
     for split, split_lines in lines.items():
         temporary = out_dir / f".{split}.txt.partial"
         temporary.write_text("".join(line + "\n" for line in split_lines), encoding="utf-8")
         temporary.replace(out_dir / f"{split}.txt")
+    seconds = time.perf_counter() - started
     summary = {
         **settings,
         "out_dir": str(out_dir),
@@ -227,7 +227,7 @@ def generate_dataset(
         encoding="utf-8",
     )
     return summary | {
-        "workers": workers if count >= PARALLEL_THRESHOLD else 1,
+        "workers": workers,
         "seconds": round(seconds, 3),
         "images_per_second": round(count / seconds, 1) if seconds > 0 else None,
     }

@@ -111,3 +111,16 @@ def test_upload_and_list_against_an_s3_server(dataset, s3_server, s3_bucket, tmp
     )
     assert listed.returncode == 0, listed.stderr
     assert version["version_id"] in [v["version_id"] for v in json.loads(listed.stdout)]
+
+
+def test_fetch_writes_paddleocr_layout(dataset, home, tmp_path):
+    uploaded = runner.invoke(app, ["upload", str(dataset), "--local", "--home", home, "--name", "pinball"])
+    assert uploaded.exit_code == 0, uploaded.stderr
+    dest = tmp_path / "fetched"
+    fetched = runner.invoke(app, ["fetch", "pinball", str(dest), "--local", "--home", home, "--json"])
+    assert fetched.exit_code == 0, fetched.stderr
+    result = json.loads(fetched.stdout)
+    assert result["version"] == uploaded.stdout.strip() and result["task"] == "rec"
+    assert (dest / "train.txt").read_text() == (dataset / "train.txt").read_text()
+    missing = runner.invoke(app, ["fetch", "nope", str(dest), "--local", "--home", home])
+    assert missing.exit_code == 2 and missing.stderr.startswith("error: no dataset 'nope'")

@@ -53,6 +53,25 @@ class Synthesized:
         logical_id = ref["Ref"] if "Ref" in ref else ref["Fn::GetAtt"][0]
         return self.document["Resources"][logical_id]
 
+    def referenced(self, value) -> dict:
+        """The one resource an output value refers to, however deep in Fn::Split/Select it sits."""
+        found = []
+
+        def walk(node):
+            if isinstance(node, dict):
+                if "Ref" in node or "Fn::GetAtt" in node:
+                    found.append(self.resource(node))
+                else:
+                    for child in node.values():
+                        walk(child)
+            elif isinstance(node, list):
+                for child in node:
+                    walk(child)
+
+        walk(value)
+        (resource,) = found
+        return resource
+
 
 def synthesize(settings: Settings, outdir: Path, mode: str = "custom") -> Synthesized:
     app, stack = build_app(settings, new_app(outdir))

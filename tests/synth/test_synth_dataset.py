@@ -42,7 +42,7 @@ def test_same_seed_same_bytes_different_seed_differs(tmp_path):
 
 def test_parallel_workers_write_the_same_bytes(tmp_path, monkeypatch):
     generate_dataset(tmp_path / "one", count=30, seed=3, task="rec", workers=1)
-    monkeypatch.setattr(generator, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setitem(generator.PARALLEL_THRESHOLD, "rec", 1)
     monkeypatch.setitem(generator.CHUNK_SIZES, "rec", 8)
     summary = generate_dataset(tmp_path / "two", count=30, seed=3, task="rec", workers=2)
     assert summary["workers"] == 2

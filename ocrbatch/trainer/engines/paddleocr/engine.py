@@ -48,7 +48,7 @@ class PaddleOCREngine:
         evaluate: Callable[..., dict] | None = None,
         python: str | None = None,
         poll_interval: float = 1.0,
-        stop_grace: float = 10.0,
+        stop_grace: float = 5.0,  # ECS allows 30 s after SIGTERM; the checkpoint upload needs the rest
     ):
         self.home = Path(paddleocr_home or os.environ.get("PADDLEOCR_HOME", "/opt/PaddleOCR"))
         self.weights_dir = Path(weights_dir or os.environ.get("PADDLEOCR_WEIGHTS", "/opt/weights"))

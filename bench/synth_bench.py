@@ -1,0 +1,55 @@
+"""Throughput of `ocrbatch synth`: images per second, one process and all cores, rec crops and det frames.
+
+Whole dataset writes (render + JPEG + file + label files), into a temporary folder that is removed.
+Usage: python bench/synth_bench.py [--rec 5000] [--det 300] [--workers N] [--json]
+On a shared machine the figures move with the neighbours' load; run it twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from ocrbatch.synth import generate_dataset
+from ocrbatch.synth.generator import default_workers
+
+
+def measure(task: str, count: int, workers: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="synth-bench-") as tmp:
+        summary = generate_dataset(Path(tmp) / "ds", count=count, seed=1, task=task, workers=workers)
+        size = sum(p.stat().st_size for p in (Path(tmp) / "ds" / "images").iterdir())
+    return {
+        "task": task,
+        "count": count,
+        "workers": summary["workers"],
+        "seconds": summary["seconds"],
+        "images_per_second": summary["images_per_second"],
+        "mean_kb": round(size / count / 1024, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rec", type=int, default=5000, help="rec crops per run")
+    parser.add_argument("--det", type=int, default=300, help="det frames per run")
+    parser.add_argument("--workers", type=int, default=default_workers(), help="processes for the all-cores runs")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    args = parser.parse_args()
+    rows = []
+    for task, count in (("rec", args.rec), ("det", args.det)):
+        for workers in sorted({1, args.workers}):
+            rows.append(measure(task, count, workers))
+    if args.json:
+        print(json.dumps({"cpus": os.cpu_count(), "rows": rows}, indent=2))
+        return
+    print(f"{'task':<5} {'count':>6} {'workers':>7} {'seconds':>8} {'images/s':>9} {'KB/img':>7}")
+    for r in rows:
+        print(f"{r['task']:<5} {r['count']:>6} {r['workers']:>7} {r['seconds']:>8.2f} {r['images_per_second']:>9.0f} {r['mean_kb']:>7.1f}")
+    print(f"(machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; shared machines vary run to run)")
+
+
+if __name__ == "__main__":
+    main()

