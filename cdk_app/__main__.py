@@ -7,8 +7,7 @@ import sys
 
 from aws_cdk import App
 
-from cdk_app import SettingsError, build_app
-from cdk_app.settings import Settings
+from cdk_app import Settings, SettingsError, build_app
 
 
 def main() -> int:

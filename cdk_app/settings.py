@@ -93,12 +93,16 @@ class Settings:
         )
         if prefix is not None and len(prefix) > MAX_PREFIX_LENGTH:
             raise SettingsError(f"OCRBATCH_PREFIX: expected at most {MAX_PREFIX_LENGTH} characters, got {prefix!r}")
-        zones = source.items("OCRBATCH_AVAILABILITY_ZONES", re.compile(rf"^{re.escape(region)}[a-z]$"),
-                             f"availability zones of {region}, e.g. {region}a,{region}b")
+        zones = source.items(
+            "OCRBATCH_AVAILABILITY_ZONES",
+            re.compile(rf"^{re.escape(region)}[a-z]$"),
+            f"availability zones of {region}, e.g. {region}a,{region}b",
+        )
         gpu_types = source.items("OCRBATCH_GPU_INSTANCE_TYPES", _INSTANCE_TYPE, "instance types such as g4dn.xlarge")
         if gpu_types and not all(_GPU_FAMILY.match(t) for t in gpu_types):
             raise SettingsError(
-                f"OCRBATCH_GPU_INSTANCE_TYPES: expected GPU instance types (p*/g* families), got {','.join(gpu_types)!r}"
+                "OCRBATCH_GPU_INSTANCE_TYPES: expected GPU instance types (p*/g* families), "
+                f"got {','.join(gpu_types)!r}"
             )
         cpu_types = source.items("OCRBATCH_CPU_INSTANCE_TYPES", _INSTANCE_TYPE, "instance types such as c5.large")
         return cls(

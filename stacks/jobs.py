@@ -75,6 +75,7 @@ class TrainingJobs(Construct):
         super().__init__(scope, construct_id)
         self._prefix = prefix
         self._image = image
+        # AWS_REGION: containers cannot ask the instance metadata service (hop limit 1, see compute).
         self._environment = {"PYTHONPATH": "/app", "S3_BUCKET": bucket_name, "AWS_REGION": Aws.REGION}
         self.log_group = logs.LogGroup(
             self,

@@ -47,7 +47,10 @@ class Network(Construct):
                 "@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones",
                 "Zones only matter for selecting subnets by type; ours are selected by id.",
             )
-            subnets = [ec2.Subnet.from_subnet_id(self, f"Subnet{i}", sid) for i, sid in enumerate(existing_subnet_ids)]
+            subnets = [
+                ec2.Subnet.from_subnet_id(self, f"Subnet{i}", subnet_id)
+                for i, subnet_id in enumerate(existing_subnet_ids)
+            ]
             for subnet in subnets:
                 Annotations.of(subnet).acknowledge_warning(
                     "@aws-cdk/aws-ec2:noSubnetRouteTableId", "Nothing here reads the subnets' route tables."

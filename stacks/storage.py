@@ -2,8 +2,9 @@
 
 Decisions, so no caller has to remember them:
 - Encryption: S3-managed keys (SSE-S3). Everything stored here is training data and models, not
-  secrets; SSE-S3 costs nothing per request, needs no kms:Decrypt grant on the job role or the CLI's
-  users, and is the only default encryption that S3 server access logging can deliver into.
+  secrets; SSE-S3 costs nothing per request and needs no kms:Decrypt grant on the job role or the
+  CLI's users. (The log bucket could not use KMS anyway: server access logs are delivered only into
+  SSE-S3 buckets.)
 - Public access blocked, TLS 1.2+ enforced by bucket policy, object ownership enforced (no ACLs).
 - Versioning on, with noncurrent versions expiring after 7 days: a mistaken overwrite or delete can
   be undone for a week, while checkpoints rewritten every epoch do not pile up for ever.
@@ -54,7 +55,9 @@ class TrainingData(Construct):
         )
         # cdk-nag knows a log destination needs no logs of its own; checkov must be told.
         skip_checkov(self.log_bucket, "CKV_AWS_18", "This is the access-log bucket; logging into itself would loop.")
-        skip_checkov(self.log_bucket, "CKV_AWS_21", "Logs are written once and expire after a year; versions add only cost.")
+        skip_checkov(
+            self.log_bucket, "CKV_AWS_21", "Logs are written once and expire after a year; versions add only cost."
+        )
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -102,7 +105,8 @@ class TrainingData(Construct):
             acknowledge_nag(
                 role,
                 f"AwsSolutions-IAM5[Resource::{bucket_arn}/{area}*]",
-                f"Object keys under {area} are created at run time; the wildcard stays inside that prefix of this bucket.",
+                f"Object keys under {area} are created at run time; the wildcard stays inside that prefix "
+                "of this bucket.",
             )
 
 

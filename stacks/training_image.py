@@ -2,8 +2,8 @@
 
 The build context is the repository root, because the image installs this very package; the root
 ``.dockerignore`` lets only the package and the Dockerfile in, so neither the asset hash nor the
-upload changes when only the CDK app or the tests do. No Docker is needed to
-synthesize; `cdk deploy` builds the image and pushes it to the CDK bootstrap ECR repository
+upload changes when only the CDK app or the tests do. No Docker is needed to synthesize; `cdk deploy`
+builds the image and pushes it to the CDK bootstrap ECR repository
 (``cdk-<qualifier>-container-assets-<account>-<region>``).
 
 Image scanning. That repository belongs to the bootstrap stack, not to this one, and the stock bootstrap

@@ -10,6 +10,8 @@ status on stderr; the seed's flags (``--training-data``, ``--s3-bucket``, ``--jo
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -51,7 +53,10 @@ QueueOpt = Annotated[str, typer.Option("--queue", help="gpu or cpu.")]
 GpusOpt = Annotated[int, typer.Option("--gpus", help="GPUs for the job (>1 uses the multi-GPU job definition).")]
 JobNameOpt = Annotated[Optional[str], typer.Option("--job-name", help="Job name (default from the dataset).")]
 EngineOpt = Annotated[str, typer.Option("--engine", help="builtin (offline, CTC) or paddleocr (PP-OCR fine-tuning).")]
-TaskOpt = Annotated[str, typer.Option("--task", help="rec (recognition) or det (detection, paddleocr engine).")]
+TaskOpt = Annotated[
+    Optional[str],
+    typer.Option("--task", help="rec (recognition) or det (detection, paddleocr engine); default: the dataset's."),
+]
 ModelOpt = Annotated[
     Optional[str], typer.Option("--model", help="Base model of the paddleocr engine, e.g. PP-OCRv5_mobile_rec.")
 ]
@@ -91,6 +96,17 @@ def _backend(target: Target) -> JobBackend:
     from ocrbatch.cli.context import open_backend
 
     return open_backend(target)
+
+
+# AWS Batch job ids are UUIDs (array children add ":<index>"); local ids start with "local-".
+_BATCH_JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(:\d+)?$")
+
+
+def _job_target(ref: str, local, stack, region, profile, bucket, job_queue, home) -> Target:
+    """Like :func:`_target`, but a Batch job id alone means AWS (the seed's `monitor --job-id ID`)."""
+    if local is None and not os.environ.get("OCRBATCH_BACKEND") and _BATCH_JOB_ID.match(ref):
+        local = False
+    return _target(local, stack, region, profile, bucket, job_queue, home=home)
 
 
 def _job_ref(job: str | None, job_id: str | None, *, default: str | None = None) -> str:
@@ -164,6 +180,39 @@ class _ByteProgress:
             common.info(text)
 
 
+class _StageProgress:
+    """Dataset upload progress ``(stage, done, total)``: a rewritten line per stage on a terminal,
+    otherwise one line when a stage starts and one when it ends."""
+
+    def __init__(self, indent: str = ""):
+        self.indent = indent
+        self.tty = common.stderr_is_tty()
+        self.stage: str | None = None
+        self.line_open = False  # a terminal line without its newline yet
+        self.last = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        finished = bool(total) and done >= total
+        new_stage = stage != self.stage
+        if not new_stage and not finished and (not self.tty or now - self.last < 0.2):
+            return
+        if not new_stage and finished and not self.line_open and not self.tty:
+            return  # this stage's end was printed already
+        self.stage, self.last = stage, now
+        amount = f"{done} of {total} images" if stage == "validating" else f"{_size(done)} of {_size(total)}"
+        text = f"{self.indent}{stage}: {amount}"
+        if self.tty:
+            if new_stage and self.line_open:
+                sys.stderr.write("\n")
+            sys.stderr.write("\r" + text + ("\n" if finished else ""))
+            sys.stderr.flush()
+            self.line_open = not finished
+        else:
+            common.info(text)
+            self.line_open = not finished
+
+
 def _size(count: int) -> str:
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if count >= scale:
@@ -195,7 +244,7 @@ def submit(
     gpus: GpusOpt = 1,
     job_name: JobNameOpt = None,
     engine: EngineOpt = "builtin",
-    task: TaskOpt = "rec",
+    task: TaskOpt = None,
     model: ModelOpt = None,
     epochs: EpochsOpt = None,
     learning_rate: LearningRateOpt = None,
@@ -213,10 +262,8 @@ def submit(
     json_output: JsonOpt = False,
 ) -> None:
     """Start a training job on a dataset version (a folder is uploaded first)."""
-    from ocrbatch.jobs.submission import plan_run, resolve_dataset, submit_run
+    from ocrbatch.jobs.submission import newest_dataset, plan_run, resolve_dataset, submit_run
 
-    if not dataset:
-        raise BadInput("--dataset is required: a dataset version (name, name@version, URI) or a folder")
     target = _target(local, stack, region, profile, bucket, job_queue, job_definition, home)
     options = _training_options(
         engine=engine, task=task, model=model, epochs=epochs, learning_rate=learning_rate,
@@ -224,19 +271,24 @@ def submit(
     )
     backend = _backend(target)
     store = backend.store
-    if dry_run and Path(dataset).expanduser().is_dir():
+    if not dataset:
+        version = newest_dataset(store)
+        common.info(f"no --dataset given: using the newest dataset version, {version.uri}")
+        dataset_uri, dataset_task = version.uri, getattr(version, "task", None)
+    elif dry_run and Path(dataset).expanduser().is_dir():
         # Nothing is uploaded in a dry run: show where the folder's version would go.
         from ocrbatch.layout import dataset_prefix
 
         name = dataset_name or Path(dataset).expanduser().resolve().name
-        dataset_uri = store.uri(dataset_prefix(name) + "versions/<published-on-submit>")
+        dataset_uri, dataset_task = store.uri(dataset_prefix(name) + "versions/<published-on-submit>"), None
     else:
         version = resolve_dataset(
-            store, dataset, name=dataset_name,
+            store, dataset, name=dataset_name, task=task,
             on_publish=lambda folder: common.info(f"uploading {folder} to {store.uri()} ..."),
+            progress=_StageProgress(),
         )
-        dataset_uri = version.uri
-    run = plan_run(store, dataset_uri, options)
+        dataset_uri, dataset_task = version.uri, getattr(version, "task", None)
+    run = plan_run(store, dataset_uri, options, dataset_task=dataset_task)
 
     if dry_run:
         plan = {
@@ -303,9 +355,10 @@ def monitor(
     from ocrbatch.jobs.monitor import snapshot
     from ocrbatch.jobs.runs import resolve_job
 
-    target = _target(local, stack, region, profile, bucket, job_queue, home=home)
+    ref = _job_ref(job, job_id)
+    target = _job_target(ref, local, stack, region, profile, bucket, job_queue, home)
     backend = _backend(target)
-    current = resolve_job(backend, _job_ref(job, job_id))
+    current = resolve_job(backend, ref)
     if not once:
         try:
             current = _monitor(backend, show_logs=not no_logs).follow(current.job_id)
@@ -337,9 +390,10 @@ def logs(
 
     if follow and json_output:
         raise BadInput("--follow streams text lines; use --json without --follow")
-    target = _target(local, stack, region, profile, bucket, job_queue, home=home)
+    ref = _job_ref(job, job_id)
+    target = _job_target(ref, local, stack, region, profile, bucket, job_queue, home)
     backend = _backend(target)
-    current = resolve_job(backend, _job_ref(job, job_id))
+    current = resolve_job(backend, ref)
     token: str | None = None
     collected: list[str] = []
     interval = 2.0
@@ -460,9 +514,10 @@ def cancel(
     """Cancel a waiting job or terminate a running one (its trainer saves a checkpoint first)."""
     from ocrbatch.jobs.runs import resolve_job
 
-    target = _target(local, stack, region, profile, bucket, job_queue, home=home)
+    ref = _job_ref(job, job_id)
+    target = _job_target(ref, local, stack, region, profile, bucket, job_queue, home)
     backend = _backend(target)
-    before = resolve_job(backend, _job_ref(job, job_id))
+    before = resolve_job(backend, ref)
     if before.done:
         action = "none"
         message = f"job {before.job_id} already {before.status}; nothing to cancel"
@@ -502,9 +557,9 @@ def download(
 
     if output_dir is None:
         raise BadInput("--output-dir is required: the folder to write the model to")
-    target = _target(local, stack, region, profile, bucket, job_queue, home=home)
-    backend = _backend(target)
     ref = _job_ref(job, job_id, default="latest")
+    target = _job_target(ref, local, stack, region, profile, bucket, job_queue, home)
+    backend = _backend(target)
     current = resolve_job(backend, ref, succeeded=ref == "latest")
     common.info(f"downloading the model of job {current.job_id} ({current.job_name})")
     result = download_model(backend, current, output_dir, force=force, progress=_ByteProgress("downloading"))
@@ -528,7 +583,7 @@ def pipeline(
     gpus: GpusOpt = 1,
     job_name: JobNameOpt = None,
     engine: EngineOpt = "builtin",
-    task: TaskOpt = "rec",
+    task: TaskOpt = None,
     model: ModelOpt = None,
     epochs: EpochsOpt = None,
     learning_rate: LearningRateOpt = None,
@@ -561,6 +616,7 @@ def pipeline(
         follow=_monitor(backend, show_logs=not no_logs).follow,
         step=common.info,
         progress=_ByteProgress("      downloading"),
+        upload_progress=_StageProgress("      "),
     )
     try:
         result = flow.run(dataset, options, output_dir, dataset_name=dataset_name, force=force)

@@ -82,6 +82,7 @@ class ImageFile:
     width: int
     height: int
     format: str
+    mtime_ns: int = 0  # when it was inspected: publishing re-reads only a file still the same
 
 
 @dataclass
@@ -296,7 +297,7 @@ class _ImageInspector:
             return f"image {rel} is empty (0 bytes)"
         known = self.facts.lookup(rel, st.st_size, st.st_mtime_ns)
         if known:
-            return ImageFile(rel, st.st_size, known[2], known[3], known[4], known[5])
+            return ImageFile(rel, st.st_size, known[2], known[3], known[4], known[5], st.st_mtime_ns)
         try:
             with open(full, "rb") as handle:
                 data = handle.read()
@@ -308,7 +309,7 @@ class _ImageInspector:
         width, height, fmt = decoded
         sha = hashlib.sha256(data).hexdigest()
         self.facts.remember(rel, len(data), st.st_mtime_ns, sha, width, height, fmt)
-        return ImageFile(rel, len(data), sha, width, height, fmt)
+        return ImageFile(rel, len(data), sha, width, height, fmt, st.st_mtime_ns)
 
 
 def _decode_header(data: bytes) -> tuple[int, int, str] | str:
@@ -407,7 +408,7 @@ def validate_dataset(
     results: dict[str, ImageFile | str] = {}
     chunk = 256
     chunks = [unique[i : i + chunk] for i in range(0, len(unique), chunk)]
-    workers = min(8, (os.cpu_count() or 2) * 2)
+    workers = min(4, (os.cpu_count() or 2) + 2)  # more threads only fight over the GIL
     with ThreadPoolExecutor(max_workers=workers) as pool:
         done = 0
         for paths, found in zip(chunks, pool.map(lambda ps: [inspector.inspect(p) for p in ps], chunks)):

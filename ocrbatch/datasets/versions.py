@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -37,7 +38,13 @@ from ocrbatch.datasets.manifest import (
     shards_prefix,
 )
 from ocrbatch.datasets.packing import ShardWriter, plan_shards, shard_target
-from ocrbatch.datasets.validation import FETCHED_LABEL_NAMES, InvalidDataset, ValidationReport, validate_dataset
+from ocrbatch.datasets.validation import (
+    FETCHED_LABEL_NAMES,
+    ImageFile,
+    InvalidDataset,
+    ValidationReport,
+    validate_dataset,
+)
 from ocrbatch.errors import BadInput, IntegrityError, NotFound
 from ocrbatch.layout import DATASETS_PREFIX, dataset_prefix
 from ocrbatch.storage import ObjectStore
@@ -126,7 +133,9 @@ def publish_dataset(
             for sha in group:
                 member = pending[sha][0]
                 data = labels_by_sha.get(sha)
-                offsets[sha] = writer.add(member, data if data is not None else _read_unchanged(folder, member, sha))
+                if data is None:
+                    data = _read_unchanged(folder, report.images[member])
+                offsets[sha] = writer.add(member, data)
             shard_sha = writer.close()
         except BaseException:
             writer.abort()
@@ -199,10 +208,14 @@ def publish_dataset(
     )
 
 
-def _read_unchanged(folder: Path, path: str, sha: str) -> bytes:
-    data = (folder / path).read_bytes()
-    if hashlib.sha256(data).hexdigest() != sha:
-        raise BadInput(f"{folder / path} changed during the upload; run the upload again")
+def _read_unchanged(folder: Path, image: ImageFile) -> bytes:
+    """The file's bytes, provided it is still the file validated (same size and mtime, the test the
+    file memo also relies on): hashing it again would cost as much as the first time."""
+    with open(folder / image.path, "rb") as handle:
+        st = os.fstat(handle.fileno())
+        data = handle.read()
+    if st.st_size != image.size or st.st_mtime_ns != image.mtime_ns or len(data) != image.size:
+        raise BadInput(f"{folder / image.path} changed during the upload; run the upload again")
     return data
 
 

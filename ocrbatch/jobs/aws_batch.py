@@ -27,6 +27,7 @@ TAG_RUN_ID = "ocrbatch:run-id"
 # get_log_events pages are 1 MB / 10,000 events at most; cap pages per call so a huge log
 # is streamed in slices rather than loaded at once.
 MAX_LOG_PAGES = 20
+LIST_WINDOW_S = 30 * 86400
 
 
 class AwsBatchBackend:
@@ -98,12 +99,12 @@ class AwsBatchBackend:
 
     def list_jobs(self, *, limit: int = 50) -> list[JobInfo]:
         ids: dict[str, float] = {}
+        # A filter makes list_jobs return every status (without one it returns RUNNING jobs only);
+        # Batch keeps finished jobs for about a week, so a month covers all it can still describe.
+        since = str(int((self.clock() - LIST_WINDOW_S) * 1000))
         for queue in self.stack.known_queues():
             paginator = self.batch.get_paginator("list_jobs")
-            # A filter makes list_jobs return every status (without one it returns RUNNING only).
-            pages = paginator.paginate(
-                jobQueue=queue, filters=[{"name": "AFTER_CREATED_AT", "values": ["0"]}]
-            )
+            pages = paginator.paginate(jobQueue=queue, filters=[{"name": "AFTER_CREATED_AT", "values": [since]}])
             for page in pages:
                 for summary in page.get("jobSummaryList", []):
                     ids[summary["jobId"]] = summary.get("createdAt", 0)

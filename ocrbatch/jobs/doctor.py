@@ -102,9 +102,12 @@ def _check_compute_environments(batch, outputs: dict) -> list[Check]:
         label = f"compute environment {_short(name)}"
         if ce is None:
             checks.append(Check(label, FAIL, "not found: run `cdk deploy`"))
-        elif ce.get("state") != "ENABLED" or ce.get("status") != "VALID":
+        elif ce.get("status") != "VALID":
             why = ce.get("statusReason") or "see the Batch console"
             checks.append(Check(label, FAIL, f"{ce.get('state')}/{ce.get('status')}: {why}"))
+        elif ce.get("state") != "ENABLED":
+            fix = f"aws batch update-compute-environment --compute-environment {_short(name)} --state ENABLED"
+            checks.append(Check(label, FAIL, f"{ce.get('state')}/{ce.get('status')}: enable it: {fix}"))
         else:
             checks.append(Check(label, OK, "ENABLED and VALID"))
     return checks

@@ -81,6 +81,10 @@ class JobMonitor:
                 self.sleep(interval)
                 continue
             if job.done:
+                if self.show_logs:
+                    # CloudWatch delivers the last lines a moment after the job stops.
+                    self.sleep(self.settings.min_interval)
+                    self._drain_logs(job)
                 return job
             interval = self.settings.min_interval if changed else min(
                 interval * self.settings.growth, self.settings.max_interval
@@ -182,6 +186,13 @@ class JobMonitor:
         for line in lines:
             self.emit(f"  | {line}")
         return bool(lines)
+
+    def _drain_logs(self, job: JobInfo) -> None:
+        try:
+            self._report_logs(job)
+        except Exception as exc:  # noqa: BLE001 - the job's result matters more than its last lines
+            if not is_transient(exc):
+                raise
 
     def _maybe_diagnose(self, job: JobInfo) -> None:
         if job.status != "RUNNABLE" or self.diagnose is None or self._runnable_since is None:

@@ -61,7 +61,7 @@ def run_store(store: ObjectStore, job: JobInfo) -> ObjectStore:
     """The store holding the job's run: the backend's own, or another bucket the job was sent to
     (``submit --s3-bucket``), reached with the same client."""
     root = (job.output or "")[: (job.output or "").rfind(RUNS_PREFIX)]
-    if not root or root == store.uri():
+    if not root or root.rstrip("/") == store.uri().rstrip("/"):
         return store
     scheme, where, _key = split_uri(root)
     if scheme == "s3" and isinstance(store, S3Store):

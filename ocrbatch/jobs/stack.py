@@ -73,8 +73,8 @@ class StackResources:
         instead = f", or pass {flag}" if flag else ""
         if not self.found:
             raise NotFound(
-                f"stack {self.stack_name!r} not found in {self.region}: deploy it with `cdk deploy`, "
-                f"or pass --stack NAME / --region{instead}"
+                f"stack {self.stack_name!r} not found in {self.region}: deploy it with `cdk deploy` "
+                f"(or name yours with --stack / --region){instead}"
             )
         raise NotFound(
             f"stack {self.stack_name!r} has no output {_OUTPUT_KEY[attribute]}: "

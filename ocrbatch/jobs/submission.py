@@ -83,6 +83,16 @@ def resolve_dataset(
     return resolve(store, ref.strip())
 
 
+def newest_dataset(store: ObjectStore, *, versions: Callable | None = None):
+    """The most recently published dataset version: what the seed's `submit` (no dataset flag) used."""
+    if versions is None:
+        from ocrbatch.datasets import list_versions as versions
+    found = versions(store)
+    if not found:
+        raise BadInput(f"no dataset in {store.uri()} yet: pass --dataset DIR (or run `ocrbatch upload DIR` first)")
+    return found[0]
+
+
 def dataset_name_for(folder: Path) -> str:
     """The dataset name a folder publishes under when none is given."""
     from ocrbatch.datasets.manifest import name_from_folder

@@ -20,10 +20,10 @@ def quad_from_box(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
     return np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
 
 
-def jitter_quad(rng: np.random.Generator, quad: np.ndarray, amount: float) -> np.ndarray:
-    """Move each corner by up to ``amount`` of the quad's height: a perspective/rotation change."""
+def jitter_quad(rng: np.random.Generator, quad: np.ndarray, amount: float, rotation: float = 0.0) -> np.ndarray:
+    """Rotate the quad about its centre (radians), then move each corner by up to ``amount`` of its
+    height: a change of viewpoint."""
     height = float(np.linalg.norm(quad[3] - quad[0]))
-    rotation = rng.normal(0, 0.03)
     centre = quad.mean(axis=0)
     c, s = np.cos(rotation), np.sin(rotation)
     rotated = (quad - centre) @ np.float32([[c, s], [-s, c]]) + centre
@@ -61,6 +61,13 @@ def add_glare(image: np.ndarray, rng: np.random.Generator, strength: float) -> N
         gy = np.exp(-(((np.arange(h, dtype=np.float32) - cy) / ry) ** 2))
         profile = gy[:, None] * gx[None, :]
     image += profile[:, :, None] * colour
+
+
+def add_reflection(image: np.ndarray, rng: np.random.Generator, strength: float) -> None:
+    """The room mirrored in the glass: faint, out-of-focus colour fields over the whole picture."""
+    h, w = image.shape[:2]
+    coarse = rng.uniform(0, 1, (int(rng.integers(2, 4)), int(rng.integers(2, 7)), 3)).astype(np.float32)
+    image += cv2.resize(coarse * np.float32(strength), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 @functools.lru_cache(maxsize=1)
@@ -111,13 +118,12 @@ def low_resolution(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def expose(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Exposure, contrast, white balance and gamma; returns 8-bit BGR."""
-    balance = rng.uniform(0.85, 1.15, 3).astype(np.float32)
-    gain = np.float32(rng.uniform(0.7, 1.3))
-    lift = np.float32(rng.uniform(-0.02, 0.08))
-    image *= balance * gain
-    image += lift
-    np.clip(image, 0.0, 1.0, out=image)
-    out = (image * 255.0 + 0.5).astype(np.uint8)
+    balance = rng.uniform(0.85, 1.15, 3) * rng.uniform(0.7, 1.3) * 255.0
+    lift = rng.uniform(-0.02, 0.08) * 255.0 + 0.5  # + 0.5: the cast below truncates
+    matrix = np.hstack([np.diag(balance), np.full((3, 1), lift)]).astype(np.float32)
+    scaled = cv2.transform(image, matrix)
+    np.clip(scaled, 0.0, 255.0, out=scaled)
+    out = scaled.astype(np.uint8)
     gamma = rng.uniform(0.75, 1.3)
     if abs(gamma - 1) > 0.03:
         out = cv2.LUT(out, _gamma_table(round(gamma, 2)))

@@ -192,7 +192,10 @@ def generate_dataset(
     (out_dir / MARKER).write_text(json.dumps({**settings, "complete": False}, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
     chunk = CHUNK_SIZES[task]
-    jobs = [(str(out_dir), start, min(start + chunk, count), seed, task, recipes, height, count) for start in range(0, count, chunk)]
+    jobs = [
+        (str(out_dir), start, min(start + chunk, count), seed, task, recipes, height, count)
+        for start in range(0, count, chunk)
+    ]
     workers = 1 if count < PARALLEL_THRESHOLD[task] else min(workers or default_workers(), len(jobs))
     n_val = validation_indices(count, val_fraction)
     lines: dict[str, list[str]] = {"train": [], "val": []}
@@ -234,7 +237,7 @@ def generate_dataset(
 
 
 def _run(jobs: list[tuple], workers: int):
-    """Yield each chunk's rows in order, from this process or a pool of fresh (spawned) processes."""
+    """Yield each chunk's rows in order, from this process or from a pool of worker processes."""
     if workers <= 1:
         threads = cv2.getNumThreads()
         _init_worker()
@@ -244,7 +247,13 @@ def _run(jobs: list[tuple], workers: int):
         finally:
             cv2.setNumThreads(threads)
         return
-    # spawn, not fork: the caller may hold threads (OpenCV, paddle) that a forked child would inherit
-    # mid-operation.
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+    with multiprocessing.get_context(_start_method()).Pool(workers, initializer=_init_worker) as pool:
         yield from pool.imap(write_chunk, jobs)
+
+
+def _start_method() -> str:
+    """fork where there is one: it starts at once and, unlike spawn, does not re-run the caller's
+    script (a script without a ``__main__`` guard would otherwise recurse). The children only run
+    numpy and OpenCV, with OpenCV's thread pool switched off first.
+    """
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"

@@ -25,6 +25,9 @@ STYLES = ("seg7", "seg14", "dmd", "lcd")
 REC_MAX_ASPECT = 320 / 48  # PaddleOCR rec models read 48x320 crops; wider text is squeezed
 REC_GLYPH_PX = 36  # drawing size of rec glyphs (then scaled to the crop height)
 DET_SIZES = (512, 576, 640, 704, 768)
+# Real segment displays were mostly orange plasma; refits and Gottlieb VFDs add the others.
+SEGMENT_PALETTE = {"plasma_orange": 4, "amber": 1, "red": 1.5, "green": 1, "vfd_cyan": 1, "blue": 1, "white": 0.5}
+DMD_PALETTE = {"plasma_orange": 6, "amber": 1, "red": 1, "green": 0.5, "blue": 0.5, "white": 0.5}
 
 
 @dataclass(frozen=True)
@@ -54,20 +57,29 @@ class Drawing:
 # --- fonts: a fixed family per kind, so glyph masks are rasterised once per process ---------------
 
 
+# Ranges (in glyph heights) of width, bar thickness, bar gap, slant and cell spacing.
+FONT_RANGES = {
+    "seg7": ((0.46, 0.6), (0.09, 0.15), (0.008, 0.03), (0.06, 0.16), (0.2, 0.36)),
+    "seg14": ((0.55, 0.68), (0.08, 0.12), (0.008, 0.025), (0.05, 0.14), (0.22, 0.32)),
+}
+
+
 @functools.lru_cache(maxsize=None)
-def font_family(kind: str) -> tuple[SegmentFont, ...]:
+def font_family(kind: str, size: int = 10) -> tuple[SegmentFont, ...]:
+    """``size`` fonts of one kind, the same in every process (a fixed seed per kind)."""
     rng = np.random.default_rng({"seg7": 7, "seg14": 14, "seg16": 16}[kind])
+    width, thickness, gap, slant, spacing = FONT_RANGES["seg7" if kind == "seg7" else "seg14"]
     fonts = []
-    for _ in range(10):
-        slanted = rng.random() < 0.7
-        if kind == "seg7":
-            fonts.append(SegmentFont(kind, width=round(rng.uniform(0.46, 0.6), 3), thickness=round(rng.uniform(0.09, 0.15), 3),
-                                     gap=round(rng.uniform(0.008, 0.03), 3), slant=round(rng.uniform(0.06, 0.16), 3) * slanted,
-                                     spacing=round(rng.uniform(0.2, 0.36), 3)))
-        else:
-            fonts.append(SegmentFont(kind, width=round(rng.uniform(0.55, 0.68), 3), thickness=round(rng.uniform(0.08, 0.12), 3),
-                                     gap=round(rng.uniform(0.008, 0.025), 3), slant=round(rng.uniform(0.05, 0.14), 3) * slanted,
-                                     spacing=round(rng.uniform(0.22, 0.32), 3)))
+    for _ in range(size):
+        upright = rng.random() < 0.3
+        fonts.append(SegmentFont(
+            kind,
+            width=round(rng.uniform(*width), 3),
+            thickness=round(rng.uniform(*thickness), 3),
+            gap=round(rng.uniform(*gap), 3),
+            slant=0.0 if upright else round(rng.uniform(*slant), 3),
+            spacing=round(rng.uniform(*spacing), 3),
+        ))
     return tuple(fonts)
 
 
@@ -102,17 +114,24 @@ def score_on_display(rng: np.random.Generator, positions: int, separator: str) -
     return SegmentText(cells, positions - len(digits), positions - 1, separators)
 
 
-def text_on_display(rng: np.random.Generator, label: str, positions: int, align: str = "random") -> SegmentText:
-    """A text on an alphanumeric display (every position has period and comma segments)."""
+def text_on_display(rng: np.random.Generator, label: str, positions: int) -> SegmentText:
+    """A text somewhere on an alphanumeric display (every position has period and comma segments)."""
     cells = segments.cells_from_text(label)
     spare = max(positions - len(cells), 0)
-    offset = {"left": 0, "right": spare, "centre": spare // 2}.get(align, int(rng.integers(0, spare + 1)))
+    offset = int(rng.integers(0, spare + 1))
     row = [Cell()] * offset + cells + [Cell()] * (spare - offset)
     return SegmentText(row, offset, offset + len(cells) - 1, [True] * len(row))
 
 
-def segment_kind(style: str, rng: np.random.Generator, numeric: bool) -> str:
-    if style == "seg7" or (style == "lcd" and numeric and rng.random() < 0.7):
+def plain_number(value: str, positions: int) -> SegmentText:
+    """A small number on a display without separators (credits, ball in play)."""
+    cells = [Cell()] * (positions - len(value)) + [Cell(c) for c in value]
+    return SegmentText(cells, positions - len(value), positions - 1, [False] * positions)
+
+
+def segment_kind(style: str, rng: np.random.Generator) -> str:
+    """seg7 displays are 7-segment; LCDs are numeric or alphanumeric; seg14 is 14 or 16 segments."""
+    if style == "seg7" or (style == "lcd" and rng.random() < 0.5):
         return "seg7"
     return "seg16" if rng.random() < 0.35 else "seg14"
 
@@ -120,28 +139,29 @@ def segment_kind(style: str, rng: np.random.Generator, numeric: bool) -> str:
 def segment_rec_text(rng: np.random.Generator, kind: str, numeric: bool) -> SegmentText:
     if kind == "seg7":
         if rng.random() < 0.12:  # ball-in-play / credit displays: two plain digits
-            value = str(int(rng.integers(0, 100 if rng.random() < 0.5 else 10)))
-            return score_or_plain(value, 2)
-        positions = int(rng.choice([6, 7, 7, 8]))
-        return score_on_display(rng, positions, texts.pick_separator(rng))
+            return plain_number(str(int(rng.integers(0, 100 if rng.random() < 0.5 else 10))), 2)
+        return score_on_display(rng, int(rng.choice([6, 7, 7, 8])), texts.pick_separator(rng))
     if numeric or rng.random() < 0.35:
-        separator = texts.pick_separator(rng)
-        label = texts.score_text(rng, separator, max_digits=10)
+        label = texts.score_text(rng, texts.pick_separator(rng), max_digits=10)
     else:
         label = texts.message_text(rng, max_length=16)
     return text_on_display(rng, label, len(segments.cells_from_text(label)) + int(rng.integers(0, 4)))
 
 
-def score_or_plain(value: str, positions: int) -> SegmentText:
-    cells = [Cell()] * (positions - len(value)) + [Cell(c) for c in value]
-    return SegmentText(cells, positions - len(value), positions - 1, [False] * positions)
+def cell_brightness(rng: np.random.Generator, n: int, lcd: bool):
+    """Tubes age unevenly, and a fast shutter catches multiplexed digits mid-refresh (dimmer ones)."""
+    if lcd:
+        return None
+    low = 0.45 if rng.random() < 0.12 else 0.8
+    return rng.uniform(low, 1.0, n)
 
 
-def draw_segment_text(row: SegmentText, font: SegmentFont, glyph_px: int, rng: np.random.Generator, *,
-                      lcd: bool, margin: tuple[int, int]) -> tuple[segments.LineRender, tuple[float, float, float, float]]:
-    brightness = None if lcd else rng.uniform(0.8, 1.0, len(row.cells))
-    line = segments.render_line(row.cells, font, glyph_px, separator_positions=row.separators, brightness=brightness, margin=margin)
-    return line, line.box(row.first, row.last, row.cells)
+def draw_segment_row(row: SegmentText, font: SegmentFont, px: int, rng: np.random.Generator, *,
+                     lcd: bool, margin: tuple[int, int] = (0, 0)) -> segments.LineRender:
+    brightness = cell_brightness(rng, len(row.cells), lcd)
+    return segments.render_line(
+        row.cells, font, px, separator_positions=row.separators, brightness=brightness, margin=margin
+    )
 
 
 def window_around(line: segments.LineRender, n_cells: int, pad: float) -> tuple[float, float, float, float]:
@@ -158,22 +178,19 @@ def fill_rect(mask: np.ndarray, rect, value: float = 1.0) -> None:
 
 
 def segment_rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
+    """One text on a short segment display, with blank (ghosted) positions around it."""
     lcd = recipe.style == "lcd"
     numeric = recipe.numeric_only or recipe.style == "seg7"
-    kind = segment_kind(recipe.style, rng, numeric)
+    kind = segment_kind(recipe.style, rng)
     row = segment_rec_text(rng, kind, numeric)
     px = REC_GLYPH_PX
-    line, box = draw_segment_text(row, pick_font(rng, kind), px, rng, lcd=lcd, margin=(int(px * 1.3), int(px * 0.9)))
+    line = draw_segment_row(row, pick_font(rng, kind), px, rng, lcd=lcd, margin=(int(px * 1.3), int(px * 0.9)))
+    box = line.box(row.first, row.last, row.cells)
     window = np.zeros_like(line.lit)
     fill_rect(window, window_around(line, len(row.cells), rng.uniform(0.15, 0.5)))
     look = looks.lcd_look(rng) if lcd else looks.emissive_look(rng, SEGMENT_PALETTE)
     maps = np.dstack([line.lit, line.ghost, window])
     return Drawing(maps, [TextBox(row.text, camera.quad_from_box(*box))], px, look)
-
-
-# Real segment displays were mostly orange plasma; refits and Gottlieb VFDs add the others.
-SEGMENT_PALETTE = {"plasma_orange": 4, "amber": 1, "red": 1.5, "green": 1, "vfd_cyan": 1, "blue": 1, "white": 0.5}
-DMD_PALETTE = {"plasma_orange": 6, "amber": 1, "red": 1, "green": 0.5, "blue": 0.5, "white": 0.5}
 
 
 # --- dot matrix ----------------------------------------------------------------------------------
@@ -218,27 +235,43 @@ def rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
     return segment_rec_drawing(recipe, rng)
 
 
+def crop_quad(box: TextBox, glyph_px: float, rng: np.random.Generator) -> np.ndarray:
+    """Where a detector-like crop around the text lands in the drawing (a jittered quad).
+
+    Crops are loose or tight; a tight one may shave glyph edges but never a character: the padding
+    always exceeds how far the tilt and the corner jitter can move the crop's edges.
+    """
+    (x0, y0), (x1, y1) = (float(v) for v in box.quad[0]), (float(v) for v in box.quad[2])
+    jitter = rng.uniform(0.0, 0.06)  # corner movement, in crop heights
+    rotation = float(np.clip(rng.normal(0, 0.02), -0.05, 0.05))
+    tilt = abs(rotation) * (x1 - x0) / 2
+    x0 -= rng.uniform(0.08, 0.8) * glyph_px
+    x1 += rng.uniform(0.08, 0.8) * glyph_px
+    y0 -= rng.uniform(-0.03, 0.35) * glyph_px + tilt
+    y1 += rng.uniform(-0.03, 0.35) * glyph_px + tilt
+    reach = jitter * (y1 - y0) / (1 - 2 * jitter)  # jitter of the final (padded) height
+    quad = camera.quad_from_box(x0 - reach, y0 - reach, x1 + reach, y1 + reach)
+    return camera.jitter_quad(rng, quad, jitter, rotation)
+
+
 def render_rec(recipe: Recipe, rng: np.random.Generator, height: int = 48) -> tuple[np.ndarray, str]:
     """One recognition crop (8-bit BGR, ``height`` rows) and its label."""
     drawing = rec_drawing(recipe, rng)
     (box,) = drawing.boxes
-    gp = drawing.glyph_px
-    (x0, y0), (x1, y1) = box.quad[0], box.quad[2]
-    # Detector crops are loose or tight; a tight one may shave the glyph edges but never a character.
-    x0 -= rng.uniform(0.05, 0.8) * gp
-    x1 += rng.uniform(0.05, 0.8) * gp
-    y0 -= rng.uniform(-0.04, 0.35) * gp
-    y1 += rng.uniform(-0.04, 0.35) * gp
-    src = camera.jitter_quad(rng, camera.quad_from_box(x0, y0, x1, y1), rng.uniform(0.0, 0.08))
-    aspect = (x1 - x0) / (y1 - y0) * rng.uniform(0.9, 1.1)
+    src = crop_quad(box, drawing.glyph_px, rng)
+    top, bottom = np.linalg.norm(src[1] - src[0]), np.linalg.norm(src[2] - src[3])
+    sides = np.linalg.norm(src[3] - src[0]) + np.linalg.norm(src[2] - src[1])
+    aspect = (top + bottom) / sides * rng.uniform(0.9, 1.1)
     width = int(np.clip(round(height * aspect), height // 2, round(height * REC_MAX_ASPECT)))
     dst = camera.quad_from_box(0, 0, width, height)
     maps = camera.warp_maps(drawing.maps, src, dst, (width, height))
-    text_px = gp * height / (y1 - y0)
+    text_px = drawing.glyph_px * height / (sides / 2)
     return finish(maps, drawing.look, rng, text_px), box.text
 
 
-def finish(maps: np.ndarray, look: looks.Look, rng: np.random.Generator, text_px: float, base: np.ndarray | None = None) -> np.ndarray:
+def finish(
+    maps: np.ndarray, look: looks.Look, rng: np.random.Generator, text_px: float, base: np.ndarray | None = None
+) -> np.ndarray:
     """Colour the warped maps and pass them through the camera: 8-bit BGR out."""
     lit = np.ascontiguousarray(maps[:, :, 0])
     halo = looks.halo_map(lit, look, text_px)
@@ -246,6 +279,8 @@ def finish(maps: np.ndarray, look: looks.Look, rng: np.random.Generator, text_px
     image = looks.compose(stacked, look, base)
     if rng.random() < 0.4:
         camera.add_glare(image, rng, rng.uniform(0.04, 0.35))
+    if rng.random() < 0.25:
+        camera.add_reflection(image, rng, rng.uniform(0.03, 0.15))
     image = camera.blur(image, rng, text_px)
     if rng.random() < 0.2:
         image = camera.low_resolution(image, rng)
@@ -287,19 +322,18 @@ def segment_frame(recipe: Recipe, rng: np.random.Generator) -> tuple[Panel, floa
     """A backbox of segment displays: player scores (seg7), two alphanumeric rows (seg14), or an LCD."""
     lcd = recipe.style == "lcd"
     numeric = recipe.numeric_only or recipe.style == "seg7"
-    kind = segment_kind(recipe.style, rng, numeric)
+    kind = segment_kind(recipe.style, rng)
     font = pick_font(rng, kind)
     px = int(rng.choice([24, 28, 32]))
     rows = segment_frame_rows(rng, kind, numeric, lcd)
-    lines = [draw_segment_row(r, font, px, rng, lcd) for r in rows]
+    lines = [draw_segment_row(r, font, px, rng, lcd=lcd) for r in rows]
     pad = int(px * 0.6)
-    widths = [line.lit.shape[1] for line, _ in lines]
     columns = 2 if len(lines) >= 4 and kind == "seg7" else 1
-    row_h = lines[0][0].lit.shape[0] + pad
-    col_w = max(widths) + pad
+    row_h = lines[0].lit.shape[0] + pad
+    col_w = max(line.lit.shape[1] for line in lines) + pad
     n_rows = -(-len(lines) // columns)
     panel = Panel(col_w * columns + pad, row_h * n_rows + pad)
-    for i, (line, row) in enumerate(lines):
+    for i, (line, row) in enumerate(zip(lines, rows)):
         col, r = i % columns, i // columns
         x = pad + col * col_w + (col_w - pad - line.lit.shape[1]) // 2
         y = pad + r * row_h
@@ -310,12 +344,6 @@ def segment_frame(recipe: Recipe, rng: np.random.Generator) -> tuple[Panel, floa
             panel.add_text(segments.text_from_cells(row.cells[first : last + 1]), line.box(first, last, row.cells), x, y)
     look = looks.lcd_look(rng) if lcd else looks.emissive_look(rng, SEGMENT_PALETTE)
     return panel, px, look
-
-
-def draw_segment_row(row: SegmentText, font: SegmentFont, px: int, rng: np.random.Generator, lcd: bool):
-    brightness = None if lcd else rng.uniform(0.8, 1.0, len(row.cells))
-    line = segments.render_line(row.cells, font, px, separator_positions=row.separators, brightness=brightness, margin=(0, 0))
-    return line, row
 
 
 def row_items(row: SegmentText) -> list[tuple[int, int]]:
@@ -343,11 +371,14 @@ def segment_frame_rows(rng: np.random.Generator, kind: str, numeric: bool, lcd: 
         separator = texts.pick_separator(rng)
         players = int(rng.integers(1, 5))
         slots = 4 if players > 1 or rng.random() < 0.5 else 1
-        rows = [score_on_display(rng, positions, separator) if i < players else blank_display(positions, separator) for i in range(slots)]
+        rows = [
+            score_on_display(rng, positions, separator) if i < players else blank_display(positions, separator)
+            for i in range(slots)
+        ]
         if lcd:
             return rows[:2]
         if slots == 4 and rng.random() < 0.5:  # the small credit and ball-in-play displays
-            rows += [score_or_plain(str(int(rng.integers(0, 40))), 2), score_or_plain(str(int(rng.integers(1, 6))), 2)]
+            rows += [plain_number(str(int(rng.integers(0, 40))), 2), plain_number(str(int(rng.integers(1, 6))), 2)]
         return rows
     positions = int(rng.choice([16, 16, 20]))
     return [alphanumeric_row(rng, positions, numeric) for _ in range(1 if lcd and rng.random() < 0.5 else 2)]
@@ -372,12 +403,12 @@ def alphanumeric_row(rng: np.random.Generator, positions: int, numeric: bool) ->
         parts = [texts.message_text(rng, max_length=7), texts.message_text(rng, max_length=7)]
     else:
         parts = [texts.score_text(rng, separator, 10)]
+    # Every single part fits (messages are capped at the row, scores take at most 13 cells < 16);
+    # two parts need a gap of two blank positions to read as two texts.
     cells_per_part = [segments.cells_from_text(p) for p in parts]
     used = sum(len(c) for c in cells_per_part)
     if len(parts) == 2 and used + 2 > positions:
         cells_per_part, used = cells_per_part[:1], len(cells_per_part[0])
-    if used > positions:
-        cells_per_part, used = [segments.cells_from_text("TILT")], 4
     if len(cells_per_part) == 2:
         gap = positions - used
         row = cells_per_part[0] + [Cell()] * gap + cells_per_part[1]
@@ -412,7 +443,8 @@ def dmd_frame(recipe: Recipe, rng: np.random.Generator) -> tuple[Panel, float, l
             place(texts.score_text(rng, separator, 6), 1, False, 23, "left", 0.67)
         else:
             place(f"BALL {rng.integers(1, 6)}", 1, False, 23, "left", float(rng.choice([0.67, 1.0])))
-            place(f"PLAYER {rng.integers(1, 5)}" if rng.random() < 0.5 else f"CREDITS {rng.integers(0, 40)}", 1, False, 23, "right", 0.67)
+            status = f"PLAYER {rng.integers(1, 5)}" if rng.random() < 0.5 else f"CREDITS {rng.integers(0, 40)}"
+            place(status, 1, False, 23, "right", 0.67)
     elif layout < 0.7:
         for corner, (row, align) in enumerate([(2, "left"), (2, "right"), (22, "left"), (22, "right")]):
             if corner < 2 or rng.random() < 0.6:
@@ -450,9 +482,10 @@ def render_det(recipe: Recipe, rng: np.random.Generator) -> tuple[np.ndarray, li
     ph, pw = panel.maps.shape[:2]
     width = int(rng.choice(DET_SIZES))
     height = int(width * rng.uniform(0.5, 0.85)) // 32 * 32
-    scale = min(width * rng.uniform(0.55, 0.92) / pw, height * 0.8 / ph)
+    # The whole panel stays in the picture (with room for the corner jitter), so no box is cut.
+    scale = min(width * rng.uniform(0.55, 0.9) / pw, height * 0.8 / ph)
     w, h = pw * scale, ph * scale
-    jitter = 0.06 * min(w, h)
+    jitter = 0.05 * min(w, h)
     x0 = rng.uniform(jitter + 2, width - w - jitter - 2)
     y0 = rng.uniform(jitter + 2, height - h - jitter - 2)
     dst = camera.quad_from_box(x0, y0, x0 + w, y0 + h) + rng.uniform(-jitter, jitter, (4, 2)).astype(np.float32)

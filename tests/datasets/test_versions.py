@@ -197,7 +197,9 @@ def test_fetching_a_newer_version_over_an_older_one_downloads_only_the_differenc
     assert json.loads((dest / MARKER_NAME).read_text())["version_id"] == second.version_id
 
 
-def test_concurrent_uploads_of_the_same_folder_agree(store, dataset, tmp_path):
+def test_concurrent_uploads_of_the_same_folder_agree(store, dataset, tmp_path, request):
+    if request.node.callspec.params["store"] == "moto":
+        pytest.skip("moto's in-process S3 breaks on concurrent PUTs of one key (its buffer is closed mid-write)")
     with ThreadPoolExecutor(max_workers=2) as pool:
         versions = list(pool.map(lambda _: publish_dataset(store, dataset, name="pinball", shard_bytes=SMALL_SHARDS), range(2)))
     assert versions[0].version_id == versions[1].version_id
@@ -262,3 +264,26 @@ def test_crlf_labels_are_fetched_with_lf(tmp_path, dataset):
     store = LocalStore(tmp_path / "store")
     local = fetch_dataset(store, publish_dataset(store, dataset, name="pinball").key, tmp_path / "fetched")
     assert b"\r" not in local.train_labels.read_bytes()
+
+
+def test_a_file_changed_after_validation_stops_the_upload(tmp_path, dataset):
+    from ocrbatch.datasets import validate_dataset
+
+    report = validate_dataset(dataset)
+    (dataset / "imgs" / "0004.png").write_bytes(image_bytes(404))
+    store = LocalStore(tmp_path / "store")
+    with pytest.raises(BadInput, match="0004.png changed during the upload"):
+        publish_dataset(store, dataset, name="pinball", report=report)
+    assert list_versions(store) == []
+
+
+def test_detection_dataset_round_trip(tmp_path):
+    folder = make_dataset(tmp_path / "det", det=True)
+    store = LocalStore(tmp_path / "store")
+    version = publish_dataset(store, folder, name="frames")
+    assert version.task == "det" and version.counts["boxes"] == 11
+    local = fetch_dataset(store, "frames", tmp_path / "fetched")
+    assert local.task == "det"
+    first = local.train_labels.read_text().splitlines()[0].split("\t")
+    assert json.loads(first[1])[0]["points"] == [[1, 1], [10, 1], [10, 7], [1, 7]]
+    assert (local.root / first[0]).read_bytes() == (folder / first[0]).read_bytes()

@@ -104,3 +104,19 @@ def _synthesized(mode: str, tmp_path_factory) -> Synthesized:
     if mode not in _CACHE:
         _CACHE[mode] = synthesize(VPC_MODES[mode], tmp_path_factory.mktemp(f"cdk-{mode}"), mode)
     return _CACHE[mode]
+
+
+VARIANT = Settings(
+    prefix="acme-ocr",
+    region="eu-west-1",
+    use_spot=False,
+    max_vcpus=64,
+    destroy_data_on_delete=True,
+    gpu_instance_types=("g5.xlarge", "g5.12xlarge"),
+)
+
+
+@pytest.fixture(scope="session")
+def variant_platform(tmp_path_factory) -> Synthesized:
+    """Every non-default setting at once: another prefix and region, no Spot, data destroyed with the stack."""
+    return synthesize(VARIANT, tmp_path_factory.mktemp("cdk-variant"), "variant")

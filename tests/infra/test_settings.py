@@ -73,33 +73,37 @@ def test_empty_values_count_as_unset():
     assert load(VPC_ID="", SUBNET_IDS=" ", OCRBATCH_MAX_VCPUS="") == load()
 
 
+VPC = {"VPC_ID": "vpc-0123456789abcdef0"}
+SUBNETS = {"SUBNET_IDS": "subnet-0123456789abcdef0"}
+
+
 @pytest.mark.parametrize(
-    ("environ", "message"),
+    ("environ", "key", "expected"),
     [
-        ({"VPC_ID": "vpc-0123456789abcdef0"}, "SUBNET_IDS: required when VPC_ID is set"),
-        ({"SUBNET_IDS": "subnet-0123456789abcdef0"}, "VPC_ID: required when SUBNET_IDS is set"),
-        ({"VPC_ID": "my-vpc", "SUBNET_IDS": "subnet-0123456789abcdef0"}, "VPC_ID: expected a VPC id"),
-        ({"VPC_ID": "vpc-0123456789abcdef0", "SUBNET_IDS": "subnet-01234567,sn-2"}, "SUBNET_IDS: expected comma-separated"),
-        ({"AWS_REGION": "oregon"}, "AWS_REGION: expected an AWS region"),
-        ({"OCRBATCH_PREFIX": "Pinball_OCR"}, "OCRBATCH_PREFIX: expected lowercase letters"),
-        ({"OCRBATCH_PREFIX": "a" * 40}, "OCRBATCH_PREFIX: expected at most 36 characters"),
-        ({"OCRBATCH_AVAILABILITY_ZONES": "eu-west-1a"}, "OCRBATCH_AVAILABILITY_ZONES: expected availability zones of us-west-2"),
-        ({"OCRBATCH_GPU_INSTANCE_TYPES": "p3.2xlarge,,g4dn.xlarge"}, "OCRBATCH_GPU_INSTANCE_TYPES: expected instance types"),
-        ({"OCRBATCH_GPU_INSTANCE_TYPES": "c5.large"}, "OCRBATCH_GPU_INSTANCE_TYPES: expected GPU instance types"),
-        ({"OCRBATCH_CPU_INSTANCE_TYPES": "c5.large,c5.large"}, "OCRBATCH_CPU_INSTANCE_TYPES: expected instance types such as c5.large without repeats"),
-        ({"OCRBATCH_MAX_VCPUS": "lots"}, "OCRBATCH_MAX_VCPUS: expected a whole number from 1 to 100000, got 'lots'"),
-        ({"OCRBATCH_MAX_VCPUS": "0"}, "OCRBATCH_MAX_VCPUS: expected a whole number from 1 to 100000"),
-        ({"OCRBATCH_SPOT_BID_PERCENTAGE": "150"}, "OCRBATCH_SPOT_BID_PERCENTAGE: expected a whole number from 1 to 100"),
-        ({"OCRBATCH_USE_SPOT": "maybe"}, "OCRBATCH_USE_SPOT: expected true or false, got 'maybe'"),
-        ({"OCRBATCH_ON_DEMAND_GPU_FALLBACK": "2"}, "OCRBATCH_ON_DEMAND_GPU_FALLBACK: expected true or false"),
-        ({"OCRBATCH_DESTROY_DATA_ON_DELETE": "please"}, "OCRBATCH_DESTROY_DATA_ON_DELETE: expected true or false"),
+        (VPC, "SUBNET_IDS", "required when VPC_ID is set"),
+        (SUBNETS, "VPC_ID", "required when SUBNET_IDS is set"),
+        ({**SUBNETS, "VPC_ID": "my-vpc"}, "VPC_ID", "expected a VPC id"),
+        ({**VPC, "SUBNET_IDS": "subnet-01234567,sn-2"}, "SUBNET_IDS", "expected comma-separated private subnet ids"),
+        ({"AWS_REGION": "oregon"}, "AWS_REGION", "expected an AWS region"),
+        ({"OCRBATCH_PREFIX": "Pinball_OCR"}, "OCRBATCH_PREFIX", "expected lowercase letters"),
+        ({"OCRBATCH_PREFIX": "a" * 40}, "OCRBATCH_PREFIX", "expected at most 36 characters"),
+        ({"OCRBATCH_AVAILABILITY_ZONES": "eu-west-1a"}, "OCRBATCH_AVAILABILITY_ZONES", "expected availability zones of us-west-2"),
+        ({"OCRBATCH_GPU_INSTANCE_TYPES": "p3.2xlarge,,g4dn.xlarge"}, "OCRBATCH_GPU_INSTANCE_TYPES", "expected instance types"),
+        ({"OCRBATCH_GPU_INSTANCE_TYPES": "c5.large"}, "OCRBATCH_GPU_INSTANCE_TYPES", "expected GPU instance types"),
+        ({"OCRBATCH_CPU_INSTANCE_TYPES": "c5.large,c5.large"}, "OCRBATCH_CPU_INSTANCE_TYPES", "expected instance types such as c5.large without repeats"),
+        ({"OCRBATCH_MAX_VCPUS": "lots"}, "OCRBATCH_MAX_VCPUS", "expected a whole number from 1 to 100000, got 'lots'"),
+        ({"OCRBATCH_MAX_VCPUS": "0"}, "OCRBATCH_MAX_VCPUS", "expected a whole number from 1 to 100000"),
+        ({"OCRBATCH_SPOT_BID_PERCENTAGE": "150"}, "OCRBATCH_SPOT_BID_PERCENTAGE", "expected a whole number from 1 to 100"),
+        ({"OCRBATCH_USE_SPOT": "maybe"}, "OCRBATCH_USE_SPOT", "expected true or false, got 'maybe'"),
+        ({"OCRBATCH_ON_DEMAND_GPU_FALLBACK": "2"}, "OCRBATCH_ON_DEMAND_GPU_FALLBACK", "expected true or false"),
+        ({"OCRBATCH_DESTROY_DATA_ON_DELETE": "please"}, "OCRBATCH_DESTROY_DATA_ON_DELETE", "expected true or false"),
     ],
 )
-def test_bad_values_are_rejected_with_one_line_naming_the_key(environ, message):
+def test_bad_values_are_rejected_with_one_line_naming_the_key(environ, key, expected):
     with pytest.raises(SettingsError) as caught:
         load(**environ)
     text = str(caught.value)
-    assert text.startswith(message)
+    assert text.startswith(f"{key}: {expected}")
     assert "\n" not in text
     assert isinstance(caught.value, BadInput)
 

@@ -58,7 +58,9 @@ def test_bucket_is_kept_on_destroy_by_default(platform):
 def test_every_bucket_refuses_plain_http_and_old_tls(platform):
     for logical_id, bucket in platform.resources("AWS::S3::Bucket").items():
         policies = [
-            p for p in platform.resources("AWS::S3::BucketPolicy").values() if p["Properties"]["Bucket"] == {"Ref": logical_id}
+            p
+            for p in platform.resources("AWS::S3::BucketPolicy").values()
+            if p["Properties"]["Bucket"] == {"Ref": logical_id}
         ]
         assert len(policies) == 1, logical_id
         statements = policies[0]["Properties"]["PolicyDocument"]["Statement"]

@@ -206,9 +206,10 @@ def deploy_fake_stack(stack_name: str = keys.DEFAULT_STACK_NAME, *, with_outputs
         keys.LOG_GROUP: log_group,
         keys.REGION: REGION,
         keys.IMAGE_URI: image,
-        keys.GPU_SPOT_COMPUTE_ENV: f"{prefix}-gpu-spot",
-        keys.GPU_ON_DEMAND_COMPUTE_ENV: f"{prefix}-gpu-ondemand",
-        keys.CPU_COMPUTE_ENV: f"{prefix}-cpu",
+        # The real stack outputs compute environment ARNs.
+        keys.GPU_SPOT_COMPUTE_ENV: envs["gpu-spot"],
+        keys.GPU_ON_DEMAND_COMPUTE_ENV: envs["gpu-ondemand"],
+        keys.CPU_COMPUTE_ENV: envs["cpu"],
     }
     outputs = {k: v for k, v in outputs.items() if k in with_outputs}
     template = {

@@ -8,7 +8,7 @@ import json
 
 import boto3
 import pytest
-from jobs_fakes import RUN_ID, REGION, FakeCatalogue, FakeClock, ScriptedBackend, job_state, publish_fake_model
+from jobs_fakes import REGION, FakeCatalogue, FakeClock, ScriptedBackend, job_state, publish_fake_model
 from typer.testing import CliRunner
 
 import ocrbatch.datasets
@@ -142,7 +142,7 @@ def test_bad_submit_input_is_one_line_and_exit_2(deployment, catalogue, args, me
 def test_unknown_dataset_and_missing_dataset_exit_2(deployment, catalogue):
     assert run("submit", "--aws", "--dataset", "missing@v9").exit_code == 2
     result = run("submit", "--aws")
-    assert result.exit_code == 2 and "--dataset is required" in result.stderr
+    assert result.exit_code == 2 and "no dataset in s3://" in result.stderr and "--dataset DIR" in result.stderr
 
 
 def test_missing_stack_says_to_deploy(moto_aws):
@@ -182,6 +182,13 @@ def test_submit_then_monitor_latest_succeeds_and_list_shows_accuracy(deployment,
     table = run("list", "--aws").stdout.splitlines()
     assert table[0].split() == ["JOB", "ID", "NAME", "STATUS", "AGE", "DATASET", "ACCURACY"]
     assert "pinball@v1" in table[1] and "93.0%" in table[1]
+
+
+def test_seed_monitor_with_only_a_batch_job_id_goes_to_aws(deployment, catalogue, fast_clock):
+    submitted = submit_on_moto()
+    result = run("monitor", "--job-id", submitted["job_id"])
+    assert result.exit_code == 0, result.stderr
+    assert "SUCCEEDED" in result.stdout
 
 
 def test_failed_job_on_moto_exits_1(deployment, catalogue, fast_clock, monkeypatch):
@@ -361,3 +368,34 @@ def test_doctor_fails_with_exit_3_without_a_stack(moto_aws):
     result = run("doctor", "--stack", "nope")
     assert result.exit_code == 3
     assert any(line.startswith("FAIL  stack") and "cdk deploy" in line for line in result.stdout.splitlines())
+
+
+def test_submit_a_real_dataset_folder_then_by_its_version(deployment, tmp_path):
+    """Wired to the real ocrbatch.datasets: the folder is validated and published to the bucket."""
+    from PIL import Image
+
+    folder = tmp_path / "scores"
+    (folder / "img").mkdir(parents=True)
+    lines = []
+    for i, text in enumerate(["120", "4500", "77", "31337"]):
+        Image.new("RGB", (48, 16), "white").save(folder / "img" / f"{i}.png")
+        lines.append(f"img/{i}.png\t{text}")
+    (folder / "train.txt").write_text("\n".join(lines[:3]) + "\n")
+    (folder / "val.txt").write_text(lines[3] + "\n")
+
+    first = submit_on_moto_with("--dataset", folder)
+    assert first["dataset"].startswith(f"s3://{deployment[keys.BUCKET]}/datasets/scores/versions/")
+    version = first["dataset"].rsplit("/", 1)[1]
+    again = submit_on_moto_with("--dataset", f"scores@{version}")
+    assert again["dataset"] == first["dataset"]
+    # The seed's `submit` named no dataset: the newest uploaded version is used.
+    assert submit_on_moto_with()["dataset"] == first["dataset"]
+    raw = boto3.client("batch", region_name=REGION).describe_jobs(jobs=[again["job_id"]])["jobs"][0]
+    env = {e["name"]: e["value"] for e in raw["container"]["environment"]}
+    assert env["OCRBATCH_TASK"] == "rec" and env["OCRBATCH_DATASET"] == first["dataset"]
+
+
+def submit_on_moto_with(*args):
+    result = run("submit", "--aws", "--json", *args)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)

@@ -1,7 +1,6 @@
 """`doctor` checks against a moto deployment, with Service Quotas faked (moto has no EC2 quotas)."""
 
 import boto3
-import pytest
 from jobs_fakes import REGION, FakeQuotas, deploy_fake_stack
 
 from ocrbatch import stack_outputs as keys
@@ -30,13 +29,18 @@ def test_a_healthy_deployment_passes_every_check(deployment):
 
 
 def test_zero_quota_missing_image_and_disabled_queue_each_say_what_to_do(deployment):
-    boto3.client("batch", region_name=REGION).update_job_queue(jobQueue=deployment[keys.CPU_QUEUE], state="DISABLED")
+    batch = boto3.client("batch", region_name=REGION)
+    batch.update_job_queue(jobQueue=deployment[keys.CPU_QUEUE], state="DISABLED")
+    batch.update_compute_environment(computeEnvironment=deployment[keys.GPU_SPOT_COMPUTE_ENV], state="DISABLED")
     boto3.client("ecr", region_name=REGION).batch_delete_image(repositoryName="cdk-assets", imageIds=[{"imageTag": "abc123"}])
     checks = by_name(check_aws(clients_with(FakeQuotas({"L-3819A6DF": 0})), region=REGION, stack_name=deployment.stack_name))
     assert checks["GPU Spot quota (G)"].status == "fail" and "L-3819A6DF" in checks["GPU Spot quota (G)"].detail
     assert checks["training image"].status == "fail" and "cdk deploy" in checks["training image"].detail
     queue = checks["job queue pinball-ocr-training-cpu-queue"]
     assert queue.status == "fail" and "DISABLED" in queue.detail
+    spot = checks["compute environment pinball-ocr-training-gpu-spot"]
+    assert spot.status == "fail" and spot.detail.startswith("DISABLED/VALID: enable it")
+    assert checks["compute environment pinball-ocr-training-cpu"].status == "ok"
 
 
 def test_missing_stack_fails_with_the_deploy_hint_and_still_checks_a_given_bucket(moto_aws):

@@ -138,3 +138,17 @@ def _with_store(state, root):
     from jobs_fakes import RUN_ID
 
     return replace(state, output=LocalStore(root).uri(f"runs/{RUN_ID}/"))
+
+
+def test_last_log_lines_arriving_after_the_job_stopped_are_still_shown(tmp_path):
+    class LateLogs(ScriptedBackend):
+        def log_events(self, job_id, *, start_from=None):
+            if self.polls >= len(self.states) and "published model" not in self._log_lines:
+                self._log_lines.append("published model")  # delivered after the final describe
+                return [], start_from
+            return super().log_events(job_id, start_from=start_from)
+
+    backend = LateLogs(tmp_path, [job_state("RUNNING", log_stream="s"), job_state("SUCCEEDED", log_stream="s")],
+                       logs={0: ["training"]})
+    _, lines = follow(backend, FakeClock())
+    assert [line for line in lines if line.startswith("  | ")] == ["  | training", "  | published model"]

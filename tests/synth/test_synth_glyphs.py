@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ocrbatch.synth import dotmatrix, segments, texts
 from ocrbatch.synth.segments import Cell, SegmentFont
@@ -116,3 +118,22 @@ def test_dots_render_round_dots_at_pitch():
     assert 6 <= ys.min() and ys.max() < 12 and 12 <= xs.min() and xs.max() < 18
     assert render.lit[6, 12] < 0.5  # dots are round: the cell corner stays dark
     assert render.ghost.sum() > render.lit.sum() * 11
+
+
+def test_missing_opencv_is_one_clear_error(monkeypatch):
+    import sys
+
+    from ocrbatch.errors import OcrbatchError
+    from ocrbatch.synth import opencv
+
+    monkeypatch.setitem(sys.modules, "cv2", None)  # makes `import cv2` raise ImportError
+    with pytest.raises(OcrbatchError, match="pip install opencv-python-headless"):
+        opencv.load_cv2()
+
+
+@given(st.integers(min_value=0, max_value=10**10 - 1), st.sampled_from([",", ".", ""]))
+def test_any_score_label_round_trips_through_display_cells(value, separator):
+    label = texts.format_score(value, separator)
+    cells = segments.cells_from_text(label)
+    assert len(cells) == len(str(value))  # separators never take a position of their own
+    assert segments.text_from_cells(cells) == label

@@ -31,7 +31,8 @@ class TrainState:
     epoch: int = 0
     step: int = 0
     global_step: int = 0
-    train_seconds: float = 0.0
+    train_seconds: float = 0.0  # time spent training, without evaluation and checkpoints
+    eval_seconds: float = 0.0
     best_accuracy: float = -1.0
     best_epoch: int | None = None
     history: list = field(default_factory=list)  # per epoch: epoch, seconds, loss, accuracy, ...

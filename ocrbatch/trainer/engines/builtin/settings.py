@@ -41,6 +41,7 @@ class Settings:
     cache_megabytes: int = 2048  # resized images kept in memory
     cpu_threads: int = 0  # 0: one per core
     eval_batch_size: int = 128
+    eval_every_steps: int = 0  # also evaluate (and keep the best) every N steps; 0: once per epoch
     character_dict_path: str | None = None  # instead of the dataset's characters; relative to the dataset
     model_name: str = DEFAULT_MODEL_NAME  # stock paddleocr name written to inference.yml
 

@@ -171,15 +171,21 @@ class Trainer:
                 loss_value = self._train_step(batch)
                 now = time.monotonic()
                 state.train_seconds += now - tick
-                tick = now
                 state.step, state.global_step = step + 1, state.global_step + 1
                 self._report(state, loss_value)
-                if now - last_checkpoint >= settings.checkpoint_every_seconds:
-                    self._checkpoint(state, reason="interval")
-                    last_checkpoint = time.monotonic()
                 if self._out_of_time(state):
                     break
-            self._finish_epoch(state, loss_value, tick)
+                if settings.eval_every_steps and state.global_step % settings.eval_every_steps == 0 \
+                        and state.step < len(batches):
+                    self._evaluate_and_keep_best(state, loss_value)
+                if time.monotonic() - last_checkpoint >= settings.checkpoint_every_seconds:
+                    self._checkpoint(state, reason="interval")
+                    last_checkpoint = time.monotonic()
+                tick = time.monotonic()  # evaluation and checkpoints are not training time
+            self._evaluate_and_keep_best(state, loss_value)
+            if state.step >= len(batches):
+                state.epoch, state.step = state.epoch + 1, 0
+            self._checkpoint(state, reason="epoch")
             last_checkpoint = time.monotonic()
         if ctx.stop_requested.is_set():  # asked to stop while the last epoch ended: honour it
             raise Preempted(f"stopped after epoch {state.epoch}")
@@ -204,24 +210,23 @@ class Trainer:
         self.optimizer.clear_grad()
         return float(loss)
 
-    def _finish_epoch(self, state: TrainState, loss_value: float, tick: float) -> None:
-        """Evaluate, keep the best weights, then checkpoint the start of the next epoch."""
-        finished = state.step >= self.steps_per_epoch
+    def _evaluate_and_keep_best(self, state: TrainState, loss_value: float) -> None:
+        """Evaluate on the val split (or judge by the loss without one); save best.* on a new best."""
+        started = time.monotonic()
         metrics = self.evaluate() if len(self.val.widths) else {}
-        state.train_seconds += time.monotonic() - tick
+        state.eval_seconds += time.monotonic() - started
         accuracy = metrics.get("accuracy", -loss_value if math.isfinite(loss_value) else -1e9)
         state.history.append({
-            "epoch": state.epoch, "step": state.step, "train_seconds": round(state.train_seconds, 2),
-            "loss": round(loss_value, 5), **{k: round(v, 5) for k, v in metrics.items()},
+            "epoch": state.epoch, "step": state.step, "global_step": state.global_step,
+            "train_seconds": round(state.train_seconds, 2), "loss": round(loss_value, 5),
+            **{k: round(v, 5) for k, v in metrics.items()},
         })
         if accuracy >= state.best_accuracy:
             state.best_accuracy, state.best_epoch = accuracy, state.epoch
             checkpoints.save_best(self.ctx.checkpoint_dir, self.model,
-                                  {"epoch": state.epoch, **metrics}, self.identity)
-        if finished:
-            state.epoch, state.step = state.epoch + 1, 0
+                                  {"epoch": state.epoch, "global_step": state.global_step, **metrics},
+                                  self.identity)
         self._report(state, loss_value, accuracy=metrics.get("accuracy"))
-        self._checkpoint(state, reason="epoch")
 
     def _checkpoint(self, state: TrainState, reason: str) -> None:
         checkpoints.save_latest(self.ctx.checkpoint_dir, self.model, self.optimizer, state, self.identity)
