@@ -132,7 +132,12 @@ class LocalStore:
 
 
 class S3Store:
-    """One S3 bucket through an injected boto3 S3 client."""
+    """One S3 bucket through an injected boto3 S3 client.
+
+    A missing key usually answers 404, but S3 answers 403 instead when the caller may not list the
+    bucket root, which is the case for the training job's role (it may list only under datasets/ and
+    runs/). So a 403 is double-checked with a listing of the key itself before it is called missing.
+    """
 
     def __init__(self, client, bucket: str):
         self.client = client
@@ -149,10 +154,16 @@ class S3Store:
         self.client.upload_file(str(path), self.bucket, key)
 
     def get_bytes(self, key: str) -> bytes:
+        from botocore.exceptions import ClientError
+
         try:
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except self.client.exceptions.NoSuchKey:
             raise NotFound(f"no such object: {self.uri(key)}") from None
+        except ClientError as err:
+            if self._missing(key, err):
+                raise NotFound(f"no such object: {self.uri(key)}") from None
+            raise
 
     def get_file(self, key: str, path: Path) -> None:
         from botocore.exceptions import ClientError
@@ -161,7 +172,7 @@ class S3Store:
         try:
             self.client.download_file(self.bucket, key, str(path))
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if self._missing(key, err):
                 raise NotFound(f"no such object: {self.uri(key)}") from None
             raise
 
@@ -172,9 +183,24 @@ class S3Store:
             self.client.head_object(Bucket=self.bucket, Key=key)
             return True
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if self._missing(key, err):
                 return False
             raise
+
+    def _missing(self, key: str, err) -> bool:
+        """Does this error mean the key does not exist? A 403 only if a listing of the key proves it."""
+        from botocore.exceptions import ClientError
+
+        error = err.response.get("Error", {})
+        if error.get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return True
+        if error.get("Code") not in ("403", "AccessDenied", "Forbidden"):
+            return False
+        try:
+            listed = self.client.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
+        except ClientError:
+            return False  # not allowed to list either: a real denial, reported as such
+        return not any(item["Key"] == key for item in listed.get("Contents", []))
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")

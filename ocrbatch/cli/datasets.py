@@ -8,6 +8,7 @@ in ``ocrbatch validate DIR``. stdout gets the result only: the version URI (or `
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -65,13 +66,18 @@ def upload(
 
     folder = _folder(directory, training_data)
     name = check_name(name) if name else name_from_folder(folder.resolve().name)
+    target = common.make_target(local, stack=stack, region=region, profile=profile, bucket=bucket, home=home)
     started = time.monotonic()
-    with ProgressBar() as bar:
-        report = validate_dataset(folder, task=task, skip_bad=skip_bad, progress=bar)
-    show_problems(report)
-    if not report.ok:
-        raise InvalidDataset(report)
-    store = open_store(common.make_target(local, stack=stack, region=region, profile=profile, bucket=bucket, home=home))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Building the S3 client (imports, endpoint data) takes a few hundred ms of mostly Python:
+        # do it while validation waits on disk. A bad dataset still wins: its error is shown first.
+        store_future = pool.submit(open_store, target)
+        with ProgressBar() as bar:
+            report = validate_dataset(folder, task=task, skip_bad=skip_bad, progress=bar)
+        show_problems(report)
+        if not report.ok:
+            raise InvalidDataset(report)
+        store = store_future.result()
     with ProgressBar() as bar:
         version = publish_dataset(store, folder, name=name, report=report, progress=bar)
     if version.reused:

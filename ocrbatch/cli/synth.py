@@ -32,7 +32,11 @@ def synth(
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty folder that synth did not make.")] = False,
     json_output: common.JsonOpt = False,
 ) -> None:
-    """Generate labelled pinball display images (7/14-segment, dot-matrix, LCD) in PaddleOCR's layout."""
+    """Generate labelled pinball display images (7/14-segment, dot-matrix, LCD) in PaddleOCR's layout.
+
+    Labels are what the display lights, separators included: a score shown as 1,234,560 is
+    labelled "1,234,560". No fonts or network are used; the same seed writes the same bytes.
+    """
     from ocrbatch.synth import generate_dataset  # needs OpenCV; keep it out of every other command
 
     report = _progress_reporter()

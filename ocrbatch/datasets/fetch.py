@@ -165,7 +165,7 @@ def _write_marker(dest: Path, manifest: dict, uri: str, files: dict[str, list]) 
     record = {"format": 1, "name": manifest["name"], "version_id": manifest["version_id"], "uri": uri, "files": files}
     fd, tmp = tempfile.mkstemp(dir=dest, prefix=".tmp-")
     with os.fdopen(fd, "w") as out:
-        json.dump(record, out, separators=(",", ":"))
+        out.write(json.dumps(record, separators=(",", ":")))  # dumps: the C encoder
     os.replace(tmp, dest / MARKER_NAME)
 
 

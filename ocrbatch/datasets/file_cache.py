@@ -60,12 +60,14 @@ class FileFacts:
     def save(self) -> None:
         if not self.changed:
             return
+        tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
             with os.fdopen(fd, "w") as out:
-                json.dump(self.entries, out, separators=(",", ":"))
+                out.write(json.dumps(self.entries, separators=(",", ":")))  # dumps: the C encoder
             os.replace(tmp, self.path)
             self.changed = False
         except OSError:
-            pass  # a read-only home only costs rehashing next time
+            if tmp:
+                Path(tmp).unlink(missing_ok=True)  # a read-only home only costs rehashing next time

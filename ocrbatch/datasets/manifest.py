@@ -68,13 +68,10 @@ def shard_key(name: str, sha256: str) -> str:
 
 def compute_version_id(task: str, labels: dict[str, str], files: dict[str, tuple[str, int]]) -> str:
     """``labels``: split -> sha256 of its label file; ``files``: path -> (sha256, size)."""
-    content = {
-        "task": task,
-        "labels": dict(sorted(labels.items())),
-        "files": [[path, sha, size] for path, (sha, size) in sorted(files.items())],
-    }
-    blob = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
-    return hashlib.sha256(blob).hexdigest()[:VERSION_ID_LENGTH]
+    digest = hashlib.sha256(json.dumps({"task": task, "labels": labels}, sort_keys=True).encode())
+    # One line per file; paths cannot hold a newline or NUL (validation splits lines on newlines).
+    digest.update("".join(f"{path}\0{sha}\0{size}\n" for path, (sha, size) in sorted(files.items())).encode())
+    return digest.hexdigest()[:VERSION_ID_LENGTH]
 
 
 def encode_index(files: dict[str, list]) -> bytes:

@@ -13,7 +13,6 @@ unchanged folder again costs one ``stat`` per image.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import posixpath
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from ocrbatch.datasets.file_cache import FileFacts
+from ocrbatch.datasets.image_check import inspect_image
 from ocrbatch.errors import BadInput
 
 TASKS = ("rec", "det")
@@ -303,31 +303,13 @@ class _ImageInspector:
                 data = handle.read()
         except OSError as err:
             return f"cannot read image {rel}: {err.strerror}"
-        decoded = _decode_header(data)
+        decoded = inspect_image(data)
         if isinstance(decoded, str):
             return f"image {rel} {decoded}"
         width, height, fmt = decoded
         sha = hashlib.sha256(data).hexdigest()
         self.facts.remember(rel, len(data), st.st_mtime_ns, sha, width, height, fmt)
         return ImageFile(rel, len(data), sha, width, height, fmt, st.st_mtime_ns)
-
-
-def _decode_header(data: bytes) -> tuple[int, int, str] | str:
-    """(width, height, format), or why the bytes are not a usable image. Header + verify only."""
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            fmt = image.format or "unknown"
-            width, height = image.size
-            image.verify()  # PNG: checks every chunk's CRC; JPEG: header only, hence the EOI test below
-    except Exception as err:  # noqa: BLE001 - Pillow raises many types (SyntaxError, OSError, ...) for bad files
-        return f"does not decode: {str(err) or type(err).__name__}"
-    if fmt == "JPEG" and data.rfind(b"\xff\xd9") == -1:
-        return "is a truncated JPEG (no end-of-image marker)"
-    if width <= 0 or height <= 0:
-        return f"has no pixels ({width}x{height})"
-    return width, height, fmt
 
 
 # --- the whole folder ------------------------------------------------------------------------

@@ -152,9 +152,15 @@ def generate_dataset(
     """Write a synthetic pinball display dataset into ``out_dir`` and return its summary.
 
     ``styles``: any of seg7, seg14, dmd, lcd, or one preset: "all" (default) or "scores" (every
-    style, score texts only: characters 0-9 , .). ``height`` is the rec crop height (det frames are
-    512-768 px wide). An existing non-empty folder is refused unless it is a previous synth output
-    (which is replaced) or ``force`` is set (files are written beside what is there).
+    style, score texts only). seg7 alone is always scores: characters 0-9 plus "," and ".".
+    Labels are the lit characters, separators included ("1,234,560"; see ``texts``).
+    ``height`` is the rec crop height (width follows the text, at most height*320/48); det frames
+    are 512-768 px wide. ``val_fraction`` 0 writes an empty val.txt. An existing non-empty folder
+    is refused unless it is a previous synth output (which is replaced) or ``force`` is set (files
+    are written beside what is there). ``progress(done, total)`` is called after each chunk.
+
+    Returns the summary: the settings, ``splits`` {train, val}, ``per_style`` {style: {train,
+    val}}, ``characters`` (sorted, as one string), ``workers``, ``seconds``, ``images_per_second``.
     """
     if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
         raise BadInput(f"count must be a positive integer, got {count!r}")

@@ -108,7 +108,7 @@ def test_non_utf8_line(dataset):
     [
         (b"", "is empty (0 bytes)"),
         (b"not an image at all", "does not decode"),
-        (image_bytes(5, "PNG")[:-20], "does not decode"),
+        (image_bytes(5, "PNG")[:-20], "truncated PNG"),
         (image_bytes(5, "JPEG")[:-2], "truncated JPEG"),
     ],
 )
@@ -205,8 +205,8 @@ def test_unknown_task_and_missing_folder(tmp_path, dataset):
 def test_second_validation_trusts_memoised_facts_until_a_file_changes(dataset, monkeypatch):
     first = validate_dataset(dataset)
     decoded = []
-    real = validation._decode_header
-    monkeypatch.setattr(validation, "_decode_header", lambda data: decoded.append(1) or real(data))
+    real = validation.inspect_image
+    monkeypatch.setattr(validation, "inspect_image", lambda data: decoded.append(1) or real(data))
     # Files written in this test are "racily clean" (too new to memoise): age them first.
     old = time.time() - 60
     for path in (dataset / "imgs").iterdir():

@@ -40,6 +40,14 @@ def test_same_seed_same_bytes_different_seed_differs(tmp_path):
     assert a["images_per_second"] > 0
 
 
+def test_det_frames_are_reproducible_too(tmp_path):
+    generate_dataset(tmp_path / "a", count=4, seed=7, task="det")
+    generate_dataset(tmp_path / "b", count=4, seed=7, task="det")
+    generate_dataset(tmp_path / "c", count=4, seed=9, task="det")
+    assert folder_bytes(tmp_path / "a") == folder_bytes(tmp_path / "b")
+    assert (tmp_path / "a" / "train.txt").read_bytes() != (tmp_path / "c" / "train.txt").read_bytes()
+
+
 def test_parallel_workers_write_the_same_bytes(tmp_path, monkeypatch):
     generate_dataset(tmp_path / "one", count=30, seed=3, task="rec", workers=1)
     monkeypatch.setitem(generator.PARALLEL_THRESHOLD, "rec", 1)
