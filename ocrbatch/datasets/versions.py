@@ -88,8 +88,10 @@ def publish_dataset(
     label_shas = {split: hashlib.sha256(data).hexdigest() for split, data in label_bytes.items()}
     files = {path: (image.sha256, image.size) for path, image in report.images.items()}
     version_id = compute_version_id(report.task, label_shas, files)
-    if store.exists(manifest_key(name, version_id)):
+    try:  # one GET, not HEAD + GET: this is the whole cost of re-uploading an unchanged folder
         return DatasetVersion.from_manifest(store, read_manifest(store, name, version_id), reused=True)
+    except NotFound:
+        pass
 
     # Where each piece of content already lives (sha256 -> (shard, offset)).
     existing_shards = {info.key: info.size for info in store.list(shards_prefix(name))}

@@ -77,14 +77,16 @@ def test_cfn_lint_ignores_are_narrow(platform):
 # --- checkov ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(
+needs_checkov = pytest.mark.skipif(
     not CHECKOV.exists(),
     reason="checkov lives in its own venv (it pins an old boto3): "
     "python -m venv .venv-checkov && .venv-checkov/bin/pip install checkov==3.3.30",
 )
-def test_checkov_finds_nothing_unacknowledged(platform):
+
+
+def assert_checkov_clean(template_path) -> None:
     result = subprocess.run(
-        [str(CHECKOV), "--file", str(platform.template_path), "--framework", "cloudformation",
+        [str(CHECKOV), "--file", str(template_path), "--framework", "cloudformation",
          "--output", "json", "--compact", "--skip-download"],  # --skip-download: no Prisma Cloud calls
         capture_output=True, text=True, timeout=300,
     )
@@ -97,6 +99,16 @@ def test_checkov_finds_nothing_unacknowledged(platform):
     assert report["summary"]["parsing_errors"] == 0
     for skipped in results["skipped_checks"]:
         assert skipped["check_result"].get("suppress_comment"), f"{skipped['check_id']} skipped without a reason"
+
+
+@needs_checkov
+def test_checkov_finds_nothing_unacknowledged(platform):
+    assert_checkov_clean(platform.template_path)
+
+
+@needs_checkov
+def test_checkov_finds_nothing_unacknowledged_with_every_setting_changed(variant_platform):
+    assert_checkov_clean(variant_platform.template_path)
 
 
 def test_checkov_skips_carry_reasons(platform):

@@ -1,0 +1,295 @@
+"""The builtin engine on CPU: it trains on generated crops, exports a model that stock paddleocr reads,
+stops with a checkpoint when asked, resumes from the exact step, and refuses bad checkpoints/settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from ocrbatch.errors import BadInput, IntegrityError
+from ocrbatch.trainer.engines.base import LocalDataset, Preempted, TrainContext
+from ocrbatch.trainer.spec import TrainingSpec
+
+cv2 = pytest.importorskip("cv2")
+pytest.importorskip("paddle")
+
+# A small network so a few epochs take seconds on two shared cores.
+TINY = {"channels": "8,16,24,32", "hidden_size": "32", "seq_blocks": "1", "batch_size": "16"}
+
+
+def make_dataset(root: Path, count: int, seed: int) -> LocalDataset:
+    from ocrbatch.synth import generate_dataset
+
+    summary = generate_dataset(root, count=count, seed=seed, task="rec", styles=["seg7"], val_fraction=0.2)
+    return _local_dataset(root, summary["characters"])
+
+
+def _local_dataset(root: Path, characters: str) -> LocalDataset:
+    return LocalDataset(root=root, task="rec", train_labels=root / "train.txt", val_labels=root / "val.txt",
+                        characters=tuple(sorted(characters)), version=f"file://{root}")
+
+
+class Recorder:
+    """Stands in for the orchestrator: records checkpoints and progress, can ask for a stop."""
+
+    def __init__(self, stop_at: tuple[int, int] | None = None):
+        self.checkpoints: list[dict] = []
+        self.reports: list[dict] = []
+        self.stop_at = stop_at
+        self.ctx: TrainContext | None = None
+
+    def on_checkpoint(self, info: dict) -> None:
+        self.checkpoints.append(info)
+
+    def report(self, **values) -> None:
+        self.reports.append(values)
+        if self.stop_at and (values["epoch"], values["step"]) == self.stop_at:
+            self.ctx.stop_requested.set()
+
+
+def make_context(tmp: Path, dataset: LocalDataset, recorder: Recorder, run: str = "run", **spec) -> TrainContext:
+    overrides = {**TINY, **spec.pop("overrides", {})}
+    ctx = TrainContext(
+        spec=TrainingSpec(dataset=dataset.version, output=f"file://{tmp}/{run}", overrides=overrides, **spec),
+        dataset=dataset,
+        workdir=tmp / run / "work",
+        checkpoint_dir=tmp / run / "checkpoints",
+        export_dir=tmp / run / "export",
+        on_checkpoint=recorder.on_checkpoint,
+        report=recorder.report,
+    )
+    recorder.ctx = ctx
+    return ctx
+
+
+def train(ctx: TrainContext):
+    from ocrbatch.trainer.engines.builtin import BuiltinEngine
+
+    return BuiltinEngine().train(ctx)
+
+
+@pytest.fixture(scope="module")
+def seg7(tmp_path_factory) -> LocalDataset:
+    return make_dataset(tmp_path_factory.mktemp("seg7"), count=200, seed=3)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, seg7):
+    """One short training run shared by the export/judge tests."""
+    tmp = tmp_path_factory.mktemp("trained")
+    recorder = Recorder()
+    result = train(make_context(tmp, seg7, recorder, epochs=3))
+    return result, recorder, recorder.ctx
+
+
+# ---- training, export and the stock paddleocr judge -------------------------------------------
+
+@pytest.mark.slow
+def test_trains_and_exports_a_model_stock_paddleocr_loads(trained, seg7):
+    result, recorder, ctx = trained
+    export = ctx.export_dir
+    for name in ("inference.json", "inference.pdiparams", "inference.yml", "dict.txt"):
+        assert (export / name).stat().st_size > 0, name
+    config = yaml.safe_load((export / "inference.yml").read_text())
+    dictionary = result.dict_file.read_text(encoding="utf-8").splitlines()
+    assert config["Global"]["model_name"] == result.model_name == "PP-OCRv5_mobile_rec"
+    assert config["PostProcess"] == {"name": "CTCLabelDecode", "character_dict": dictionary}
+    assert dictionary == sorted(seg7.characters)
+    assert yaml.safe_load(result.config_file.read_text())["settings"]["hidden_size"] == 32
+
+    metrics = result.metrics
+    assert metrics["epochs"] == 3 and metrics["train_seconds"] > 0 and metrics["images_per_second"] > 0
+    assert metrics["eval_samples"] == len(seg7.val_labels.read_text().splitlines())
+    # Stock paddleocr (pads to >= 320 px, its own decoder) agrees with our in-training evaluation.
+    assert metrics["accuracy"] == pytest.approx(metrics["val_accuracy_during_training"], abs=0.03)
+    assert 0 <= metrics["norm_edit_distance"] <= 1
+
+    assert [c["epoch"] for c in recorder.checkpoints if c["reason"] == "epoch"] == [1, 2, 3]
+    assert (ctx.checkpoint_dir / "best.pdparams").exists() and (ctx.checkpoint_dir / "latest.pdopt").exists()
+    last = recorder.reports[-1]
+    assert {"epoch", "epochs", "step", "steps_per_epoch", "loss", "eta_seconds", "elapsed_seconds"} <= set(last)
+
+
+@pytest.mark.slow
+def test_the_judge_command_reads_held_out_images(trained, seg7):
+    """The exact way users load the model: TextRecognition(model_name, model_dir) in a fresh process."""
+    result, _, ctx = trained
+    images = [seg7.root / line.split("\t")[0] for line in seg7.val_labels.read_text().splitlines()[:4]]
+    script = textwrap.dedent(f"""
+        import json
+        from paddleocr import TextRecognition
+        m = TextRecognition(model_name={result.model_name!r}, model_dir={str(ctx.export_dir)!r})
+        out = [m.predict({str(images[0])!r})[0]] + list(m.predict({[str(p) for p in images]!r}, batch_size=4))
+        print(json.dumps([[r["rec_text"], float(r["rec_score"])] for r in out]))
+    """)
+    env = {**os.environ, "PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK": "True"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(results) == 5
+    assert results[0] == pytest.approx(results[1], abs=1e-4) or results[0][0] == results[1][0]
+    for text, score in results:
+        assert set(text) <= set(seg7.characters) and 0 <= score <= 1
+
+
+@pytest.mark.slow
+def test_an_easy_dataset_is_read_correctly_by_stock_paddleocr(tmp_path):
+    """Clean two-digit numbers: the test is built so that a short run must get them right."""
+    root = tmp_path / "easy"
+    (root / "images").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 600), ("val", 60)):
+        lines = []
+        for i in range(count):
+            text = str(rng.integers(10, 100))
+            image = np.zeros((40, 26 * len(text) + 12, 3), np.uint8)
+            cv2.putText(image, text, (6, 32), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (255, 255, 255), 2)
+            cv2.imwrite(str(root / "images" / f"{split}{i}.png"), image)
+            lines.append(f"images/{split}{i}.png\t{text}")
+        (root / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    dataset = _local_dataset(root, "0123456789")
+    result = train(make_context(tmp_path, dataset, Recorder(), epochs=8, learning_rate=0.003))
+    assert result.metrics["accuracy"] >= 0.9, result.metrics["history"]
+
+
+# ---- stop and resume ----------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_a_stopped_run_checkpoints_and_resumes_from_the_same_step(tmp_path, seg7):
+    first = Recorder(stop_at=(1, 3))
+    ctx = make_context(tmp_path, seg7, first, epochs=2)
+    with pytest.raises(Preempted):
+        train(ctx)
+    assert first.checkpoints[-1]["reason"] == "stop"
+    assert (first.checkpoints[-1]["epoch"], first.checkpoints[-1]["step"]) == (1, 3)
+    state = json.loads((ctx.checkpoint_dir / "latest.json").read_text())["state"]
+    assert (state["epoch"], state["step"]) == (1, 3)
+    assert not (ctx.export_dir / "inference.json").exists()
+
+    second = Recorder()
+    result = train(make_context(tmp_path, seg7, second, epochs=2))
+    steps_per_epoch = second.reports[0]["steps_per_epoch"]
+    assert result.metrics["resumed_from"] == {"epoch": 1, "step": 3}
+    assert (second.reports[0]["epoch"], second.reports[0]["step"]) == (1, 4)  # the very next batch
+    assert result.metrics["global_step"] == 2 * steps_per_epoch  # nothing trained twice or skipped
+    assert result.metrics["epochs"] == 2
+    assert (ctx.export_dir / "inference.json").exists()
+
+
+@pytest.mark.slow
+def test_a_run_resumed_after_it_finished_only_exports(tmp_path, seg7):
+    recorder = Recorder()
+    train(make_context(tmp_path, seg7, recorder, epochs=1))
+    again = Recorder()
+    result = train(make_context(tmp_path, seg7, again, epochs=1))
+    assert result.metrics["resumed_from"] == {"epoch": 1, "step": 0}
+    assert again.checkpoints == [] and result.metrics["global_step"] == recorder.reports[0]["steps_per_epoch"]
+
+
+# ---- bad checkpoints and settings ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def one_epoch_checkpoint(tmp_path_factory, seg7) -> Path:
+    tmp = tmp_path_factory.mktemp("ckpt")
+    ctx = make_context(tmp, seg7, Recorder(), epochs=1)
+    train(ctx)
+    return ctx.checkpoint_dir
+
+
+def _copy_checkpoint(source: Path, tmp: Path) -> Path:
+    target = tmp / "run" / "checkpoints"
+    target.mkdir(parents=True)
+    for path in source.iterdir():
+        (target / path.name).write_bytes(path.read_bytes())
+    return target
+
+
+def test_a_truncated_checkpoint_is_a_clear_error(tmp_path, seg7, one_epoch_checkpoint):
+    checkpoint_dir = _copy_checkpoint(one_epoch_checkpoint, tmp_path)
+    params = checkpoint_dir / "latest.pdparams"
+    params.write_bytes(params.read_bytes()[:100])
+    with pytest.raises(IntegrityError, match="latest.pdparams"):
+        train(make_context(tmp_path, seg7, Recorder(), epochs=2))
+
+
+def test_an_unreadable_checkpoint_is_a_clear_error(tmp_path, seg7, one_epoch_checkpoint):
+    checkpoint_dir = _copy_checkpoint(one_epoch_checkpoint, tmp_path)
+    (checkpoint_dir / "latest.json").write_text("{not json")
+    with pytest.raises(IntegrityError, match="unreadable"):
+        train(make_context(tmp_path, seg7, Recorder(), epochs=2))
+
+
+def test_a_checkpoint_of_another_model_is_refused(tmp_path, seg7, one_epoch_checkpoint):
+    _copy_checkpoint(one_epoch_checkpoint, tmp_path)
+    with pytest.raises(BadInput, match="different model settings"):
+        train(make_context(tmp_path, seg7, Recorder(), epochs=2, overrides={"hidden_size": "48"}))
+
+
+def test_a_checkpoint_of_another_character_set_is_refused(tmp_path, seg7, one_epoch_checkpoint):
+    _copy_checkpoint(one_epoch_checkpoint, tmp_path)
+    wider = LocalDataset(**{**vars(seg7), "characters": tuple(sorted(set(seg7.characters) | {"x"}))})
+    with pytest.raises(BadInput, match="different character set"):
+        train(make_context(tmp_path, wider, Recorder(), epochs=2))
+
+
+def test_unknown_overrides_are_refused_before_training(tmp_path, seg7):
+    recorder = Recorder()
+    with pytest.raises(BadInput, match="does not know override 'Global.use_amp_typo'"):
+        train(make_context(tmp_path, seg7, recorder, overrides={"Global.use_amp_typo": "true"}))
+    with pytest.raises(BadInput, match="hidden_size"):
+        train(make_context(tmp_path, seg7, recorder, overrides={"hidden_size": "many"}))
+    assert recorder.reports == [] and not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_malformed_label_file_fails_before_training(tmp_path, seg7):
+    root = tmp_path / "bad"
+    root.mkdir()
+    (root / "train.txt").write_text("images/a.png 123\n")
+    (root / "val.txt").write_text("")
+    recorder = Recorder()
+    with pytest.raises(BadInput, match=r"train.txt:1: expected '<image path><TAB><label>'"):
+        train(make_context(tmp_path, _local_dataset(root, "123"), recorder))
+    assert recorder.reports == []
+
+
+# ---- pieces -------------------------------------------------------------------------------------
+
+def test_the_space_is_the_last_class_as_ctc_label_decode_expects():
+    from ocrbatch.trainer.engines.builtin.data import Charset
+
+    charset = Charset.from_characters([" ", "1", "0", "1"])
+    assert charset.characters == ("1", "0") and charset.num_classes == 4
+    assert charset.encode("10 1") == [1, 2, 3, 1] and charset.encode("2") is None
+    assert charset.decode(np.array([0, 1, 1, 0, 1, 3, 3, 2, 0])) == "11 0"
+
+
+def test_batches_are_a_pure_function_of_seed_and_epoch():
+    from ocrbatch.trainer.engines.builtin.data import plan_epoch
+
+    widths = np.random.default_rng(1).integers(20, 400, size=1000)
+    first = plan_epoch(widths, 32, seed=5, epoch=2)
+    assert [b.tolist() for b in first] == [b.tolist() for b in plan_epoch(widths, 32, seed=5, epoch=2)]
+    assert sorted(np.concatenate(first).tolist()) == list(range(1000))
+    assert [b.tolist() for b in first] != [b.tolist() for b in plan_epoch(widths, 32, seed=5, epoch=3)]
+    spread = np.mean([np.ptp(widths[b]) for b in first])
+    assert spread < np.ptp(widths) / 4  # grouped by width: little padding
+
+
+def test_inference_yml_uses_only_ops_the_stock_predictor_knows():
+    from paddlex.inference.models.text_recognition.predictor import TextRecRunnerPredictor
+
+    from ocrbatch.trainer.engines.builtin.data import Charset
+    from ocrbatch.trainer.engines.builtin.export import inference_config
+
+    config = inference_config("PP-OCRv5_mobile_rec", Charset.from_characters("0123456789,"))
+    for op in config["PreProcess"]["transform_ops"]:
+        assert next(iter(op)) in TextRecRunnerPredictor._FUNC_MAP
+    assert {"DecodeImage": {"channel_first": False, "img_mode": "BGR"}} in config["PreProcess"]["transform_ops"]
