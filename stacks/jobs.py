@@ -43,9 +43,11 @@ class JobSize:
     timeout: Duration
 
 
-GPU = JobSize("gpu", 4, Size.gibibytes(16), 1, Size.gibibytes(8), Duration.hours(4))
+# 15 GiB, not 16: ECS registers a little less than the installed memory (kernel, agent), so a
+# 16 GiB job could never be placed on a g4dn.xlarge (16 GiB installed), the cheapest GPU type.
+GPU = JobSize("gpu", 4, Size.gibibytes(15), 1, Size.gibibytes(6), Duration.hours(4))
 # 4 GPUs: 30 of the p3.8xlarge's 32 vCPUs, leaving 2 for the ECS agent and Docker; memory below
-# what ECS registers on a 192 GiB instance.
+# what ECS registers on a p3.8xlarge (244 GiB installed).
 MULTI_GPU = JobSize("gpu-multi", 30, Size.gibibytes(176), 4, Size.gibibytes(32), Duration.hours(4))
 # Fits a c5.xlarge (8 GiB, of which ECS registers ~7.4); CPU training is slower, hence the longer limit.
 CPU = JobSize("cpu", 4, Size.gibibytes(6), 0, Size.gibibytes(2), Duration.hours(8))

@@ -201,7 +201,7 @@ def resource_requirements(container: dict) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("output_key", "name", "vcpus", "memory_mib", "gpus", "shm_mib", "timeout_h"),
     [
-        (stack_outputs.GPU_JOB_DEFINITION, f"{PREFIX}-gpu", "4", str(16 * 1024), "1", 8 * 1024, 4),
+        (stack_outputs.GPU_JOB_DEFINITION, f"{PREFIX}-gpu", "4", str(15 * 1024), "1", 6 * 1024, 4),
         (stack_outputs.MULTI_GPU_JOB_DEFINITION, f"{PREFIX}-gpu-multi", "30", str(176 * 1024), "4", 32 * 1024, 4),
         (stack_outputs.CPU_JOB_DEFINITION, f"{PREFIX}-cpu", "4", str(6 * 1024), None, 2 * 1024, 8),
     ],
