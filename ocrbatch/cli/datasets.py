@@ -87,6 +87,7 @@ def upload(
             f"{version.ref}: {version.files:,} images, {human_bytes(version.bytes)} in {version.shards} shard(s); "
             f"sent {human_bytes(version.uploaded_bytes)} in {time.monotonic() - started:.1f} s"
         )
+    common.info(f"train on it: ocrbatch submit --dataset {version.ref}")
     if json_out:
         common.emit_json(version.to_json())
     else:

@@ -21,7 +21,7 @@ import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from ocrbatch.datasets.file_cache import FileFacts
 from ocrbatch.datasets.image_check import inspect_image
@@ -46,6 +46,10 @@ FETCHED_LABEL_NAMES = {"train": "train.txt", "val": "val.txt"}
 # OpenCV (what PaddleOCR decodes with) reads these; others may silently become skipped samples.
 OPENCV_FORMATS = {"JPEG", "PNG", "BMP", "TIFF", "WEBP", "PPM", "JPEG2000"}
 DET_IGNORED_TRANSCRIPTION = "###"  # PaddleOCR's marker for a box to ignore
+# A recognition label is one line of text (PaddleOCR's max_text_length is 25 by default); anything
+# far longer is a broken file (a lost newline, binary data), not a label.
+MAX_REC_LABEL_CHARS = 1000
+MAX_LINE_CHARS = 1_000_000
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _WINDOWS_ABSOLUTE = re.compile(r"^[A-Za-z]:[\\/]")
@@ -65,8 +69,7 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):  # named tuples: there is one per line and image, and they are cheap
     """One good label line: normalised image path and the label text (rec) or JSON (det)."""
 
     image: str
@@ -74,8 +77,7 @@ class Sample:
     line: int
 
 
-@dataclass(frozen=True)
-class ImageFile:
+class ImageFile(NamedTuple):
     path: str  # relative, posix, normalised
     size: int
     sha256: str
@@ -274,7 +276,9 @@ class _ImageInspector:
             known = self._dirs[directory] = self._inside(os.path.realpath(directory))
         return known
 
-    def inspect(self, rel: str) -> ImageFile | str:
+    def inspect(self, rel: str, *, read: bool = True) -> ImageFile | str | None:
+        """Facts about the image, or what is wrong with it; with ``read=False``, None when that
+        takes reading the file (it is not memoised)."""
         full = os.path.join(self.root, rel)
         try:
             st = os.lstat(full)
@@ -298,6 +302,8 @@ class _ImageInspector:
         known = self.facts.lookup(rel, st.st_size, st.st_mtime_ns)
         if known:
             return ImageFile(rel, st.st_size, known[2], known[3], known[4], known[5], st.st_mtime_ns)
+        if not read:
+            return None
         try:
             with open(full, "rb") as handle:
                 data = handle.read()
@@ -356,6 +362,9 @@ def validate_dataset(
                 continue
             if not text.strip():
                 continue  # blank lines (often trailing) carry nothing
+            if len(text) > MAX_LINE_CHARS:
+                line_problems.append(Problem(name, number, f"line is {len(text):,} characters long: not a label line"))
+                continue
             path, sep, label = text.partition("\t")
             if not sep:
                 line_problems.append(Problem(name, number, "no tab between image path and label"))
@@ -374,6 +383,8 @@ def validate_dataset(
             else:
                 texts, points = [label], []
                 why = "empty label" if not label else None
+                if len(label) > MAX_REC_LABEL_CHARS:
+                    why = f"label is {len(label):,} characters long (over {MAX_REC_LABEL_CHARS:,}): not one line of text"
             if not why and any(_CONTROL.search(t) for t in texts):
                 why = "control character in label"
             if why:
@@ -383,16 +394,20 @@ def validate_dataset(
                 report.warnings.append(Problem(name, number, f"label {label!r} starts or ends with whitespace"))
             rows.append((number, image, label, texts, points))
 
-    # Pass 2: inspect each distinct image once, in parallel.
+    # Pass 2: inspect each distinct image once: a stat for the memoised ones, then the rest (read,
+    # hashed, header-checked) in parallel, since reading and hashing release the GIL.
     facts = FileFacts(folder)
     inspector = _ImageInspector(folder, facts)
     unique = sorted({row[1] for rows in parsed.values() for row in rows})
-    results: dict[str, ImageFile | str] = {}
+    results: dict[str, ImageFile | str | None] = {rel: inspector.inspect(rel, read=False) for rel in unique}
+    unread = [rel for rel, found in results.items() if found is None]
+    done = len(unique) - len(unread)
+    if progress:
+        progress("validating", done, len(unique))
     chunk = 256
-    chunks = [unique[i : i + chunk] for i in range(0, len(unique), chunk)]
+    chunks = [unread[i : i + chunk] for i in range(0, len(unread), chunk)]
     workers = min(4, (os.cpu_count() or 2) + 2)  # more threads only fight over the GIL
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        done = 0
         for paths, found in zip(chunks, pool.map(lambda ps: [inspector.inspect(p) for p in ps], chunks)):
             results.update(zip(paths, found))
             done += len(paths)

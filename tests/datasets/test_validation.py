@@ -87,6 +87,8 @@ def test_empty_label_file(dataset):
         ("imgs/missing.png\t12", "image not found: imgs/missing.png"),
         ("imgs/0001.png\t1\x002", "control character in label"),
         ("train.txt\t1", "collides with the label file name"),
+        ("imgs/0001.png\t" + "9" * 1001, "characters long (over 1,000)"),
+        ("imgs/0001.png\t[" + "1" * 1_000_000 + "]", "not a label line"),
     ],
 )
 def test_bad_lines_are_reported_with_file_and_line(dataset, line, expected):

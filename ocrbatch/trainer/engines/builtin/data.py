@@ -220,7 +220,7 @@ def augment(image: np.ndarray, rng: np.random.Generator, max_width: int) -> np.n
     if image.shape[0] != height or image.shape[1] != width:
         image = cv2.resize(image, (width, INPUT_HEIGHT))
     if rng.random() < 0.5:  # contrast and brightness
-        image = np.clip(image * rng.uniform(0.6, 1.3) + rng.uniform(-40, 40), 0, 255).astype(np.uint8)
+        image = np.clip(image * rng.uniform(0.75, 1.25) + rng.uniform(-25, 25), 0, 255).astype(np.uint8)
     if rng.random() < 0.2:
         image = cv2.GaussianBlur(image, (3, 3), 0)
     if rng.random() < 0.2:  # swap colour channels: display colours vary

@@ -17,6 +17,7 @@ from ocrbatch.errors import BadInput
 from ocrbatch.trainer.spec import TrainingSpec
 
 DEFAULT_MODEL_NAME = "PP-OCRv5_mobile_rec"
+AUGMENT_BELOW = 10000
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,11 @@ class Settings:
     max_width: int = 960  # resized line images wider than this are squeezed to it
     channels: tuple[int, ...] = (16, 32, 48, 64)
     hidden_size: int = 96
-    seq_blocks: int = 2
+    seq_blocks: int = 3
     dropout: float = 0.1
-    augment: bool = True
+    # Light jitter of the training images. "auto": only for datasets under AUGMENT_BELOW samples,
+    # which train for many epochs; big (e.g. generated) datasets learn faster without it.
+    augment: str = "auto"
     use_amp: bool = True  # mixed precision; only ever on GPU
     num_workers: int = 2  # threads decoding and batching images
     cache_megabytes: int = 2048  # resized images kept in memory
@@ -89,6 +92,9 @@ def _parse(name: str, raw):
             raise ValueError("expected true or false")
         if kind is tuple:
             return tuple(int(part) for part in text.strip("[]()").split(",") if part.strip())
+        if name == "augment":
+            return {"1": "true", "yes": "true", "on": "true", "0": "false", "no": "false",
+                    "off": "false"}.get(text.lower(), text.lower())
         if text.lower() in ("none", "null", "") and default is None:
             return None
         return kind(text)
@@ -113,6 +119,8 @@ def _check(s: Settings) -> None:
         raise BadInput(f"channels must be four positive integers, got {list(s.channels)}")
     if not 0 <= s.warmup_fraction < 1 or not 0 <= s.dropout < 1:
         raise BadInput("warmup_fraction and dropout must be in [0, 1)")
+    if s.augment not in ("auto", "true", "false"):
+        raise BadInput(f"augment must be auto, true or false, got {s.augment!r}")
     if s.max_width < 32:
         raise BadInput(f"max_width must be at least 32, got {s.max_width}")
     registered = _registered_rec_models()

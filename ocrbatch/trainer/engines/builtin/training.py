@@ -35,7 +35,7 @@ from ocrbatch.trainer.engines.builtin.data import (
 )
 from ocrbatch.trainer.engines.builtin.evaluate import text_metrics
 from ocrbatch.trainer.engines.builtin.model import WIDTH_STRIDE, ModelConfig, build, count_parameters
-from ocrbatch.trainer.engines.builtin.settings import Settings
+from ocrbatch.trainer.engines.builtin.settings import AUGMENT_BELOW, Settings
 
 
 def configure_cpu(threads: int) -> int:
@@ -83,6 +83,9 @@ class Trainer:
         # Resuming with another dictionary or model shape would load mismatched weights.
         self.identity = {"characters": list(charset.characters), "model": self.model_config.to_json()}
         self.use_amp = ctx.use_gpu and settings.use_amp
+        self.augment = settings.augment == "true" or (
+            settings.augment == "auto" and len(self.train.widths) < AUGMENT_BELOW
+        )
 
     # ---- data -------------------------------------------------------------------------------
     def _load_split(self, label_file: Path, name: str, required: bool = True) -> Split:
@@ -161,7 +164,7 @@ class Trainer:
             batches = plan_epoch(self.train.widths, settings.batch_size, settings.seed, state.epoch)
             # Dropout draws from Paddle's generator: reseed at every (re)start of an epoch.
             paddle.seed(settings.seed * 1000003 + state.epoch * 7919 + state.step)
-            seed = settings.seed if settings.augment else None
+            seed = settings.seed if self.augment else None
             tick = time.monotonic()
             for step, batch in self.stream.iterate(batches, seed, state.epoch, state.step):
                 if ctx.stop_requested.is_set():

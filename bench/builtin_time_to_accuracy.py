@@ -1,0 +1,102 @@
+"""Time to accuracy of the builtin engine on generated pinball score crops (issue 4's benchmark).
+
+Generates a fixed-seed dataset with ``ocrbatch.synth`` (20k train / 1k held-out by default), trains
+the builtin engine with its default settings under a wall-clock training budget (120 s by default),
+and prints held-out exact-match accuracy against training seconds. Rows come from evaluations every
+``--eval-every`` steps (their time is not training time); the last row is the exported model judged
+by the stock ``paddleocr.TextRecognition`` on the same held-out images.
+
+    .venv/bin/python bench/builtin_time_to_accuracy.py            # seg7 crops, 120 s, 2 threads
+    .venv/bin/python bench/builtin_time_to_accuracy.py --styles scores --seconds 300 --json
+
+On a shared machine the figures are pessimistic: the load average is printed beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="builtin engine: held-out accuracy vs training seconds")
+    parser.add_argument("--train", type=int, default=20000, help="training crops")
+    parser.add_argument("--val", type=int, default=1000, help="held-out crops")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--styles", default="seg7", help="comma-separated synth styles, or a preset (scores, all)")
+    parser.add_argument("--seconds", type=float, default=120.0, help="training budget (wall clock)")
+    parser.add_argument("--eval-every", type=int, default=50, help="steps between held-out evaluations")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: one per core)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra engine override")
+    parser.add_argument("--workdir", type=Path, help="keep data and outputs here (default: a temp dir)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
+    args = parser.parse_args()
+
+    from ocrbatch.synth import generate_dataset
+    from ocrbatch.trainer.engines.base import LocalDataset, TrainContext
+    from ocrbatch.trainer.engines.builtin import BuiltinEngine
+    from ocrbatch.trainer.spec import TrainingSpec, parse_overrides
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="builtin-bench-"))
+    data = workdir / "data"
+    styles = args.styles.split(",") if "," in args.styles or args.styles not in ("scores", "all") else args.styles
+    started = time.monotonic()
+    summary = generate_dataset(data, count=args.train + args.val, seed=args.seed, task="rec", styles=styles,
+                               val_fraction=args.val / (args.train + args.val))
+    generate_seconds = time.monotonic() - started
+    dataset = LocalDataset(root=data, task="rec", train_labels=data / "train.txt", val_labels=data / "val.txt",
+                           characters=tuple(sorted(summary["characters"])), version=f"synth:{args.styles}:{args.seed}")
+
+    overrides = {"max_train_seconds": str(args.seconds), "eval_every_steps": str(args.eval_every),
+                 "cpu_threads": str(args.threads), **parse_overrides(args.set)}
+    run = workdir / "run"
+    ctx = TrainContext(
+        spec=TrainingSpec(dataset=dataset.version, output=f"file://{run}", overrides=overrides),
+        dataset=dataset, workdir=run / "work", checkpoint_dir=run / "checkpoints", export_dir=run / "export",
+        on_checkpoint=lambda info: None, report=lambda **values: None,
+    )
+    load_before = os.getloadavg()
+    result = BuiltinEngine().train(ctx)
+    load_after = os.getloadavg()
+    metrics = result.metrics
+
+    rows = [{"train_seconds": h["train_seconds"], "step": h["global_step"], "loss": h["loss"],
+             "accuracy": h.get("accuracy"), "norm_edit_distance": h.get("norm_edit_distance")}
+            for h in metrics["history"]]
+    report = {
+        "styles": summary["styles"], "train": summary["splits"]["train"], "val": summary["splits"]["val"],
+        "characters": summary["characters"], "generate_seconds": round(generate_seconds, 1),
+        "budget_seconds": args.seconds, "cpus": os.cpu_count(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
+        "rows": rows,
+        "exported": {k: metrics.get(k) for k in ("accuracy", "norm_edit_distance", "eval_samples", "eval_seconds",
+                                                  "train_seconds", "global_step", "images_per_second",
+                                                  "parameters", "best_epoch")},
+        "export_dir": str(ctx.export_dir),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"builtin engine, {report['train']} train / {report['val']} held-out {','.join(report['styles'])} "
+          f"crops, {report['cpus']} CPUs, load average {load_before[0]:.1f} -> {load_after[0]:.1f}")
+    print(f"{'train s':>8} {'step':>6} {'loss':>8} {'held-out exact':>15} {'norm edit dist':>15}")
+    for row in rows:
+        accuracy = "-" if row["accuracy"] is None else f"{row['accuracy']:.3f}"
+        distance = "-" if row["norm_edit_distance"] is None else f"{row['norm_edit_distance']:.4f}"
+        print(f"{row['train_seconds']:8.1f} {row['step']:6d} {row['loss']:8.4f} {accuracy:>15} {distance:>15}")
+    e = report["exported"]
+    print(f"exported model via stock paddleocr.TextRecognition: exact match {e['accuracy']:.3f}, "
+          f"norm edit distance {e['norm_edit_distance']:.4f} on {e['eval_samples']} held-out crops "
+          f"(train {e['train_seconds']} s, {e['global_step']} steps, {e['images_per_second']} img/s, "
+          f"{e['parameters']} parameters)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
