@@ -18,6 +18,7 @@ from ocrbatch.jobs.backend import JobBackend, JobInfo, JobRequest
 from ocrbatch.jobs.runs import new_run_id, write_run_record
 from ocrbatch.layout import RunLayout
 from ocrbatch.storage import ObjectStore
+from ocrbatch.trainer.engines import check_spec
 from ocrbatch.trainer.spec import TrainingSpec
 
 # AWS Batch's rule for job names; local mode keeps the same rule so scripts move between backends.
@@ -144,6 +145,7 @@ def plan_run(
         batch_size=options.batch_size,
         overrides=dict(options.overrides or {}),
     )
+    check_spec(spec)
     request = JobRequest(
         job_name=job_name,
         spec=spec,

@@ -220,3 +220,22 @@ def test_report():
         "exit_2": sum(1 for _, code in OUTCOMES if code == 2),
         "exit_3": sum(1 for _, code in OUTCOMES if code == 3),
     }
+
+
+@pytest.mark.parametrize(
+    "case,extra",
+    [
+        ("unknown builtin override", ["--set", "learning_rat=0.1"]),
+        ("bad builtin override value", ["--set", "hidden_size=big"]),
+        ("engine-owned paddleocr key", ["--engine", "paddleocr", "--set", "Global.save_model_dir=/tmp/x"]),
+        ("det model for a rec task", ["--engine", "paddleocr", "--model", "PP-OCRv5_mobile_det"]),
+    ],
+)
+def test_submit_refuses_what_the_trainer_would_refuse(case, extra, tmp_path):
+    """A typo costs a one-line error at submit, not a GPU job that starts and then fails."""
+    home = tmp_path / "home"
+    folder = base_dataset(tmp_path / "data")
+    assert invoke(["upload", str(folder), "--local", "--name", "good"], home).exit_code == 0
+    result = invoke(["submit", "--local", "--dataset", "good", *extra], home)
+    assert_one_line_error(result, 2, case)
+    assert not (home / "jobs").exists() or not any((home / "jobs").iterdir())

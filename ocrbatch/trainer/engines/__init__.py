@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from ocrbatch.errors import BadInput
+from ocrbatch.trainer.spec import TrainingSpec
+
 
 def get_engine(name: str):
     """Import lazily: the paddleocr engine needs a PaddleOCR checkout that only the image has."""
@@ -13,6 +16,24 @@ def get_engine(name: str):
         from ocrbatch.trainer.engines.paddleocr import PaddleOCREngine
 
         return PaddleOCREngine()
-    from ocrbatch.errors import BadInput
-
     raise BadInput(f"unknown engine {name!r}")
+
+
+def check_spec(spec: TrainingSpec) -> None:
+    """Refuse, at submit time, what the engine would refuse when the job starts.
+
+    A typo in an override must cost a one-line error now, not a GPU job that waits for capacity,
+    starts, and then fails.
+    """
+    if spec.engine == "builtin":
+        from ocrbatch.trainer.engines.builtin.settings import settings_from_spec
+
+        settings_from_spec(spec)
+    elif spec.engine == "paddleocr":
+        from ocrbatch.trainer.engines.paddleocr import contract
+
+        if spec.model and contract.model_task(spec.model) != spec.task:
+            raise BadInput(f"model {spec.model} is not a {spec.task} model")
+        owned = sorted(set(spec.overrides) & set(contract.ENGINE_KEYS))
+        if owned:
+            raise BadInput(f"{', '.join(owned)} cannot be overridden: the engine sets it")
