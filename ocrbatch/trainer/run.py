@@ -198,7 +198,15 @@ def _complete_export_dir(export_dir: Path, spec: TrainingSpec, result, dataset_v
 
 
 def install_signal_handlers(stop_event: threading.Event) -> None:
-    """SIGTERM/SIGINT ask the engine to checkpoint and stop; a second signal is not needed."""
+    """SIGTERM/SIGINT ask the engine to checkpoint and stop; a second signal is not needed.
+
+    Paddle installs C-level handlers for SIGTERM when it is imported (they print a stack and abort),
+    so it is imported first and ours replace them; otherwise a reclaim would lose the checkpoint.
+    """
+    try:
+        import paddle  # noqa: F401
+    except ImportError:
+        pass
 
     def handler(signum, _frame):
         log.warning("received %s: checkpointing and stopping", signal.Signals(signum).name)

@@ -1,0 +1,132 @@
+"""Local mode end to end, through the CLI: the same commands as on AWS, the trainer as a local process.
+
+upload -> submit -> monitor -> download -> predict on a tiny generated dataset; a job cancelled while
+it trains; a job whose trainer is killed (as a Spot reclaim would) and which resumes from its
+checkpoint on the next attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ocrbatch.cli import app
+
+pytest.importorskip("paddle")
+pytest.importorskip("cv2")
+pytestmark = pytest.mark.slow
+
+runner = CliRunner()
+# A small network, so a job takes seconds; mid-epoch checkpoints every second for the kill tests.
+TINY = ["--set", "channels=8,16,24,32", "--set", "hidden_size=32", "--set", "seq_blocks=1", "--set", "batch_size=16"]
+
+
+def cli(home: Path, *args: str, expect: int | None = 0):
+    result = runner.invoke(app, list(args), env={"OCRBATCH_HOME": str(home), "OCRBATCH_BACKEND": "local"})
+    if expect is not None:
+        assert result.exit_code == expect, (args, result.exit_code, result.stdout, result.stderr)
+    return result
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    from ocrbatch.synth import generate_dataset
+
+    root = tmp_path_factory.mktemp("scores")
+    generate_dataset(root, count=240, seed=5, task="rec", styles=["seg7"], val_fraction=0.2)
+    return root
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("OCRBATCH_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "home"
+
+
+def job_record(home: Path, job_id: str) -> dict:
+    return json.loads((home / "jobs" / job_id / "job.json").read_text())
+
+
+def wait_for(condition, timeout: float = 240, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_pipeline_upload_submit_monitor_download_predict(dataset, home, tmp_path):
+    upload = json.loads(cli(home, "upload", str(dataset), "--name", "scores", "--json").stdout)
+    submitted = json.loads(
+        cli(home, "submit", "--dataset", f"scores@{upload['version_id']}", "--epochs", "2", *TINY, "--json").stdout
+    )
+    job_id = submitted["job_id"]
+    assert submitted["backend"] == "local"
+
+    monitored = cli(home, "monitor", job_id)
+    assert "SUCCEEDED" in monitored.stdout + monitored.stderr
+
+    listed = json.loads(cli(home, "list", "--json").stdout)
+    assert any(job["job_id"] == job_id and job["status"] == "SUCCEEDED" for job in listed["jobs"])
+    assert "epoch" in cli(home, "logs", job_id).stdout
+
+    model_dir = tmp_path / "model"
+    cli(home, "download", job_id, "--output-dir", str(model_dir), "--json")
+    assert {"inference.json", "inference.pdiparams", "inference.yml", "metrics.json", "manifest.json"} <= {
+        p.name for p in model_dir.iterdir()
+    }
+    # The same model again is a no-op; a different folder content is refused without --force.
+    cli(home, "download", job_id, "--output-dir", str(model_dir))
+
+    image = dataset / (dataset / "val.txt").read_text().splitlines()[0].split("\t")[0]
+    predicted = json.loads(cli(home, "predict", "--model", str(model_dir), str(image), "--json").stdout)
+    assert len(predicted["predictions"]) == 1
+    assert set(predicted["predictions"][0]["text"]) <= set("0123456789,.")
+    # A job id works as --model too (downloaded once into the local home).
+    by_job = json.loads(cli(home, "predict", "--model", job_id, str(image), "--json").stdout)
+    assert by_job["predictions"][0]["text"] == predicted["predictions"][0]["text"]
+
+
+def test_cancel_a_running_job(dataset, home):
+    cli(home, "upload", str(dataset), "--name", "scores")
+    job_id = json.loads(cli(home, "submit", "--dataset", "scores", "--epochs", "200", *TINY, "--json").stdout)["job_id"]
+    wait_for(lambda: job_record(home, job_id)["status"] == "RUNNING", what="RUNNING")
+    progress_file = lambda: next((home / "store" / "runs").glob("*/progress.json"), None)  # noqa: E731
+    wait_for(lambda: progress_file() and json.loads(progress_file().read_text()).get("step"), what="training steps")
+
+    cli(home, "cancel", job_id)
+    record = wait_for(lambda: (r := job_record(home, job_id))["status"] == "FAILED" and r, what="FAILED")
+    assert "cancel" in record["status_reason"]
+    assert len(record["attempts"]) == 1  # a cancel is never retried
+    assert json.loads(progress_file().read_text())["state"] == "interrupted"
+    assert cli(home, "monitor", job_id, expect=1).exit_code == 1
+
+
+@pytest.mark.parametrize("kill", ["SIGKILL", "SIGTERM"])
+def test_killed_trainer_resumes_from_checkpoint(dataset, home, kill):
+    cli(home, "upload", str(dataset), "--name", "scores")
+    job_id = json.loads(
+        cli(home, "submit", "--dataset", "scores", "--epochs", "6", *TINY,
+            "--set", "checkpoint_every_seconds=1", "--json").stdout
+    )["job_id"]
+    pointer = lambda: next((home / "store" / "runs").glob("*/checkpoints/current.json"), None)  # noqa: E731
+    wait_for(pointer, what="a checkpoint in the store")
+    trainer_pid = wait_for(lambda: job_record(home, job_id).get("trainer_pid"), what="trainer pid")
+    os.kill(trainer_pid, getattr(signal, kill))  # the host goes away
+
+    cli(home, "monitor", job_id)
+    record = job_record(home, job_id)
+    assert record["status"] == "SUCCEEDED"
+    assert [a["reason"] is not None for a in record["attempts"]] == [True, False]
+    assert record["attempts"][0]["reason"].startswith("Host terminated")
+    progress = json.loads(next((home / "store" / "runs").glob("*/progress.json")).read_text())
+    assert progress["attempt"] == 2 and progress["resumed_from"], progress
+    assert "--- attempt 2 ---" in (home / "jobs" / job_id / "log.txt").read_text()
