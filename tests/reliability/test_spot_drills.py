@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ CHECKPOINT_EVERY = 2.0
 def load_drills():
     spec = importlib.util.spec_from_file_location("spot_drills", BENCH)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module
 
