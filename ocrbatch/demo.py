@@ -63,7 +63,7 @@ def run_demo(
 
     return {
         "accuracy": metrics.get("accuracy"),
-        "val_images": metrics.get("val_images"),
+        "val_images": metrics.get("eval_samples"),
         "train_seconds": metrics.get("train_seconds", 0.0),
         "job_id": result["job_id"],
         "dataset": result["dataset"],
