@@ -293,3 +293,33 @@ def test_inference_yml_uses_only_ops_the_stock_predictor_knows():
     for op in config["PreProcess"]["transform_ops"]:
         assert next(iter(op)) in TextRecRunnerPredictor._FUNC_MAP
     assert {"DecodeImage": {"channel_first": False, "img_mode": "BGR"}} in config["PreProcess"]["transform_ops"]
+
+
+def test_optimizer_state_survives_a_process_that_named_its_layers_differently():
+    import paddle
+
+    from ocrbatch.trainer.engines.builtin.checkpoints import (
+        load_portable_optimizer_state,
+        portable_optimizer_state,
+    )
+    from ocrbatch.trainer.engines.builtin.model import ModelConfig, build
+
+    def model_and_optimizer():
+        model = build(ModelConfig(num_classes=5, channels=(4, 4, 4, 4), hidden_size=8, seq_blocks=1))
+        return model, paddle.optimizer.AdamW(learning_rate=0.01, parameters=model.parameters())
+
+    model, optimizer = model_and_optimizer()
+    model(paddle.randn([2, 3, 48, 32])).mean().backward()
+    optimizer.step()
+    saved = portable_optimizer_state(model, optimizer)
+    assert any(key.startswith("@classifier.weight_") for key in saved)
+
+    build(ModelConfig(num_classes=5))  # shifts Paddle's generated parameter names
+    other, other_optimizer = model_and_optimizer()
+    assert other.classifier.weight.name != model.classifier.weight.name
+    load_portable_optimizer_state(other, other_optimizer, saved)
+    restored = other_optimizer.state_dict()
+    original = optimizer.state_dict()
+    moment = next(k for k in original if k.startswith(model.classifier.weight.name + "_moment1"))
+    twin = other.classifier.weight.name + moment[len(model.classifier.weight.name):]
+    np.testing.assert_array_equal(restored[twin].numpy(), original[moment].numpy())

@@ -9,6 +9,7 @@ and returns its metrics. Settings and the override keys it honours: ``settings.p
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from ocrbatch.trainer.engines.base import TrainContext, TrainResult
@@ -35,8 +36,9 @@ class BuiltinEngine:
         dict_file = ctx.workdir / "dict.txt"
         charset.write(dict_file)
         config_file = ctx.workdir / "config.yml"
-        write_config(config_file, settings, epochs=trainer.epochs, dataset=ctx.dataset.version,
-                     characters=len(charset.characters), model=trainer.model_config.to_json())
+        write_config(config_file, replace(settings, batch_size=trainer.batch_size), epochs=trainer.epochs,
+                     dataset=ctx.dataset.version, characters=len(charset.characters),
+                     model=trainer.model_config.to_json())
 
         state = trainer.run()
 
@@ -54,9 +56,10 @@ class BuiltinEngine:
             )
             metrics = {"accuracy": stock["accuracy"], "norm_edit_distance": stock["norm_edit_distance"],
                        "eval_samples": stock["samples"], "eval_seconds": round(time.monotonic() - started, 2)}
-        trained_images = state.global_step * settings.batch_size
+        trained_images = state.global_step * trainer.batch_size
         metrics.update({
-            "epochs": state.epoch,
+            # Whole epochs, or a fraction when a time budget ended training mid-epoch.
+            "epochs": state.epoch if state.step == 0 else round(state.epoch + state.step / trainer.steps_per_epoch, 3),
             "epochs_planned": trainer.epochs,
             "global_step": state.global_step,
             "train_seconds": round(state.train_seconds, 2),

@@ -53,10 +53,31 @@ def _save_json(path: Path, data: dict) -> None:
     _write_atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1), encoding="utf-8"))
 
 
+def _rename_optimizer_state(state: dict, renames: dict[str, str]) -> dict:
+    """Optimizer state is keyed by Paddle's generated parameter names (``conv2d_40.w_0_moment1_0``),
+    which depend on how many layers the process built before; key it by the model's structure instead."""
+    prefixes = sorted(renames, key=len, reverse=True)
+    renamed = {}
+    for key, value in state.items():
+        prefix = next((p for p in prefixes if key.startswith(p + "_")), None)
+        renamed[renames[prefix] + key[len(prefix):] if prefix else key] = value
+    return renamed
+
+
+def portable_optimizer_state(model, optimizer) -> dict:
+    return _rename_optimizer_state(optimizer.state_dict(),
+                                   {p.name: "@" + key for key, p in model.named_parameters()})
+
+
+def load_portable_optimizer_state(model, optimizer, state: dict) -> None:
+    renames = {"@" + key: p.name for key, p in model.named_parameters()}
+    optimizer.set_state_dict(_rename_optimizer_state(state, renames))
+
+
 def save_latest(directory: Path, model, optimizer, state: TrainState, identity: dict) -> None:
     files = {
         "latest.pdparams": _save_binary(model.state_dict(), directory / "latest.pdparams"),
-        "latest.pdopt": _save_binary(optimizer.state_dict(), directory / "latest.pdopt"),
+        "latest.pdopt": _save_binary(portable_optimizer_state(model, optimizer), directory / "latest.pdopt"),
     }
     _save_json(directory / "latest.json", {"format": FORMAT, **identity, "state": vars(state), "files": files})
 
@@ -106,7 +127,10 @@ def _load_binary(path: Path):
 def load_latest(directory: Path, model, optimizer, identity: dict) -> TrainState:
     meta = _read_checked(directory, "latest.json", identity)
     model.set_state_dict(_load_binary(directory / "latest.pdparams"))
-    optimizer.set_state_dict(_load_binary(directory / "latest.pdopt"))
+    try:
+        load_portable_optimizer_state(model, optimizer, _load_binary(directory / "latest.pdopt"))
+    except (AssertionError, KeyError, ValueError) as err:
+        raise IntegrityError(f"optimizer state in {directory / 'latest.pdopt'} does not fit the model: {err}") from None
     known = TrainState.__dataclass_fields__
     return TrainState(**{k: v for k, v in meta["state"].items() if k in known})
 

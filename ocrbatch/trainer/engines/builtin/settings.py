@@ -23,8 +23,8 @@ AUGMENT_BELOW = 10000
 @dataclass(frozen=True)
 class Settings:
     epochs: int | None = None  # None: enough epochs for about `min_steps` optimizer steps
-    batch_size: int = 64
-    learning_rate: float = 0.002  # peak of the one-cycle schedule (AdamW)
+    batch_size: int | None = None  # None: 32 on CPU (more updates per second), 128 on GPU
+    learning_rate: float = 0.003  # peak of the one-cycle schedule (AdamW)
     weight_decay: float = 0.0001
     warmup_fraction: float = 0.05  # share of the schedule spent ramping the learning rate up
     min_steps: int = 4000  # used to choose epochs when none are given
@@ -52,6 +52,9 @@ class Settings:
         if self.epochs is not None:
             return self.epochs
         return max(5, min(500, math.ceil(self.min_steps / max(1, steps_per_epoch))))
+
+    def batch_size_for(self, use_gpu: bool) -> int:
+        return self.batch_size or (128 if use_gpu else 32)
 
     def to_config(self) -> dict:
         values = asdict(self)
@@ -102,11 +105,13 @@ def _parse(name: str, raw):
         raise BadInput(f"override {name}={raw!r} is not valid: {err}") from None
 
 
-_OPTIONAL_KINDS = {"epochs": int, "max_train_seconds": float, "character_dict_path": str}
+_OPTIONAL_KINDS = {"epochs": int, "batch_size": int, "max_train_seconds": float, "character_dict_path": str}
 
 
 def _check(s: Settings) -> None:
-    positive = ("batch_size", "learning_rate", "min_steps", "checkpoint_every_seconds", "max_width",
+    if s.batch_size is not None and s.batch_size <= 0:
+        raise BadInput(f"batch_size must be positive, got {s.batch_size}")
+    positive = ("learning_rate", "min_steps", "checkpoint_every_seconds", "max_width",
                 "hidden_size", "eval_batch_size", "num_workers")
     for name in positive:
         if not getattr(s, name) > 0:

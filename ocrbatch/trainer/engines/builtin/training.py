@@ -45,7 +45,7 @@ def configure_cpu(threads: int) -> int:
     Intel OpenMP threads spin for 200 ms after each parallel region; the spinning steals the cores
     the next region needs and made training 3-4x slower on 2 cores. A zero block time fixes it.
     """
-    threads = threads or os.cpu_count() or 1
+    threads = threads or len(os.sched_getaffinity(0)) or 1
     paddle.base.core.set_num_threads(threads)
     iomp = Path(paddle.__file__).parent / "libs" / "libiomp5.so"
     if iomp.exists():
@@ -68,10 +68,15 @@ class Trainer:
         self.settings = settings
         self.charset = charset
         self.pool = ThreadPoolExecutor(settings.num_workers, thread_name_prefix="builtin-data")
-        self.train = self._load_split(ctx.dataset.train_labels, "train")
-        self.val = self._load_split(ctx.dataset.val_labels, "val", required=False)
+        try:
+            self.train = self._load_split(ctx.dataset.train_labels, "train")
+            self.val = self._load_split(ctx.dataset.val_labels, "val", required=False)
+        except BaseException:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            raise
         self.stream = BatchStream(self.train.cache, self.pool)
-        self.steps_per_epoch = math.ceil(len(self.train.widths) / settings.batch_size)
+        self.batch_size = settings.batch_size_for(ctx.use_gpu)
+        self.steps_per_epoch = math.ceil(len(self.train.widths) / self.batch_size)
         self.epochs = settings.epochs_for(self.steps_per_epoch)
         self.model_config = ModelConfig(
             num_classes=charset.num_classes,
@@ -161,7 +166,7 @@ class Trainer:
         loss_value = float("nan")
         while state.epoch < self.epochs and not self._out_of_time(state):
             self.model.train()
-            batches = plan_epoch(self.train.widths, settings.batch_size, settings.seed, state.epoch)
+            batches = plan_epoch(self.train.widths, self.batch_size, settings.seed, state.epoch)
             # Dropout draws from Paddle's generator: reseed at every (re)start of an epoch.
             paddle.seed(settings.seed * 1000003 + state.epoch * 7919 + state.step)
             seed = settings.seed if self.augment else None
