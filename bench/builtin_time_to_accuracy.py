@@ -31,7 +31,7 @@ def main() -> int:
     parser.add_argument("--styles", default="seg7", help="comma-separated synth styles, or a preset (scores, all)")
     parser.add_argument("--seconds", type=float, default=120.0, help="training budget (wall clock)")
     parser.add_argument("--eval-every", type=int, default=50, help="steps between held-out evaluations")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: one per core)")
+    parser.add_argument("--threads", type=int, help="Paddle CPU threads (default: the engine's; 0: one per core)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra engine override")
     parser.add_argument("--workdir", type=Path, help="keep data and outputs here (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
@@ -52,8 +52,10 @@ def main() -> int:
     dataset = LocalDataset(root=data, task="rec", train_labels=data / "train.txt", val_labels=data / "val.txt",
                            characters=tuple(sorted(summary["characters"])), version=f"synth:{args.styles}:{args.seed}")
 
-    overrides = {"max_train_seconds": str(args.seconds), "eval_every_steps": str(args.eval_every),
-                 "cpu_threads": str(args.threads), **parse_overrides(args.set)}
+    overrides = {"max_train_seconds": str(args.seconds), "eval_every_steps": str(args.eval_every)}
+    if args.threads is not None:
+        overrides["cpu_threads"] = str(args.threads)
+    overrides.update(parse_overrides(args.set))
     run = workdir / "run"
     ctx = TrainContext(
         spec=TrainingSpec(dataset=dataset.version, output=f"file://{run}", overrides=overrides),

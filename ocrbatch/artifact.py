@@ -8,7 +8,6 @@ its presence is what "published" means; a reader never sees a half-published mod
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -16,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from ocrbatch.digests import sha256_file
 from ocrbatch.errors import BadInput, IntegrityError, NotFound
 from ocrbatch.layout import MANIFEST_NAME
 from ocrbatch.storage import ObjectStore
@@ -26,14 +26,6 @@ REQUIRED_FILES = ("inference.pdiparams", "inference.yml", "metrics.json")
 GRAPH_FILES = ("inference.json", "inference.pdmodel")
 
 Progress = Callable[[int], None]  # called with bytes just transferred
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def build_manifest(local_dir: Path, **extra) -> dict:

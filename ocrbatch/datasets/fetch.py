@@ -27,6 +27,7 @@ from typing import Callable
 
 from ocrbatch.datasets.manifest import decode_index, shard_key, version_key
 from ocrbatch.datasets.versions import resolve_manifest
+from ocrbatch.digests import sha256_file
 from ocrbatch.errors import IntegrityError
 from ocrbatch.layout import DATASETS_PREFIX
 from ocrbatch.storage import LocalStore, ObjectStore
@@ -72,7 +73,7 @@ def fetch_dataset(store: ObjectStore, version_key_or_ref: str, dest: Path, progr
         record = [sha, size, st.st_mtime_ns]
         if previous.get(path) == record and st.st_size == size:
             verified[path] = record
-        elif st.st_size == size and _sha256_file(full) == sha:
+        elif st.st_size == size and sha256_file(full) == sha:
             verified[path] = record
         else:
             missing[shard].append((path, sha, size, offset))
@@ -143,14 +144,6 @@ def _extract(shard: Path, members, dest: Path, made_dirs: set[str], shard_uri: s
                 out.write(data)
             written[path] = [sha, size, os.stat(target).st_mtime_ns]
     return written
-
-
-def _sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_marker(dest: Path) -> dict[str, list]:

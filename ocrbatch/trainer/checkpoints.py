@@ -12,7 +12,6 @@ an upload is in flight are coalesced (only the newest snapshot matters).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -21,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 
+from ocrbatch.digests import sha256_file
 from ocrbatch.errors import IntegrityError, NotFound
 from ocrbatch.storage import ObjectStore
 
@@ -28,14 +28,6 @@ log = logging.getLogger("ocrbatch.trainer")
 
 POINTER = "current.json"
 SLOTS = ("a", "b")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class CheckpointSync:
@@ -80,7 +72,7 @@ class CheckpointSync:
         for name, meta in pointer["files"].items():
             target = self.local_dir / name
             self.store.get_file(f"{self.prefix}{slot}/{name}", target)
-            if target.stat().st_size != meta["size"] or _sha256(target) != meta["sha256"]:
+            if target.stat().st_size != meta["size"] or sha256_file(target) != meta["sha256"]:
                 raise IntegrityError(f"checkpoint file {name} in slot {slot} does not match its pointer")
         self._pointer = pointer
         return pointer
@@ -155,7 +147,7 @@ class CheckpointSync:
         files = {}
         for path in sorted(p for p in snapshot.rglob("*") if p.is_file()):
             name = path.relative_to(snapshot).as_posix()
-            files[name] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+            files[name] = {"size": path.stat().st_size, "sha256": sha256_file(path)}
             self.store.put_file(f"{self.prefix}{slot}/{name}", path)
         # Files of an older checkpoint left in this slot are harmless: the pointer lists what counts.
         pointer = {"slot": slot, "files": files, "info": info, "saved_at": time.time()}

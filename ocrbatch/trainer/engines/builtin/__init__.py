@@ -32,10 +32,11 @@ class BuiltinEngine:
         settings = settings_from_spec(ctx.spec)
         charset = _charset(ctx, settings.character_dict_path)
         trainer = Trainer(ctx, settings, charset)  # reads and checks the labels before any training
-        ctx.workdir.mkdir(parents=True, exist_ok=True)
-        dict_file = ctx.workdir / "dict.txt"
+        own_dir = ctx.workdir / "builtin"
+        own_dir.mkdir(parents=True, exist_ok=True)
+        dict_file = own_dir / "dict.txt"
         charset.write(dict_file)
-        config_file = ctx.workdir / "config.yml"
+        config_file = own_dir / "config.yml"
         write_config(config_file, replace(settings, batch_size=trainer.batch_size), epochs=trainer.epochs,
                      dataset=ctx.dataset.version, characters=len(charset.characters),
                      model=trainer.model_config.to_json())
@@ -54,16 +55,18 @@ class BuiltinEngine:
                 ctx.export_dir, settings.model_name, Path(ctx.dataset.val_labels), ctx.dataset.root,
                 device="gpu" if ctx.use_gpu else "cpu",
             )
-            metrics = {"accuracy": stock["accuracy"], "norm_edit_distance": stock["norm_edit_distance"],
-                       "eval_samples": stock["samples"], "eval_seconds": round(time.monotonic() - started, 2)}
+            metrics = {
+                "accuracy": stock["accuracy"], "norm_edit_distance": stock["norm_edit_distance"],
+                "eval_samples": stock["samples"], "eval_seconds": round(time.monotonic() - started, 2),
+            }
         trained_images = state.global_step * trainer.batch_size
         metrics.update({
             # Whole epochs, or a fraction when a time budget ended training mid-epoch.
-            "epochs": state.epoch if state.step == 0 else round(state.epoch + state.step / trainer.steps_per_epoch, 3),
+            "epochs": round(state.epoch + state.step / trainer.steps_per_epoch, 3) if state.step else state.epoch,
             "epochs_planned": trainer.epochs,
             "global_step": state.global_step,
             "train_seconds": round(state.train_seconds, 2),
-            "images_per_second": round(trained_images / state.train_seconds, 1) if state.train_seconds else None,
+            "images_per_second": round(trained_images / max(state.train_seconds, 1e-9), 1),
             "best_epoch": best.get("epoch", state.best_epoch),
             "val_accuracy_during_training": best.get("accuracy"),
             "parameters": count_parameters(recognizer),

@@ -228,8 +228,8 @@ def augment(image: np.ndarray, rng: np.random.Generator, max_width: int) -> np.n
     return image
 
 
-def assemble(images: list[np.ndarray], samples: list[Sample], extra_pad: int = 0) -> Batch:
-    width = max(image.shape[1] for image in images) + extra_pad
+def assemble(images: list[np.ndarray], samples: list[Sample], extra_pad: int = 0, min_width: int = 0) -> Batch:
+    width = max(max(image.shape[1] for image in images) + extra_pad, min_width)
     width = -(-width // 4) * 4  # whole output frames
     canvas = np.full((len(images), INPUT_HEIGHT, width, 3), 127.5, dtype=np.float32)
     for row, image in enumerate(images):
@@ -247,26 +247,35 @@ def assemble(images: list[np.ndarray], samples: list[Sample], extra_pad: int = 0
 
 
 class BatchStream:
-    """Builds batches on worker threads (OpenCV and NumPy release the GIL), in order, a few ahead."""
+    """Builds batches on worker threads (OpenCV and NumPy release the GIL), in order, a few ahead.
 
-    def __init__(self, cache: ImageCache, pool: ThreadPoolExecutor, prefetch: int = 4):
+    ``min_width`` pads every batch to at least that width, as stock paddleocr does (320 px), so that
+    evaluation sees lines exactly as the exported model will.
+    """
+
+    def __init__(self, cache: ImageCache, pool: ThreadPoolExecutor, *, augment: bool = False,
+                 min_width: int = 0, prefetch: int = 4):
         self.cache = cache
         self.pool = pool
+        self.augment = augment
+        self.min_width = min_width
         self.prefetch = prefetch
 
     def _build(self, indices: np.ndarray, rng: np.random.Generator | None) -> Batch:
         images = [self.cache.get(int(i)) for i in indices]
         extra_pad = 0
         if rng is not None:
-            images = [augment(image, rng, self.cache.max_width) for image in images]
-            # Stock paddleocr pads every line to at least 320 px: show the model padded tails.
+            if self.augment:
+                images = [augment(image, rng, self.cache.max_width) for image in images]
+            # Stock paddleocr pads every line to at least 320 px: show the model long padded tails.
             if rng.random() < 0.5:
-                extra_pad = int(rng.integers(4, 64))
-        return assemble(images, [self.cache.samples[int(i)] for i in indices], extra_pad)
+                extra_pad = int(rng.integers(4, 96))
+        return assemble(images, [self.cache.samples[int(i)] for i in indices], extra_pad, self.min_width)
 
     def iterate(self, batches: list[np.ndarray], seed: int | None = None, epoch: int = 0,
                 start: int = 0) -> Iterator[tuple[int, Batch]]:
-        """Yield ``(step, batch)`` from ``start``; augmented (from seed, epoch, step) when seed is set."""
+        """Yield ``(step, batch)`` from ``start``. With a seed (training), batches get random padding
+        and augmentation drawn from (seed, epoch, step)."""
         pending: deque = deque()
         steps = iter(range(start, len(batches)))
 

@@ -16,7 +16,7 @@ import paddle
 import yaml
 
 from ocrbatch.trainer.engines.builtin.data import Charset
-from ocrbatch.trainer.engines.builtin.model import INPUT_HEIGHT, CTCRecognizer, InferenceModel
+from ocrbatch.trainer.engines.builtin.model import INPUT_HEIGHT, STOCK_MIN_WIDTH, CTCRecognizer, InferenceModel
 
 GRAPH_FILES = ("inference.json", "inference.pdiparams", "inference.yml")
 
@@ -27,7 +27,7 @@ def inference_config(model_name: str, charset: Charset) -> dict:
         "PreProcess": {
             "transform_ops": [
                 {"DecodeImage": {"channel_first": False, "img_mode": "BGR"}},
-                {"RecResizeImg": {"image_shape": [3, INPUT_HEIGHT, 320]}},
+                {"RecResizeImg": {"image_shape": [3, INPUT_HEIGHT, STOCK_MIN_WIDTH]}},
                 {"KeepKeys": {"keep_keys": ["image"]}},
             ]
         },

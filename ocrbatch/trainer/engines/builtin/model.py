@@ -20,6 +20,7 @@ import paddle.nn.functional as F
 
 INPUT_HEIGHT = 48
 WIDTH_STRIDE = 4  # pixels of input width per output frame
+STOCK_MIN_WIDTH = 320  # paddleocr pads every line to at least this (RecResizeImg image_shape [3, 48, 320])
 
 
 @dataclass(frozen=True)

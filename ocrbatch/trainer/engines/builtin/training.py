@@ -12,6 +12,7 @@ import ctypes
 import math
 import os
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +35,18 @@ from ocrbatch.trainer.engines.builtin.data import (
     read_label_file,
 )
 from ocrbatch.trainer.engines.builtin.evaluate import text_metrics
-from ocrbatch.trainer.engines.builtin.model import WIDTH_STRIDE, ModelConfig, build, count_parameters
+from ocrbatch.trainer.engines.builtin.model import (
+    STOCK_MIN_WIDTH,
+    WIDTH_STRIDE,
+    ModelConfig,
+    build,
+    count_parameters,
+)
 from ocrbatch.trainer.engines.builtin.settings import AUGMENT_BELOW, Settings
 
 
 def configure_cpu(threads: int) -> int:
-    """Use every core for Paddle's kernels, and stop its two OpenMP runtimes fighting each other.
+    """Set Paddle's CPU thread count (0: one per core) and stop its OpenMP runtimes fighting.
 
     Paddle's CPU wheel loads both libiomp5 (oneDNN convolutions) and libgomp (optimizer kernels).
     Intel OpenMP threads spin for 200 ms after each parallel region; the spinning steals the cores
@@ -68,13 +75,13 @@ class Trainer:
         self.settings = settings
         self.charset = charset
         self.pool = ThreadPoolExecutor(settings.num_workers, thread_name_prefix="builtin-data")
+        self.skipped: dict[str, dict] = {}  # per split: lines left out, by reason
         try:
             self.train = self._load_split(ctx.dataset.train_labels, "train")
             self.val = self._load_split(ctx.dataset.val_labels, "val", required=False)
         except BaseException:
             self.pool.shutdown(wait=False, cancel_futures=True)
             raise
-        self.stream = BatchStream(self.train.cache, self.pool)
         self.batch_size = settings.batch_size_for(ctx.use_gpu)
         self.steps_per_epoch = math.ceil(len(self.train.widths) / self.batch_size)
         self.epochs = settings.epochs_for(self.steps_per_epoch)
@@ -91,6 +98,7 @@ class Trainer:
         self.augment = settings.augment == "true" or (
             settings.augment == "auto" and len(self.train.widths) < AUGMENT_BELOW
         )
+        self.stream = BatchStream(self.train.cache, self.pool, augment=self.augment)
 
     # ---- data -------------------------------------------------------------------------------
     def _load_split(self, label_file: Path, name: str, required: bool = True) -> Split:
@@ -112,7 +120,6 @@ class Trainer:
                 samples = [samples[i] for i in keep]
                 cache = ImageCache(samples, self.settings.max_width, budget)
                 widths = widths[keep]
-        self.skipped = getattr(self, "skipped", {})
         self.skipped[name] = {k: v for k, v in skipped.items() if v}
         if required and not samples:
             raise BadInput(f"the {name} split has no usable samples ({label_file})")
@@ -156,7 +163,10 @@ class Trainer:
         self.resumed_from = {"epoch": state.epoch, "step": state.step} if state.global_step else None
 
         try:
-            return self._loop(state)
+            with warnings.catch_warnings():
+                # Paddle's BatchNorm warns that it tracks global statistics in training; it always has.
+                warnings.filterwarnings("ignore", message="When training, we now always track global mean")
+                return self._loop(state)
         finally:
             self.pool.shutdown(wait=False, cancel_futures=True)
 
@@ -169,9 +179,8 @@ class Trainer:
             batches = plan_epoch(self.train.widths, self.batch_size, settings.seed, state.epoch)
             # Dropout draws from Paddle's generator: reseed at every (re)start of an epoch.
             paddle.seed(settings.seed * 1000003 + state.epoch * 7919 + state.step)
-            seed = settings.seed if self.augment else None
             tick = time.monotonic()
-            for step, batch in self.stream.iterate(batches, seed, state.epoch, state.step):
+            for step, batch in self.stream.iterate(batches, settings.seed, state.epoch, state.step):
                 if ctx.stop_requested.is_set():
                     self._checkpoint(state, reason="stop")
                     raise Preempted(f"stopped at epoch {state.epoch}, step {state.step}")
@@ -253,10 +262,10 @@ class Trainer:
             if self.settings.max_train_seconds:
                 eta = min(eta, max(0.0, self.settings.max_train_seconds - state.train_seconds))
         extra = {"accuracy": accuracy} if accuracy is not None else {}
+        has_best = state.best_epoch is not None and len(self.val.widths) > 0
         self.ctx.report(
             epoch=state.epoch, epochs=self.epochs, step=state.step, steps_per_epoch=self.steps_per_epoch,
-            loss=loss_value, best_accuracy=max(state.best_accuracy, 0.0) if state.best_epoch is not None
-            and len(self.val.widths) else None, eta_seconds=eta,
+            loss=loss_value, best_accuracy=state.best_accuracy if has_best else None, eta_seconds=eta,
             elapsed_seconds=state.train_seconds, **extra,
         )
 
@@ -264,7 +273,7 @@ class Trainer:
     def evaluate(self) -> dict:
         """Exact match and normalised edit distance of greedy decoding on the val split."""
         self.model.eval()
-        stream = BatchStream(self.val.cache, self.pool)
+        stream = BatchStream(self.val.cache, self.pool, min_width=STOCK_MIN_WIDTH)
         predictions, truths = [], []
         for _, batch in stream.iterate(plan_eval(self.val.widths, self.settings.eval_batch_size)):
             with paddle.amp.auto_cast(enable=self.use_amp, level="O1"):
@@ -274,12 +283,3 @@ class Trainer:
             truths.extend(batch.texts)
         self.model.train()
         return text_metrics(predictions, truths)
-
-    def describe(self) -> dict:
-        return {
-            "train_samples": len(self.train.widths),
-            "val_samples": len(self.val.widths),
-            "steps_per_epoch": self.steps_per_epoch,
-            "parameters": count_parameters(self.model) if hasattr(self, "model") else None,
-            "skipped": self.skipped,
-        }
