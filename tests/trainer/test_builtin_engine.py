@@ -160,6 +160,20 @@ def test_an_easy_dataset_is_read_correctly_by_stock_paddleocr(tmp_path):
     assert result.metrics["accuracy"] >= 0.9, result.metrics["history"]
 
 
+@pytest.mark.slow
+def test_a_time_budget_ends_training_early_and_a_given_dict_is_used(tmp_path, seg7):
+    dict_file = tmp_path / "digits_and_commas.txt"
+    dict_file.write_text("".join(f"{c}\n" for c in "9876543210,"))  # no "." on purpose
+    recorder = Recorder()
+    overrides = {"max_train_seconds": "1", "Global.character_dict_path": str(dict_file)}
+    result = train(make_context(tmp_path, seg7, recorder, epochs=200, overrides=overrides))
+    assert result.metrics["epochs"] < 200 and result.metrics["epochs_planned"] == 200
+    assert result.metrics["skipped_samples"]["train"]["unknown_characters"] > 0  # labels with "."
+    exported = yaml.safe_load((recorder.ctx.export_dir / "inference.yml").read_text())
+    assert exported["PostProcess"]["character_dict"] == list("9876543210,")
+    assert result.dict_file.read_text().splitlines() == list("9876543210,")
+
+
 # ---- stop and resume ----------------------------------------------------------------------------
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -63,18 +64,24 @@ class Charset:
     def num_classes(self) -> int:
         return len(self.characters) + 2  # blank first, space last
 
+    @cached_property
+    def _classes(self) -> tuple[str, ...]:
+        return ("",) + self.characters + (SPACE,)
+
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return {char: i for i, char in enumerate(self._classes) if i}
+
     def encode(self, text: str) -> list[int] | None:
         """Class indices of ``text``, or None when it holds a character outside the set."""
-        index = {char: i + 1 for i, char in enumerate(self.characters)}
-        index[SPACE] = len(self.characters) + 1
         try:
-            return [index[char] for char in text]
+            return [self._index[char] for char in text]
         except KeyError:
             return None
 
     def decode(self, classes: np.ndarray) -> str:
         """Greedy CTC decoding of one frame sequence of class indices (merge repeats, drop blanks)."""
-        table = ("",) + self.characters + (SPACE,)
+        table = self._classes
         out, previous = [], -1
         for cls_index in classes.tolist():
             if cls_index != previous and cls_index != 0:
@@ -132,11 +139,6 @@ def resize_to_height(image: np.ndarray, max_width: int) -> np.ndarray:
     height, width = image.shape[:2]
     new_width = max(1, min(max_width, math.ceil(INPUT_HEIGHT * width / height)))
     return cv2.resize(image, (new_width, INPUT_HEIGHT))
-
-
-def normalise(images_uint8: np.ndarray) -> np.ndarray:
-    """``[N, H, W, 3]`` uint8 BGR -> ``[N, 3, H, W]`` float32 in [-1, 1], as RecResizeImg."""
-    return (images_uint8.transpose(0, 3, 1, 2).astype(np.float32) / 127.5) - 1.0
 
 
 def frames_needed(label: Sequence[int]) -> int:

@@ -1,6 +1,6 @@
 """The builtin engine's settings: defaults, the spec fields and overrides it honours, and config.yml.
 
-Spec fields: ``epochs``, ``learning_rate``, ``batch_size``. Override keys (``--set KEY=VALUE``) are
+Spec fields: ``epochs``, ``learning_rate``, ``batch_size``. Override keys (``KEY=VALUE`` items) are
 listed in OVERRIDES; a PaddleOCR-style ``Global.`` prefix is accepted too (``Global.character_dict_path``
 works). Any other key is refused before training starts, so a typo never trains the wrong model.
 """

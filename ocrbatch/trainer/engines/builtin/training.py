@@ -216,7 +216,9 @@ class Trainer:
             logits = self.model(images)
         logits = logits.astype("float32").transpose([1, 0, 2])  # CTC wants [T, N, K]
         frames = paddle.full([logits.shape[1]], logits.shape[0], dtype="int64")
-        loss = F.ctc_loss(logits, labels, frames, paddle.to_tensor(batch.label_lengths), blank=0)
+        # zero_infinity: a line too narrow for its label must not turn the whole batch into NaN.
+        loss = F.ctc_loss(logits, labels, frames, paddle.to_tensor(batch.label_lengths), blank=0,
+                          zero_infinity=True)
         if scaler is not None:
             scaler.scale(loss).backward()
             scaler.step(self.optimizer)
