@@ -4,6 +4,7 @@ mirrored and announced, SIGTERM -> Preempted, resume through Global.checkpoints,
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import pickle
@@ -19,7 +20,8 @@ import yaml
 from ocrbatch.errors import BadInput, RunFailed
 from ocrbatch.trainer.engines import get_engine
 from ocrbatch.trainer.engines.base import LocalDataset, Preempted, TrainContext
-from ocrbatch.trainer.engines.paddleocr import PaddleOCREngine, evaluation
+from ocrbatch.trainer import evaluation
+from ocrbatch.trainer.engines.paddleocr import PaddleOCREngine
 from ocrbatch.trainer.engines.paddleocr.engine import CheckpointMirror, check_export
 from ocrbatch.trainer.spec import TrainingSpec
 
@@ -341,10 +343,9 @@ def test_recognition_metrics():
     assert evaluation.edit_distance("1,250,000", "1,250,000") == 0
     assert evaluation.edit_distance("1250000", "1,250,000") == 2
     assert evaluation.edit_distance("", "42") == 2
-    metrics = evaluation.score(["42", "1250000", ""], ["42", "1,250,000", "7"])
+    metrics = evaluation.text_metrics(["42", "1250000", ""], ["42", "1,250,000", "7"])
     assert metrics["accuracy"] == pytest.approx(1 / 3)
-    assert metrics["norm_edit_distance"] == pytest.approx(1 - (0 + 2 / 9 + 1) / 3)
-    assert metrics["samples"] == 3
+    assert metrics["norm_edit_distance"] == pytest.approx((0 + 2 / 9 + 1) / 3)  # a distance: 0 is perfect
 
 
 def test_recognizer_is_evaluated_with_stock_text_recognition(tmp_path, monkeypatch):
@@ -361,10 +362,11 @@ def test_recognizer_is_evaluated_with_stock_text_recognition(tmp_path, monkeypat
 
     monkeypatch.setattr(paddleocr, "TextRecognition", FakeTextRecognition)
     (tmp_path / "val.txt").write_text("img/0.png\t42\nimg/1.png\t7\n")
-    metrics = evaluation.evaluate_recognizer("PP-OCRv5_mobile_rec", tmp_path / "export", tmp_path,
-                                             tmp_path / "val.txt", use_gpu=False)
+    args = argparse.Namespace(model_name="PP-OCRv5_mobile_rec", model_dir=str(tmp_path / "export"),
+                              labels=str(tmp_path / "val.txt"), root=str(tmp_path), device="cpu", batch_size=32)
+    metrics = evaluation.evaluate_in_this_process(args)
     assert created == {"model_name": "PP-OCRv5_mobile_rec", "model_dir": str(tmp_path / "export"), "device": "cpu"}
-    assert metrics == {"accuracy": 0.5, "norm_edit_distance": 0.5, "samples": 2}
+    assert (metrics["accuracy"], metrics["norm_edit_distance"], metrics["samples"]) == (0.5, 0.5, 2)
 
 
 # --- through the trainer's orchestration (run_training): upload, resume, publish -----------------
@@ -381,10 +383,10 @@ def test_run_training_with_the_paddleocr_engine_resumes_and_publishes(checkout, 
     store, layout = LocalStore(tmp_path / "store"), RunLayout("run-1")
     dataset = Run(tmp_path, epochs=6).ctx.dataset
     monkeypatch.setattr(ocrbatch.datasets, "fetch_dataset", lambda *_args, **_kw: dataset)
-    monkeypatch.setattr(evaluation, "evaluate_recognizer", lambda *a, **k: {"accuracy": 0.9, "norm_edit_distance": 0.97})
+    monkeypatch.setattr(evaluation, "stock_paddleocr_metrics", lambda *a, **k: {"accuracy": 0.9, "norm_edit_distance": 0.03})
     monkeypatch.setenv("PADDLEOCR_HOME", str(checkout))
     monkeypatch.setenv("PADDLEOCR_WEIGHTS", str(tmp_path / "weights"))
-    monkeypatch.setenv("FAKE_EPOCH_SECONDS", "0.3")
+    monkeypatch.setenv("FAKE_EPOCH_SECONDS", "1.0")  # slow enough that the stop lands mid-run under load
     spec = TrainingSpec(dataset=store.uri("datasets/d/versions/v1"), output=store.uri(layout.prefix),
                         engine="paddleocr", epochs=6)
 

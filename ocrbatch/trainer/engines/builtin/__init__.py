@@ -23,7 +23,7 @@ class BuiltinEngine:
     def train(self, ctx: TrainContext) -> TrainResult:
         # Imported here: paddle is heavy, and only needed once training actually starts.
         from ocrbatch.trainer.engines.builtin import checkpoints
-        from ocrbatch.trainer.engines.builtin.evaluate import stock_paddleocr_metrics
+        from ocrbatch.trainer.evaluation import stock_paddleocr_metrics
         from ocrbatch.trainer.engines.builtin.export import export_inference_model
         from ocrbatch.trainer.engines.builtin.model import build, count_parameters
         from ocrbatch.trainer.engines.builtin.settings import settings_from_spec, write_config

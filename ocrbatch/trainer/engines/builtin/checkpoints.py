@@ -18,7 +18,7 @@ from pathlib import Path
 
 import paddle
 
-from ocrbatch.artifact import sha256_file
+from ocrbatch.digests import sha256_file
 from ocrbatch.errors import BadInput, IntegrityError
 
 FORMAT = 1

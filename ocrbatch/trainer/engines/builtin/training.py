@@ -34,7 +34,7 @@ from ocrbatch.trainer.engines.builtin.data import (
     plan_eval,
     read_label_file,
 )
-from ocrbatch.trainer.engines.builtin.evaluate import text_metrics
+from ocrbatch.trainer.evaluation import text_metrics
 from ocrbatch.trainer.engines.builtin.model import (
     STOCK_MIN_WIDTH,
     WIDTH_STRIDE,

@@ -215,10 +215,11 @@ class PaddleOCREngine:
     # --- evaluation -------------------------------------------------------------------------------
 
     def _evaluate_rec(self, *, ctx: TrainContext, model_name: str, export_dir: Path, **_) -> dict:
-        from ocrbatch.trainer.engines.paddleocr.evaluation import evaluate_recognizer
+        from ocrbatch.trainer.evaluation import stock_paddleocr_metrics
 
-        return evaluate_recognizer(
-            model_name, export_dir, ctx.dataset.root, ctx.dataset.val_labels, use_gpu=ctx.use_gpu
+        return stock_paddleocr_metrics(
+            export_dir, model_name, ctx.dataset.val_labels, ctx.dataset.root,
+            device="gpu:0" if ctx.use_gpu else "cpu",
         )
 
     def _evaluate_det(self, *, ctx: TrainContext, checkpoint: Path, config, work: Path, **_) -> dict:

@@ -1,9 +1,10 @@
-"""Recognition metrics, and the judge: the exported model read back by the stock ``paddleocr`` package.
+"""Recognition metrics, and the judge both engines share: the exported model read back by the stock
+``paddleocr`` package, the way a user will load it.
 
 ``accuracy`` is exact match; ``norm_edit_distance`` is the mean of ``edit_distance / max(len(truth),
-len(prediction))`` (0 is perfect). Note that PaddleOCR's own ``norm_edit_dis`` is one minus this.
+len(prediction))`` (0 is perfect). PaddleOCR's own ``norm_edit_dis`` is one minus this.
 
-The stock evaluation runs in a subprocess (``python -m ocrbatch.trainer.engines.builtin.evaluate``),
+The stock evaluation runs in a subprocess (``python -m ocrbatch.trainer.evaluation``),
 which prints one JSON document: paddlex loads its whole pipeline registry and sets process-wide
 Paddle state, none of which should leak into the trainer.
 """
@@ -53,7 +54,7 @@ def stock_paddleocr_metrics(model_dir: Path, model_name: str, label_file: Path, 
                             device: str = "cpu", batch_size: int = 32, timeout: float = 1800) -> dict:
     """Evaluate an exported model through ``paddleocr.TextRecognition`` in a fresh process."""
     command = [
-        sys.executable, "-m", "ocrbatch.trainer.engines.builtin.evaluate",
+        sys.executable, "-m", "ocrbatch.trainer.evaluation",
         "--model-dir", str(model_dir), "--model-name", model_name, "--labels", str(label_file),
         "--root", str(root), "--device", device, "--batch-size", str(batch_size),
     ]
@@ -68,7 +69,7 @@ def stock_paddleocr_metrics(model_dir: Path, model_name: str, label_file: Path, 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _evaluate_in_this_process(args) -> dict:
+def evaluate_in_this_process(args) -> dict:
     os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
     from paddleocr import TextRecognition
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", required=True)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=32)
-    result = _evaluate_in_this_process(parser.parse_args(argv))
+    result = evaluate_in_this_process(parser.parse_args(argv))
     # paddlex logs to stdout too: the JSON is the last line.
     sys.stdout.write("\n" + json.dumps(result) + "\n")
 
