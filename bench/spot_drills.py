@@ -85,7 +85,10 @@ def run_drill(home: Path, dataset_uri: str, run: int, mode: str, rng: random.Ran
     progress = _wait(lambda: (p := _read_json(run_dir / "progress.json")) and p.get("step") and p, 600, "training")
     steps_per_epoch = int(progress["steps_per_epoch"])
     started = time.monotonic()
-    time.sleep(rng.uniform(0.5, 3.0 * checkpoint_every))
+    # A random point in the first few checkpoint intervals, but always before training ends: a kill
+    # during export is not a drill of resuming training.
+    eta = float(progress.get("eta_seconds") or 3.0 * checkpoint_every)
+    time.sleep(rng.uniform(0.3, max(0.4, min(3.0 * checkpoint_every, 0.6 * eta))))
     pid = _wait(lambda: _read_json(record).get("trainer_pid"), 60, "trainer pid")
     at_kill = _read_json(run_dir / "progress.json") or progress
     pointer = (_read_json(run_dir / "checkpoints" / "current.json") or {}).get("info") or {}

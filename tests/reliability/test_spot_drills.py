@@ -36,7 +36,7 @@ def test_killed_runs_resume_and_lose_at_most_one_interval(tmp_path, monkeypatch)
     dataset_uri = drills.prepare(tmp_path / "home")
     rng = random.Random(3)
     results = [
-        drills.run_drill(tmp_path / "home", dataset_uri, run, mode, rng, epochs=6,
+        drills.run_drill(tmp_path / "home", dataset_uri, run, mode, rng, epochs=20,
                          checkpoint_every=CHECKPOINT_EVERY, check_model=(run == 1))
         for run, mode in enumerate(("SIGTERM+SIGKILL", "SIGKILL"))
     ]
