@@ -13,6 +13,7 @@ Styles: ``seg7`` (7-segment score displays), ``seg14`` (14/16-segment alphanumer
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -140,7 +141,7 @@ def segment_rec_text(rng: np.random.Generator, kind: str, numeric: bool) -> Segm
     if kind == "seg7":
         if rng.random() < 0.12:  # ball-in-play / credit displays: two plain digits
             return plain_number(str(int(rng.integers(0, 100 if rng.random() < 0.5 else 10))), 2)
-        return score_on_display(rng, int(rng.choice([6, 7, 7, 8])), texts.pick_separator(rng))
+        return score_on_display(rng, texts.pick(rng, [6, 7, 7, 8]), texts.pick_separator(rng))
     if numeric or rng.random() < 0.35:
         label = texts.score_text(rng, texts.pick_separator(rng), max_digits=10)
     else:
@@ -189,7 +190,7 @@ def segment_rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
     window = np.zeros_like(line.lit)
     fill_rect(window, window_around(line, len(row.cells), rng.uniform(0.15, 0.5)))
     look = looks.lcd_look(rng) if lcd else looks.emissive_look(rng, SEGMENT_PALETTE)
-    maps = np.dstack([line.lit, line.ghost, window])
+    maps = cv2.merge([line.lit, line.ghost, window])  # np.dstack's result, several times faster
     return Drawing(maps, [TextBox(row.text, camera.quad_from_box(*box))], px, look)
 
 
@@ -199,7 +200,7 @@ def segment_rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
 def dmd_text(rng: np.random.Generator, numeric: bool) -> tuple[str, int, bool]:
     """(text, scale, bold): scores in the big font, messages small or big."""
     if numeric or rng.random() < 0.45:
-        text = texts.score_text(rng, str(rng.choice([",", ",", ",", "."])), max_digits=10)
+        text = texts.score_text(rng, texts.pick(rng, [",", ",", ",", "."]), max_digits=10)
         return text, 2 if len(text) <= 11 or rng.random() < 0.3 else 1, rng.random() < 0.4
     text = texts.message_text(rng, max_length=20)
     big = len(text) <= 10 and rng.random() < 0.4
@@ -211,15 +212,13 @@ def dmd_rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
     dots = dotmatrix.text_dots(text, scale=scale, bold=bold)
     pad_rows, pad_cols = int(rng.integers(2, 6)), int(rng.integers(2, 8))
     levels = np.zeros((dots.shape[0] + 2 * pad_rows, dots.shape[1] + 2 * pad_cols), np.float32)
-    levels[pad_rows : pad_rows + dots.shape[0], pad_cols : pad_cols + dots.shape[1]] = dots * rng.choice([1.0, 1.0, 0.8, 0.67])
+    levels[pad_rows : pad_rows + dots.shape[0], pad_cols : pad_cols + dots.shape[1]] = dots * texts.pick(rng, [1.0, 1.0, 0.8, 0.67])
     pitch = {1: 6, 2: 4}[scale]
-    render = dotmatrix.render_dots(levels, pitch, fill=float(rng.choice([0.7, 0.78, 0.86])))
+    render = dotmatrix.render_dots(levels, pitch, fill=texts.pick(rng, [0.7, 0.78, 0.86]))
     margin = int(dots.shape[0] * pitch * 0.8)
-    h, w = render.lit.shape
-    maps = np.zeros((h + 2 * margin, w + 2 * margin, 3), np.float32)
-    maps[margin : margin + h, margin : margin + w, 0] = render.lit
-    maps[margin : margin + h, margin : margin + w, 1] = render.ghost
-    maps[margin : margin + h, margin : margin + w, 2] = 1.0
+    glass = np.ones_like(render.lit)
+    maps = cv2.copyMakeBorder(cv2.merge([render.lit, render.ghost, glass]),
+                              margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=0)
     x0, y0 = margin + pad_cols * pitch, margin + pad_rows * pitch
     box = (x0, y0, x0 + dots.shape[1] * pitch, y0 + dots.shape[0] * pitch)
     glyph_px = dots.shape[0] * pitch
@@ -243,7 +242,7 @@ def crop_quad(box: TextBox, glyph_px: float, rng: np.random.Generator) -> np.nda
     """
     (x0, y0), (x1, y1) = (float(v) for v in box.quad[0]), (float(v) for v in box.quad[2])
     jitter = rng.uniform(0.0, 0.06)  # corner movement, in crop heights
-    rotation = float(np.clip(rng.normal(0, 0.02), -0.05, 0.05))
+    rotation = min(max(rng.normal(0, 0.02), -0.05), 0.05)
     tilt = abs(rotation) * (x1 - x0) / 2
     x0 -= rng.uniform(0.08, 0.8) * glyph_px
     x1 += rng.uniform(0.08, 0.8) * glyph_px
@@ -259,10 +258,11 @@ def render_rec(recipe: Recipe, rng: np.random.Generator, height: int = 48) -> tu
     drawing = rec_drawing(recipe, rng)
     (box,) = drawing.boxes
     src = crop_quad(box, drawing.glyph_px, rng)
-    top, bottom = np.linalg.norm(src[1] - src[0]), np.linalg.norm(src[2] - src[3])
-    sides = np.linalg.norm(src[3] - src[0]) + np.linalg.norm(src[2] - src[1])
+    (ax, ay), (bx, by), (cx, cy), (dx, dy) = src.tolist()
+    top, bottom = math.hypot(bx - ax, by - ay), math.hypot(cx - dx, cy - dy)
+    sides = math.hypot(dx - ax, dy - ay) + math.hypot(cx - bx, cy - by)
     aspect = (top + bottom) / sides * rng.uniform(0.9, 1.1)
-    width = int(np.clip(round(height * aspect), height // 2, round(height * REC_MAX_ASPECT)))
+    width = min(max(round(height * aspect), height // 2), round(height * REC_MAX_ASPECT))
     dst = camera.quad_from_box(0, 0, width, height)
     maps = camera.warp_maps(drawing.maps, src, dst, (width, height))
     text_px = drawing.glyph_px * height / (sides / 2)
@@ -273,10 +273,8 @@ def finish(
     maps: np.ndarray, look: looks.Look, rng: np.random.Generator, text_px: float, base: np.ndarray | None = None
 ) -> np.ndarray:
     """Colour the warped maps and pass them through the camera: 8-bit BGR out."""
-    lit = np.ascontiguousarray(maps[:, :, 0])
-    halo = looks.halo_map(lit, look, text_px)
-    stacked = np.dstack([lit, maps[:, :, 1], halo, maps[:, :, 2]])
-    image = looks.compose(stacked, look, base)
+    halo = looks.halo_map(cv2.extractChannel(maps, 0), look, text_px)
+    image = looks.compose(maps, halo, look, base)
     if rng.random() < 0.4:
         camera.add_glare(image, rng, rng.uniform(0.04, 0.35))
     if rng.random() < 0.25:
@@ -324,7 +322,7 @@ def segment_frame(recipe: Recipe, rng: np.random.Generator) -> tuple[Panel, floa
     numeric = recipe.numeric_only or recipe.style == "seg7"
     kind = segment_kind(recipe.style, rng)
     font = pick_font(rng, kind)
-    px = int(rng.choice([24, 28, 32]))
+    px = texts.pick(rng, [24, 28, 32])
     rows = segment_frame_rows(rng, kind, numeric, lcd)
     lines = [draw_segment_row(r, font, px, rng, lcd=lcd) for r in rows]
     pad = int(px * 0.6)
@@ -367,7 +365,7 @@ def row_items(row: SegmentText) -> list[tuple[int, int]]:
 
 def segment_frame_rows(rng: np.random.Generator, kind: str, numeric: bool, lcd: bool) -> list[SegmentText]:
     if kind == "seg7":
-        positions = int(rng.choice([6, 7, 7, 8]))
+        positions = texts.pick(rng, [6, 7, 7, 8])
         separator = texts.pick_separator(rng)
         players = int(rng.integers(1, 5))
         slots = 4 if players > 1 or rng.random() < 0.5 else 1
@@ -380,7 +378,7 @@ def segment_frame_rows(rng: np.random.Generator, kind: str, numeric: bool, lcd: 
         if slots == 4 and rng.random() < 0.5:  # the small credit and ball-in-play displays
             rows += [plain_number(str(int(rng.integers(0, 40))), 2), plain_number(str(int(rng.integers(1, 6))), 2)]
         return rows
-    positions = int(rng.choice([16, 16, 20]))
+    positions = texts.pick(rng, [16, 16, 20])
     return [alphanumeric_row(rng, positions, numeric) for _ in range(1 if lcd and rng.random() < 0.5 else 2)]
 
 
@@ -435,14 +433,14 @@ def dmd_frame(recipe: Recipe, rng: np.random.Generator) -> tuple[Panel, float, l
         region[dots[: region.shape[0]]] = level
         placed.append((text, row, col, dots[: region.shape[0]]))
 
-    separator = str(rng.choice([",", ",", "."]))
+    separator = texts.pick(rng, [",", ",", "."])
     layout = rng.random() * (0.7 if recipe.numeric_only else 1.0)  # the last layout is words only
     if layout < 0.4:
         place(texts.score_text(rng, separator, 9), 2, rng.random() < 0.4, 3, "centre")
         if recipe.numeric_only:
             place(texts.score_text(rng, separator, 6), 1, False, 23, "left", 0.67)
         else:
-            place(f"BALL {rng.integers(1, 6)}", 1, False, 23, "left", float(rng.choice([0.67, 1.0])))
+            place(f"BALL {rng.integers(1, 6)}", 1, False, 23, "left", texts.pick(rng, [0.67, 1.0]))
             status = f"PLAYER {rng.integers(1, 5)}" if rng.random() < 0.5 else f"CREDITS {rng.integers(0, 40)}"
             place(status, 1, False, 23, "right", 0.67)
     elif layout < 0.7:
@@ -454,9 +452,9 @@ def dmd_frame(recipe: Recipe, rng: np.random.Generator) -> tuple[Panel, float, l
     else:
         first = texts.message_text(rng, max_length=10)
         place(first, 2, rng.random() < 0.3, 2, "centre")
-        place(texts.message_text(rng, max_length=20), 1, False, 22, "centre", float(rng.choice([0.67, 1.0])))
-    pitch = int(rng.choice([4, 5]))
-    render = dotmatrix.render_dots(levels, pitch, fill=float(rng.choice([0.7, 0.78, 0.86])))
+        place(texts.message_text(rng, max_length=20), 1, False, 22, "centre", texts.pick(rng, [0.67, 1.0]))
+    pitch = texts.pick(rng, [4, 5])
+    render = dotmatrix.render_dots(levels, pitch, fill=texts.pick(rng, [0.7, 0.78, 0.86]))
     border = pitch * 3
     panel = Panel(cols * pitch + 2 * border, rows * pitch + 2 * border)
     panel.paste(render.lit, render.ghost, border, border)
@@ -480,7 +478,7 @@ def render_det(recipe: Recipe, rng: np.random.Generator) -> tuple[np.ndarray, li
     """A photo of a whole display (8-bit BGR) and the warped boxes of every text on it."""
     panel, glyph_px, look = dmd_frame(recipe, rng) if recipe.style == "dmd" else segment_frame(recipe, rng)
     ph, pw = panel.maps.shape[:2]
-    width = int(rng.choice(DET_SIZES))
+    width = texts.pick(rng, DET_SIZES)
     height = int(width * rng.uniform(0.5, 0.85)) // 32 * 32
     # The whole panel stays in the picture (with room for the corner jitter), so no box is cut.
     scale = min(width * rng.uniform(0.55, 0.9) / pw, height * 0.8 / ph)
@@ -492,8 +490,10 @@ def render_det(recipe: Recipe, rng: np.random.Generator) -> tuple[np.ndarray, li
     src = camera.quad_from_box(0, 0, pw, ph)
     maps = camera.warp_maps(panel.maps, src, dst, (width, height))
     scene = cabinet_scene(rng, width, height)
-    panel_mask = maps[:, :, 3:4]
-    base = scene * (1 - panel_mask) + panel_mask * look.bezel[::-1].astype(np.float32)
+    # scene outside the panel, bezel colour on it (OpenCV: numpy broadcasting over 3 channels is slow)
+    panel_mask = cv2.extractChannel(maps, 3)
+    base = cv2.multiply(scene, cv2.cvtColor(1.0 - panel_mask, cv2.COLOR_GRAY2BGR))
+    looks.add_tinted(base, panel_mask, look.bezel[::-1])
     image = finish(maps, look, rng, glyph_px * scale, base)
     boxes = []
     for box in panel.boxes:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -237,17 +237,22 @@ class GlyphMasks:
     glyphs: dict[str, np.ndarray]
     frame: np.ndarray  # all segments but the separators: the unlit structure you see (ghosting)
     frame_with_separators: np.ndarray
+    cells: dict = field(default_factory=dict, compare=False, repr=False)  # (char, period, comma) -> mask
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.frame.shape
 
     def cell(self, cell: Cell) -> np.ndarray:
-        mask = self.glyphs[cell.char]
-        if cell.period or cell.comma:
-            mask = mask + self.segments["dp"]
-            if cell.comma:
-                mask = mask + self.segments["comma"]
+        key = (cell.char, cell.period, cell.comma)
+        mask = self.cells.get(key)
+        if mask is None:  # a few dozen distinct cells per font: sum their segments once
+            mask = self.glyphs[cell.char]
+            if cell.period or cell.comma:
+                mask = mask + self.segments["dp"]
+                if cell.comma:
+                    mask = mask + self.segments["comma"]
+            self.cells[key] = mask
         return mask
 
     def ghost(self, with_separators: bool) -> np.ndarray:
@@ -330,8 +335,12 @@ def render_line(
         x = mx + int(round(i * pitch))  # == LineRender.cell_x(i) + margin
         level = 1.0 if brightness is None else brightness[i]
         has_separators = True if separator_positions is None else separator_positions[i]
-        lit[my : my + ch, x : x + cw] += masks.cell(cell) * level
-        ghost[my : my + ch, x : x + cw] += masks.ghost(has_separators or cell.period or cell.comma)
-    np.minimum(lit, 1.0, out=lit)
-    np.minimum(ghost, 1.0, out=ghost)
+        # OpenCV's in-place adds on these small views cost less than numpy's.
+        if cell.char != " " or cell.period or cell.comma:  # a blank cell adds nothing lit
+            region = lit[my : my + ch, x : x + cw]
+            cv2.scaleAdd(masks.cell(cell), float(level), region, dst=region)
+        region = ghost[my : my + ch, x : x + cw]
+        cv2.add(region, masks.ghost(has_separators or cell.period or cell.comma), dst=region)
+    for drawn in (lit[my : my + ch], ghost[my : my + ch]):  # the margins are still zero
+        cv2.threshold(drawn, 1.0, 1.0, cv2.THRESH_TRUNC, dst=drawn)  # np.minimum(x, 1), 6x faster
     return LineRender(lit, ghost, (mx + 1.0, my + 1.0), pitch, masks)

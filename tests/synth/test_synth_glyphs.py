@@ -137,3 +137,22 @@ def test_any_score_label_round_trips_through_display_cells(value, separator):
     cells = segments.cells_from_text(label)
     assert len(cells) == len(str(value))  # separators never take a position of their own
     assert segments.text_from_cells(cells) == label
+
+
+def test_weighted_pick_follows_the_weights():
+    rng = np.random.default_rng(0)
+    picks = [texts.pick_weighted(rng, ("never", "often", "rarely"), (0.0, 3.0, 4.0)) for _ in range(4000)]
+    assert "never" not in picks  # zero weight
+    assert 0.7 < picks.count("often") / len(picks) < 0.8
+
+
+def test_wide_glow_blurred_at_half_resolution_matches_a_full_blur():
+    from ocrbatch.synth import looks
+    from ocrbatch.synth.opencv import cv2
+
+    line = segments.render_line(segments.cells_from_text("8,765"), FONT7, 36, margin=(20, 20))
+    look = looks.emissive_look(np.random.default_rng(3))
+    for text_px in (12.0, 30.0, 45.0, 60.0):  # the fast path starts at sigma 2.5 px
+        sigma = max(look.halo_sigma * text_px, 0.5)
+        full = cv2.GaussianBlur(line.lit, (0, 0), sigma)
+        assert np.abs(looks.halo_map(line.lit, look, text_px) - full).max() < 0.03
