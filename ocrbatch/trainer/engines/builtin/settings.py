@@ -130,7 +130,9 @@ def _check(s: Settings) -> None:
         raise BadInput(f"augment must be auto, true or false, got {s.augment!r}")
     if s.max_width < 32:
         raise BadInput(f"max_width must be at least 32, got {s.max_width}")
-    registered = _registered_rec_models()
+    # Importing paddlex's model list costs about a second (it is checked again at submit time), so
+    # only a name the user chose is looked up; the default is a stock name.
+    registered = _registered_rec_models() if s.model_name != DEFAULT_MODEL_NAME else ()
     if registered and s.model_name not in registered:
         raise BadInput(f"model_name {s.model_name!r} is not a stock paddleocr recognition model")
 
