@@ -386,7 +386,8 @@ def test_run_training_with_the_paddleocr_engine_resumes_and_publishes(checkout, 
     monkeypatch.setattr(evaluation, "stock_paddleocr_metrics", lambda *a, **k: {"accuracy": 0.9, "norm_edit_distance": 0.03})
     monkeypatch.setenv("PADDLEOCR_HOME", str(checkout))
     monkeypatch.setenv("PADDLEOCR_WEIGHTS", str(tmp_path / "weights"))
-    monkeypatch.setenv("FAKE_EPOCH_SECONDS", "1.0")  # slow enough that the stop lands mid-run under load
+    # Longer than two checkpoint polls (1 s each), so an epoch's trio settles and is uploaded mid-run.
+    monkeypatch.setenv("FAKE_EPOCH_SECONDS", "2.5")
     spec = TrainingSpec(dataset=store.uri("datasets/d/versions/v1"), output=store.uri(layout.prefix),
                         engine="paddleocr", epochs=6)
 
@@ -409,9 +410,12 @@ def test_run_training_with_the_paddleocr_engine_resumes_and_publishes(checkout, 
     assert {"latest.pdparams", "latest.pdopt", "latest.states"} <= set(pointer["files"])
     saved_epoch = pointer["info"]["epoch"]
 
+    # Count what the first attempt ran (its train, and under heavy load possibly its export too).
+    first_attempt_runs = len(read_record(tmp_path / "record.jsonl"))
     monkeypatch.setenv("FAKE_EPOCH_SECONDS", "0")
     assert run_module.run_training(spec, workdir=tmp_path / "w2", attempt=2) == 0
-    resumed = read_record(tmp_path / "record.jsonl")[1]
+    resumed = read_record(tmp_path / "record.jsonl")[first_attempt_runs]
+    assert resumed["tool"] == "train.py"
     assert resumed["Global"]["checkpoints"] == str(tmp_path / "w2" / "checkpoints" / "latest")
     manifest = artifact.read_manifest(store, layout.model)
     assert manifest["model_name"] == "PP-OCRv5_mobile_rec"
