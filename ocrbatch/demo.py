@@ -7,6 +7,7 @@ process, the model is downloaded and verified, and the stock ``paddleocr`` packa
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Callable
@@ -33,7 +34,7 @@ def run_demo(
     from ocrbatch.jobs.monitor import JobMonitor
     from ocrbatch.jobs.pipeline import Pipeline
     from ocrbatch.jobs.submission import TrainingOptions
-    from ocrbatch.predict import predict_images
+    from ocrbatch.predict import model_name_of, predict_images
     from ocrbatch.synth import generate_dataset
 
     home_dir = local_home(home)
@@ -56,10 +57,9 @@ def run_demo(
         raise RunFailed(f"demo job {result['job_id']} {result['status']}: {result['status_reason']}")
 
     model_dir = Path(result["model_dir"]).resolve()
-    metrics = _read_metrics(model_dir)
+    metrics = json.loads((model_dir / "metrics.json").read_text())
     samples = _held_out_samples(data_dir, seed)
     predictions = predict_images(model_dir, [data_dir / path for path, _ in samples])
-    from ocrbatch.predict import model_name_of
 
     return {
         "accuracy": metrics.get("accuracy"),
@@ -77,12 +77,6 @@ def run_demo(
             f"model = TextRecognition(model_name={model_name_of(model_dir)!r}, model_dir={str(model_dir)!r})",
         ],
     }
-
-
-def _read_metrics(model_dir: Path) -> dict:
-    import json
-
-    return json.loads((model_dir / "metrics.json").read_text())
 
 
 def _held_out_samples(data_dir: Path, seed: int) -> list[tuple[str, str]]:

@@ -107,6 +107,10 @@ class CheckpointSync:
         return True
 
     def close(self, timeout: float | None = None) -> bool:
+        """Flush and stop the upload thread. Idempotent: a second close does not wait again, which
+        matters after SIGTERM, when the time left before SIGKILL was spent by the first."""
+        if self._closed:
+            return self._pending is None and not self._uploading
         done = self.flush(timeout)
         with self._lock:
             self._closed = True

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ocrbatch import artifact
-from ocrbatch.errors import NotFound, OcrbatchError
+from ocrbatch.errors import OcrbatchError
 from ocrbatch.layout import CHECKPOINTS_DIR, MODEL_DIR, PROGRESS_NAME
 from ocrbatch.storage import ObjectStore, open_store
 from ocrbatch.trainer.checkpoints import CheckpointSync
@@ -171,7 +171,7 @@ def run_training(
         log.warning(message)
         progress(state="interrupted", message=message)
         return EXIT_PREEMPTED
-    except (OcrbatchError, NotFound) as exc:
+    except OcrbatchError as exc:
         log.error("%s", exc)
         progress(state="failed", message=str(exc))
         return EXIT_FAILED

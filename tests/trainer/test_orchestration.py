@@ -201,3 +201,26 @@ def test_sigterm_handler_sets_stop_flag():
     finally:
         signal.signal(signal.SIGTERM, old[0])
         signal.signal(signal.SIGINT, old[1])
+
+
+def test_second_close_does_not_wait_again(tmp_path):
+    """After SIGTERM the flush timeout is all the time there is; closing twice must not double it."""
+    import time
+
+    store = LocalStore(tmp_path / "store")
+    release = threading.Event()
+    real_put = store.put_file
+
+    def slow_put(key, path):
+        release.wait(5)
+        real_put(key, path)
+
+    store.put_file = slow_put
+    sync = CheckpointSync(store, "runs/r1/checkpoints/", tmp_path / "a")
+    write_checkpoint(sync.local_dir, 1)
+    sync.announce({"epoch": 1})
+    assert sync.close(0.2) is False
+    started = time.monotonic()
+    assert sync.close(5) is False
+    assert time.monotonic() - started < 1
+    release.set()
