@@ -1,10 +1,13 @@
-"""The one place that builds boto3 clients.
+"""The one place that builds AWS clients.
 
 Services never call this themselves: the CLI builds clients here and injects them. Profile and
 region come from flags or the usual AWS_PROFILE / AWS_REGION; AWS_ENDPOINT_URL (and the per-service
 AWS_ENDPOINT_URL_<SERVICE>) are honoured by botocore itself, which is how MinIO/LocalStack-style
 endpoints and the loopback servers of the tests are reached. Throttling and transient errors are
 retried by botocore's adaptive mode, which also slows the client down when AWS says so.
+
+Clients come from botocore directly: boto3's session is a thin wrapper whose import (it pulls in
+s3transfer and its resource layer) costs ~40 ms on every command, and nothing here uses resources.
 """
 
 from __future__ import annotations
@@ -28,11 +31,27 @@ def _retry_config():
 
 @lru_cache(maxsize=None)
 def session(profile: str | None = None, region: str | None = None):
-    import boto3
+    """A botocore session for the profile, with its region settled (flag, environment, profile, default)."""
+    import botocore.session
 
-    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-    return boto3.session.Session(profile_name=profile or None, region_name=region)
+    chosen = botocore.session.Session(profile=profile or None)
+    if profile:
+        chosen.get_scoped_config()  # an unknown profile fails here (ProfileNotFound), not mid-command
+    region = (
+        region
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or chosen.get_config_variable("region")
+        or DEFAULT_REGION
+    )
+    chosen.set_config_variable("region", region)
+    return chosen
+
+
+def region_of(profile: str | None = None, region: str | None = None) -> str:
+    return session(profile, region).get_config_variable("region")
 
 
 def make_client(service: str, *, profile: str | None = None, region: str | None = None):
-    return session(profile, region).client(service, config=_retry_config())
+    chosen = session(profile, region)
+    return chosen.create_client(service, region_name=chosen.get_config_variable("region"), config=_retry_config())

@@ -132,7 +132,7 @@ class LocalStore:
 
 
 class S3Store:
-    """One S3 bucket through an injected boto3 S3 client.
+    """One S3 bucket through an injected botocore (or boto3) S3 client.
 
     A missing key usually answers 404, but S3 answers 403 instead when the caller may not list the
     bucket root, which is the case for the training job's role (it may list only under datasets/ and
@@ -150,8 +150,10 @@ class S3Store:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
 
     def put_file(self, key: str, path: Path) -> None:
-        # upload_file switches to multipart for large files and retries parts on its own.
-        self.client.upload_file(str(path), self.bucket, key)
+        # s3transfer (what boto3's upload_file wraps) switches to multipart for large files, sends
+        # parts in parallel and retries them on its own; errors surface as plain ClientErrors.
+        with _transfers(self.client) as transfers:
+            transfers.upload(str(path), self.bucket, key).result()
 
     def get_bytes(self, key: str) -> bytes:
         from botocore.exceptions import ClientError
@@ -170,7 +172,8 @@ class S3Store:
 
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.client.download_file(self.bucket, key, str(path))
+            with _transfers(self.client) as transfers:
+                transfers.download(self.bucket, key, str(path)).result()
         except ClientError as err:
             if self._missing(key, err):
                 raise NotFound(f"no such object: {self.uri(key)}") from None
@@ -210,6 +213,12 @@ class S3Store:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+
+def _transfers(client):
+    from s3transfer.manager import TransferManager
+
+    return TransferManager(client)
 
 
 def split_uri(uri: str) -> tuple[str, str, str]:

@@ -2,9 +2,13 @@
 
 Each module here registers one group of commands on the single top-level app, so the commands stay
 flat (`ocrbatch upload`, `ocrbatch submit`, ...) as the users' scripts expect.
+
+The modules of this package do not use ``from __future__ import annotations``: Typer reads every
+command's annotations at start-up, and string annotations cost it one ``compile`` each (~380 of
+them, ~20 ms on every command).
 """
 
-from __future__ import annotations
+import gc
 
 import typer
 
@@ -23,4 +27,15 @@ for group in (datasets, synth, jobs, doctor, demo):
 
 
 def main() -> None:
-    app()
+    # Most commands are over in a fraction of a second, and the garbage collector's time was a third
+    # of that: loading botocore's service models allocates tens of thousands of containers, which
+    # with the default threshold (700) triggers collection after collection that find nothing. An
+    # unchanged 5,000-file re-upload went from 0.54 s to 0.31 s with both settings below.
+    gc.set_threshold(100_000)  # still collects, just less often: a long `monitor` stays bounded
+    try:
+        app()
+    finally:
+        # The interpreter's final full collection walks everything imported (~110 ms here). Frozen
+        # objects are skipped by it but still freed; every file this package writes is closed by
+        # a `with` block, so nothing waits on that collection.
+        gc.freeze()

@@ -5,8 +5,6 @@ progress, warnings and errors go to stderr. Errors are one line with no tracebac
 OCRBATCH_DEBUG is set. Exit codes: 0 ok, 1 a job/run failed, 2 bad input, 3 environment problem.
 """
 
-from __future__ import annotations
-
 import functools
 import json
 import os

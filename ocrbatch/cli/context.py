@@ -3,8 +3,6 @@
 This is where clients get built and injected; services below never build their own.
 """
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 

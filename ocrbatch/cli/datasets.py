@@ -5,10 +5,7 @@ dataset fails fast (exit 2) without touching AWS; the first problems go to stder
 in ``ocrbatch validate DIR``. stdout gets the result only: the version URI (or ``--json``).
 """
 
-from __future__ import annotations
-
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -68,16 +65,16 @@ def upload(
     name = check_name(name) if name else name_from_folder(folder.resolve().name)
     target = common.make_target(local, stack=stack, region=region, profile=profile, bucket=bucket, home=home)
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # Building the S3 client (imports, endpoint data) takes a few hundred ms of mostly Python:
-        # do it while validation waits on disk. A bad dataset still wins: its error is shown first.
-        store_future = pool.submit(open_store, target)
-        with ProgressBar() as bar:
-            report = validate_dataset(folder, task=task, skip_bad=skip_bad, progress=bar)
-        show_problems(report)
-        if not report.ok:
-            raise InvalidDataset(report)
-        store = store_future.result()
+    # Validation first, the store after: a bad dataset fails before any AWS call. Building the S3
+    # client on a thread meanwhile was tried and measured slower (0.34 s against 0.28 s for an
+    # unchanged re-upload, 0.56 s against 0.48 s cold): both are Python, so they only take turns
+    # on the GIL, and the turns cost more than the overlap gains.
+    with ProgressBar() as bar:
+        report = validate_dataset(folder, task=task, skip_bad=skip_bad, progress=bar)
+    show_problems(report)
+    if not report.ok:
+        raise InvalidDataset(report)
+    store = open_store(target)
     with ProgressBar() as bar:
         version = publish_dataset(store, folder, name=name, report=report, progress=bar)
     if version.reused:
@@ -221,29 +218,25 @@ def human_bytes(count: int) -> str:
 
 
 class ProgressBar:
-    """Progress bars on stderr when it is a terminal, nothing otherwise (rich is imported only then).
+    """Progress bars on stderr when it is a terminal, nothing otherwise.
 
-    Called as ``bar(stage, done, total)``, the progress protocol of ``ocrbatch.datasets``.
+    Called as ``bar(stage, done, total)``, the progress protocol of ``ocrbatch.datasets``. The bar
+    appears only once the work has lasted ``SHOW_AFTER_S``: rich's import and its refresh thread
+    (which competes for the GIL) would otherwise cost a quick command such as an unchanged
+    re-upload a third of its time, to draw a bar nobody gets to see.
     """
+
+    SHOW_AFTER_S = 0.5
 
     def __init__(self) -> None:
         self._progress = None
         self._tasks: dict[str, int] = {}
+        self._opened = time.monotonic()
+        self._wanted = False
 
     def __enter__(self) -> "ProgressBar":
-        if common.stderr_is_tty():
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-
-            self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TaskProgressColumn(),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self._progress.start()
+        self._opened = time.monotonic()
+        self._wanted = common.stderr_is_tty()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -252,7 +245,25 @@ class ProgressBar:
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if self._progress is None:
-            return
+            if not self._wanted or time.monotonic() - self._opened < self.SHOW_AFTER_S:
+                return
+            self._progress = self._start()
         if stage not in self._tasks:
             self._tasks[stage] = self._progress.add_task(stage, total=total)
         self._progress.update(self._tasks[stage], completed=done, total=total)
+
+    @staticmethod
+    def _start():
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        progress.start()
+        return progress

@@ -1,7 +1,5 @@
 """`ocrbatch demo` (the first-run experience) and `ocrbatch predict` (use a trained model)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, List, Optional
 

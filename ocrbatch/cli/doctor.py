@@ -1,7 +1,5 @@
 """`ocrbatch doctor`: one line per readiness check, pass or what to do (exit 3 when one fails)."""
 
-from __future__ import annotations
-
 import typer
 
 from ocrbatch.cli import common

@@ -7,8 +7,6 @@ status on stderr; the seed's flags (``--training-data``, ``--s3-bucket``, ``--jo
 ``--config-batch-size``) keep working.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import re

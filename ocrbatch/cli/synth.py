@@ -1,7 +1,5 @@
 """`ocrbatch synth`: write a synthetic pinball display dataset (a thin shell over ``ocrbatch.synth``)."""
 
-from __future__ import annotations
-
 import sys
 import time
 from pathlib import Path

@@ -25,19 +25,30 @@ Progress callbacks take ``(stage, done, total)``: ``validating`` counts images, 
 ``downloading`` count bytes.
 """
 
-from ocrbatch.datasets.fetch import fetch_dataset
-from ocrbatch.datasets.manifest import DatasetVersion
-from ocrbatch.datasets.validation import InvalidDataset, Problem, ValidationReport, validate_dataset
-from ocrbatch.datasets.versions import list_versions, publish_dataset, resolve_version
+from __future__ import annotations
 
-__all__ = [
-    "DatasetVersion",
-    "InvalidDataset",
-    "Problem",
-    "ValidationReport",
-    "fetch_dataset",
-    "list_versions",
-    "publish_dataset",
-    "resolve_version",
-    "validate_dataset",
-]
+import importlib
+
+# name -> submodule. Loaded on first use (PEP 562), so `ocrbatch upload` does not pay for the fetch
+# side's imports, nor `fetch` for validation's: every command's start-up counts against the peers.
+_EXPORTS = {
+    "DatasetVersion": "manifest",
+    "InvalidDataset": "validation",
+    "Problem": "validation",
+    "ValidationReport": "validation",
+    "fetch_dataset": "fetch",
+    "list_versions": "versions",
+    "publish_dataset": "versions",
+    "resolve_version": "versions",
+    "validate_dataset": "validation",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

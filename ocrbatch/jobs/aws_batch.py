@@ -4,7 +4,7 @@
 ``batch``, ``logs`` and ``s3`` clients (plus optional ``service-quotas``/``ec2`` for explaining a
 job stuck in RUNNABLE). :func:`backend_for_target` and :func:`store_for_target` turn the CLI's
 shared flags into those objects; with :func:`clients_for_target` they are the only code that builds
-boto3 clients.
+AWS clients.
 """
 
 from __future__ import annotations
@@ -239,9 +239,9 @@ class AwsClients:
 
 
 def clients_for_target(target) -> AwsClients:
-    from ocrbatch.aws_clients import session
+    from ocrbatch.aws_clients import region_of
 
-    return AwsClients(target.profile, session(target.profile, target.region).region_name)
+    return AwsClients(target.profile, region_of(target.profile, target.region))
 
 
 def stack_for_target(target, clients: AwsClients | None = None) -> StackResources:

@@ -124,3 +124,53 @@ def test_fetch_writes_paddleocr_layout(dataset, home, tmp_path):
     assert (dest / "train.txt").read_text() == (dataset / "train.txt").read_text()
     missing = runner.invoke(app, ["fetch", "nope", str(dest), "--local", "--home", home])
     assert missing.exit_code == 2 and missing.stderr.startswith("error: no dataset 'nope'")
+
+
+def test_progress_bar_waits_before_drawing_on_a_terminal(monkeypatch):
+    """A quick step never starts rich (its import and refresh thread cost a fast command a third of
+    its time); a step still running after SHOW_AFTER_S gets its bar."""
+    from ocrbatch.cli import common
+    from ocrbatch.cli.datasets import ProgressBar
+
+    started = []
+    monkeypatch.setattr(common, "stderr_is_tty", lambda: True)
+    monkeypatch.setattr(ProgressBar, "_start", staticmethod(lambda: started.append(1) or FakeProgress()))
+    clock = [100.0]
+    monkeypatch.setattr("ocrbatch.cli.datasets.time.monotonic", lambda: clock[0])
+
+    with ProgressBar() as bar:
+        bar("validating", 10, 100)
+        clock[0] += ProgressBar.SHOW_AFTER_S / 2
+        bar("validating", 50, 100)
+    assert started == []
+
+    with ProgressBar() as bar:
+        clock[0] += ProgressBar.SHOW_AFTER_S
+        bar("uploading", 5, 10)
+        bar("uploading", 10, 10)
+    assert started == [1]
+
+
+def test_progress_bar_stays_silent_off_a_terminal(monkeypatch):
+    from ocrbatch.cli import common
+    from ocrbatch.cli.datasets import ProgressBar
+
+    monkeypatch.setattr(common, "stderr_is_tty", lambda: False)
+    monkeypatch.setattr(ProgressBar, "_start", staticmethod(lambda: pytest.fail("drew a bar off a terminal")))
+    monkeypatch.setattr(ProgressBar, "SHOW_AFTER_S", 0.0)
+    with ProgressBar() as bar:
+        bar("uploading", 1, 2)
+
+
+class FakeProgress:
+    def __init__(self):
+        self.updates = []
+
+    def add_task(self, stage, total):
+        return stage
+
+    def update(self, task, completed, total):
+        self.updates.append((task, completed, total))
+
+    def stop(self):
+        pass
