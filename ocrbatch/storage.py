@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Protocol
@@ -140,8 +141,29 @@ class S3Store:
     """
 
     def __init__(self, client, bucket: str):
-        self.client = client
+        self._client = client
         self.bucket = bucket
+        self._make_client = None
+        self._quick_get = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def deferred(cls, make_client, bucket: str, *, quick_get=None) -> "S3Store":
+        """A store that builds its client on first use. Until then, reads of small objects ask
+        ``quick_get(bucket, key)`` first (see ``ocrbatch.quick_s3``), and only its None builds the
+        client: an unchanged re-upload is then over without one."""
+        store = cls(None, bucket)
+        store._make_client = make_client
+        store._quick_get = quick_get
+        return store
+
+    @property
+    def client(self):
+        if self._client is None:
+            with self._lock:  # fetch's download threads may all ask at once
+                if self._client is None:
+                    self._client = self._make_client()
+        return self._client
 
     def uri(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{key}"
@@ -158,6 +180,10 @@ class S3Store:
     def get_bytes(self, key: str) -> bytes:
         from botocore.exceptions import ClientError
 
+        if self._client is None and self._quick_get is not None:
+            data = self._quick_get(self.bucket, key)
+            if data is not None:
+                return data
         try:
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except self.client.exceptions.NoSuchKey:

@@ -269,7 +269,13 @@ def backend_for_target(target) -> AwsBatchBackend:
 
 
 def store_for_target(target) -> S3Store:
+    from functools import partial
+
+    from ocrbatch.aws_clients import session
+    from ocrbatch.quick_s3 import quick_get
+
     clients = clients_for_target(target)
-    if target.bucket:  # no stack lookup needed
-        return S3Store(clients("s3"), target.bucket)
-    return S3Store(clients("s3"), stack_for_target(target, clients).require("bucket"))
+    bucket = target.bucket or stack_for_target(target, clients).require("bucket")  # --s3-bucket: no lookup
+    return S3Store.deferred(
+        partial(clients, "s3"), bucket, quick_get=partial(quick_get, session(target.profile, target.region))
+    )
