@@ -1,7 +1,7 @@
 """Object storage addressed by URI: ``s3://bucket/key`` on AWS, a folder on this machine in local mode.
 
 Everything that moves bytes (dataset upload/fetch, checkpoint sync, artifact publish/download) talks to
-an :class:`ObjectStore`, never to boto3 or the filesystem directly, so the same code serves both
+an :class:`ObjectStore`, never to botocore or the filesystem directly, so the same code serves both
 backends. The S3 store takes an injected client; nothing here builds clients except
 :func:`open_store`'s default, which is the one place that honours ``AWS_ENDPOINT_URL``/profile/region.
 

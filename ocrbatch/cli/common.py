@@ -107,7 +107,7 @@ def _one_line(exc: BaseException) -> tuple[str, int]:
     try:
         from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, ProfileNotFound
         from botocore.exceptions import EndpointConnectionError
-    except ImportError:  # pragma: no cover - boto3 is a hard dependency
+    except ImportError:  # pragma: no cover - botocore is a hard dependency
         pass
     else:
         if isinstance(exc, NoCredentialsError):

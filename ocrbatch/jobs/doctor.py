@@ -1,6 +1,6 @@
 """`ocrbatch doctor`: is this machine and account ready to train? One check per line, pass or what to do.
 
-AWS checks take a client factory (``service name -> boto3 client``) so tests inject moto or stubbed
+AWS checks take a client factory (``service name -> botocore client``) so tests inject moto or stubbed
 clients. Local checks look at the local home folder and the training packages.
 """
 

@@ -289,7 +289,7 @@ def is_transient(exc: BaseException) -> bool:
     try:
         from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
         from botocore.exceptions import ReadTimeoutError
-    except ImportError:  # pragma: no cover - boto3 is a hard dependency
+    except ImportError:  # pragma: no cover - botocore is a hard dependency
         return False
     if isinstance(exc, (ConnectionClosedError, EndpointConnectionError, ReadTimeoutError)):
         return True
