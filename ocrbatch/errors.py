@@ -1,6 +1,7 @@
 """Exceptions the CLI turns into one-line messages with meaningful exit codes.
 
-Exit codes: 0 ok, 1 a job/run failed, 2 bad input or usage, 3 environment (AWS, stack, store) problem.
+Exit codes: 0 ok, 1 a job/run failed, 2 bad input or usage, 3 environment (AWS, stack, store) problem,
+124 a wait given --timeout ended before the job did (the job itself goes on; 124 as for timeout(1)).
 """
 
 
@@ -32,3 +33,14 @@ class RunFailed(OcrbatchError):
     """A training job or run ended in failure."""
 
     exit_code = 1
+
+
+class WaitTimedOut(OcrbatchError):
+    """``monitor``/``pipeline --timeout`` ran out while the job was still going; the job goes on."""
+
+    exit_code = 124
+
+    def __init__(self, job_id: str, status: str, waited_s: float):
+        super().__init__(f"stopped waiting after {waited_s:g} s (--timeout): job {job_id} is {status} and keeps going")
+        self.job_id = job_id
+        self.status = status

@@ -2,7 +2,8 @@
 
 Output rules: results go to stdout (human text, or exactly one JSON document with ``--json``);
 progress, warnings and errors go to stderr. Errors are one line with no traceback unless
-OCRBATCH_DEBUG is set. Exit codes: 0 ok, 1 a job/run failed, 2 bad input, 3 environment problem.
+OCRBATCH_DEBUG is set. Exit codes: 0 ok, 1 a job/run failed, 2 bad input, 3 environment problem,
+124 a ``--timeout`` wait ran out.
 """
 
 import functools

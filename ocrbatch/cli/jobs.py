@@ -19,7 +19,7 @@ import typer
 
 from ocrbatch.cli import common
 from ocrbatch.cli.common import BucketOpt, HomeOpt, JsonOpt, LocalOpt, ProfileOpt, RegionOpt, StackOpt, Target
-from ocrbatch.errors import BadInput
+from ocrbatch.errors import BadInput, WaitTimedOut
 from ocrbatch.jobs.backend import JobBackend, JobInfo
 
 # Injected into the monitor; tests replace them with a fake clock so nothing really waits.
@@ -36,6 +36,15 @@ JobDefinitionOpt = Annotated[
 ]
 JobArg = Annotated[Optional[str], typer.Argument(help="Job id, or `latest`.", show_default=False)]
 JobIdOpt = Annotated[Optional[str], typer.Option("--job-id", help="Job id (same as the JOB argument).")]
+TimeoutOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--timeout",
+        metavar="DURATION",
+        help="Stop waiting after this long (600, 90s, 30m, 2h) and exit 124; the job keeps running.",
+        show_default=False,
+    ),
+]
 DatasetOpt = Annotated[
     Optional[str],
     typer.Option(
@@ -146,9 +155,19 @@ def _monitor(backend: JobBackend, *, show_logs: bool = True):
     return JobMonitor(backend, emit=common.info, clock=clock, sleep=sleep, show_logs=show_logs)
 
 
-def _detach_hint(job_id: str, target: Target) -> None:
+def _parse_timeout(text: str | None) -> float | None:
+    """``--timeout`` in seconds: a number, optionally with s, m or h."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if not match or float(match[1]) <= 0:
+        raise BadInput(f"--timeout must be a positive duration such as 600, 90s, 30m or 2h, got {text!r}")
+    return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]]
+
+
+def _detach_hint(job_id: str, target: Target, headline: str | None = None) -> None:
     flags = _backend_flags(target)
-    common.info(f"detached from job {job_id}; it keeps running.")
+    common.info(headline or f"detached from job {job_id}; it keeps running.")
     common.info(f"  reattach: ocrbatch monitor {job_id}{flags}")
     common.info(f"  cancel:   ocrbatch cancel {job_id}{flags}")
 
@@ -340,6 +359,7 @@ def monitor(
     job_id: JobIdOpt = None,
     once: Annotated[bool, typer.Option("--once", "--no-follow", help="Print the current state and exit.")] = False,
     no_logs: Annotated[bool, typer.Option("--no-logs", help="Do not tail the job's log.")] = False,
+    timeout: TimeoutOpt = None,
     local: LocalOpt = None,
     stack: StackOpt = None,
     region: RegionOpt = None,
@@ -349,20 +369,27 @@ def monitor(
     home: HomeOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Follow a job to its end (exit 0 SUCCEEDED, 1 FAILED). Ctrl-C detaches; the job keeps running."""
+    """Follow a job to its end (exit 0 SUCCEEDED, 1 FAILED, 124 --timeout). Ctrl-C detaches; the job keeps running."""
     from ocrbatch.jobs.monitor import snapshot
     from ocrbatch.jobs.runs import resolve_job
 
+    timeout_s = _parse_timeout(timeout)
     ref = _job_ref(job, job_id)
     target = _job_target(ref, local, stack, region, profile, bucket, job_queue, home)
     backend = _backend(target)
     current = resolve_job(backend, ref)
     if not once:
         try:
-            current = _monitor(backend, show_logs=not no_logs).follow(current.job_id)
+            current = _monitor(backend, show_logs=not no_logs).follow(current.job_id, timeout=timeout_s)
         except KeyboardInterrupt:
             _detach_hint(current.job_id, target)
             raise typer.Exit(130)
+        except WaitTimedOut as stopped:
+            current = backend.describe(current.job_id)
+            if not current.done:  # it may have ended in the moment since the last poll
+                _detach_hint(current.job_id, target, headline=str(stopped))
+                _finish(current, snapshot(backend, current), json_output)
+                raise typer.Exit(stopped.exit_code)
     _finish(current, snapshot(backend, current), json_output)
 
 
@@ -588,6 +615,7 @@ def pipeline(
     batch_size: BatchSizeOpt = None,
     overrides: SetOpt = None,
     no_logs: Annotated[bool, typer.Option("--no-logs", help="Do not tail the job's log while it runs.")] = False,
+    timeout: TimeoutOpt = None,
     local: LocalOpt = None,
     stack: StackOpt = None,
     region: RegionOpt = None,
@@ -598,9 +626,12 @@ def pipeline(
     home: HomeOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Upload, submit, monitor and download in one command (exit 1 if the job fails)."""
+    """Upload, submit, monitor and download in one command (exit 1 if the job fails, 124 on --timeout)."""
+    from functools import partial
+
     from ocrbatch.jobs.pipeline import Pipeline
 
+    timeout_s = _parse_timeout(timeout)
     if not dataset:
         raise BadInput("--training-data is required: a folder (or --dataset VERSION)")
     target = _target(local, stack, region, profile, bucket, job_queue, job_definition, home)
@@ -611,19 +642,20 @@ def pipeline(
     backend = _backend(target)
     flow = Pipeline(
         backend=backend,
-        follow=_monitor(backend, show_logs=not no_logs).follow,
+        follow=partial(_monitor(backend, show_logs=not no_logs).follow, timeout=timeout_s),
         step=common.info,
         progress=_ByteProgress("      downloading"),
         upload_progress=_StageProgress("      "),
     )
     try:
         result = flow.run(dataset, options, output_dir, dataset_name=dataset_name, force=force)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, WaitTimedOut) as stopped:
         if flow.job is None:
             raise
-        _detach_hint(flow.job.job_id, target)
+        timed_out = isinstance(stopped, WaitTimedOut)
+        _detach_hint(flow.job.job_id, target, headline=str(stopped) if timed_out else None)
         common.info(f"  download: ocrbatch download {flow.job.job_id} --output-dir DIR{_backend_flags(target)}")
-        raise typer.Exit(130)
+        raise typer.Exit(stopped.exit_code if timed_out else 130)
     if json_output:
         common.emit_json(result)
     elif result["status"] == "SUCCEEDED":

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from ocrbatch.errors import WaitTimedOut
 from ocrbatch.jobs.backend import JobBackend, JobInfo
 from ocrbatch.jobs.runs import read_progress, run_accuracy, run_id_from_uri, run_store, store_of
 from ocrbatch.layout import RunLayout
@@ -62,10 +63,16 @@ class JobMonitor:
 
     # --- the loop -------------------------------------------------------------------------
 
-    def follow(self, job_id: str) -> JobInfo:
-        """Poll until the job is SUCCEEDED or FAILED; returns its final description."""
+    def follow(self, job_id: str, *, timeout: float | None = None) -> JobInfo:
+        """Poll until the job is SUCCEEDED or FAILED; returns its final description.
+
+        With ``timeout`` (seconds), raise :class:`WaitTimedOut` once that long has passed with the
+        job still going; the last poll falls on the deadline, not up to a poll interval before it.
+        """
         interval = self.settings.min_interval
         errors = 0
+        deadline = None if timeout is None else self.clock() + timeout
+        status = "SUBMITTED"
         while True:
             try:
                 job, changed = self.poll(job_id)
@@ -78,17 +85,22 @@ class JobMonitor:
                     raise
                 self.emit(f"the service is busy or unreachable ({type(exc).__name__}); retrying")
                 interval = min(interval * 2, self.settings.max_interval * 2)
-                self.sleep(interval)
-                continue
-            if job.done:
-                if self.show_logs:
-                    # CloudWatch delivers the last lines a moment after the job stops.
-                    self.sleep(self.settings.min_interval)
-                    self._drain_logs(job)
-                return job
-            interval = self.settings.min_interval if changed else min(
-                interval * self.settings.growth, self.settings.max_interval
-            )
+            else:
+                status = job.status
+                if job.done:
+                    if self.show_logs:
+                        # CloudWatch delivers the last lines a moment after the job stops.
+                        self.sleep(self.settings.min_interval)
+                        self._drain_logs(job)
+                    return job
+                interval = self.settings.min_interval if changed else min(
+                    interval * self.settings.growth, self.settings.max_interval
+                )
+            if deadline is not None:
+                left = deadline - self.clock()
+                if left <= 0:
+                    raise WaitTimedOut(job_id, status, timeout)
+                interval = min(interval, left)
             self.sleep(interval)
 
     def poll(self, job_id: str) -> tuple[JobInfo, bool]:

@@ -274,6 +274,24 @@ def test_ctrl_c_detaches_with_how_to_reattach_and_never_cancels(scripted):
     assert backend.cancelled == []
 
 
+def test_monitor_timeout_exits_124_with_how_to_reattach(scripted):
+    backend = scripted([job_state("RUNNING")])
+    result = run("monitor", "job-1", "--local", "--timeout", "2m", "--json")
+    assert result.exit_code == 124
+    assert json.loads(result.stdout)["status"] == "RUNNING"  # the state when it stopped waiting
+    assert "stopped waiting after 120 s (--timeout): job job-1 is RUNNING" in result.stderr
+    assert "ocrbatch monitor job-1 --local" in result.stderr
+    assert backend.cancelled == []
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "soon", "5d", "1.5.2"])
+def test_monitor_rejects_a_bad_timeout_before_any_call(scripted, bad):
+    backend = scripted([job_state("RUNNING")])
+    result = run("monitor", "job-1", "--timeout", bad)
+    assert result.exit_code == 2 and "--timeout must be a positive duration" in result.stderr
+    assert backend.polls == 0
+
+
 def test_monitor_once_prints_the_current_state(scripted):
     scripted([job_state("RUNNABLE", reason="waiting for capacity")])
     result = run("monitor", "job-1", "--once", "--json")
@@ -347,6 +365,15 @@ def test_pipeline_json_and_failed_job_exit_1(deployment, catalogue, fast_clock, 
     doc = json.loads(result.stdout)
     assert doc["status"] == "FAILED" and doc["model_dir"] is None
     assert not (tmp_path / "m").exists()
+
+
+def test_pipeline_timeout_leaves_the_job_running_and_says_how_to_finish(scripted, catalogue, tmp_path):
+    backend = scripted([job_state("RUNNING")])
+    result = run("pipeline", "--local", "--dataset", "pinball@v1", "--output-dir", tmp_path / "m", "--timeout", "45s")
+    assert result.exit_code == 124, result.stderr
+    assert "stopped waiting after 45 s (--timeout)" in result.stderr
+    assert "ocrbatch download job-1 --output-dir DIR --local" in result.stderr
+    assert backend.cancelled == [] and not (tmp_path / "m").exists()
 
 
 # --- doctor ---------------------------------------------------------------------------------------

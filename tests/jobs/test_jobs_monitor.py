@@ -152,3 +152,30 @@ def test_last_log_lines_arriving_after_the_job_stopped_are_still_shown(tmp_path)
                        logs={0: ["training"]})
     _, lines = follow(backend, FakeClock())
     assert [line for line in lines if line.startswith("  | ")] == ["  | training", "  | published model"]
+
+
+def test_timeout_stops_waiting_at_the_deadline_with_a_last_poll_there(tmp_path):
+    from ocrbatch.errors import WaitTimedOut
+
+    clock = FakeClock()
+    start = clock.now
+    backend = ScriptedBackend(tmp_path, [job_state("RUNNABLE", created_at=start), job_state("RUNNING")])
+    monitor = JobMonitor(backend, emit=lambda line: None, clock=clock, sleep=clock.sleep, settings=PollSettings())
+
+    with pytest.raises(WaitTimedOut) as stopped:
+        monitor.follow("job-1", timeout=100)
+
+    assert clock.now - start == 100  # the sleeps were cut to land on the deadline, not past it
+    assert stopped.value.exit_code == 124 and stopped.value.status == "RUNNING"
+    assert "job-1 is RUNNING" in str(stopped.value)
+    polls = backend.polls
+    assert polls >= 2 and sum(clock.sleeps) == 100
+
+
+def test_a_job_ending_before_the_timeout_is_returned(tmp_path):
+    clock = FakeClock()
+    backend = ScriptedBackend(tmp_path, [job_state("RUNNING"), job_state("SUCCEEDED", attempts=[SUCCESS])])
+    monitor = JobMonitor(
+        backend, emit=lambda line: None, clock=clock, sleep=clock.sleep, settings=PollSettings(), show_logs=False
+    )
+    assert monitor.follow("job-1", timeout=3600).status == "SUCCEEDED"
