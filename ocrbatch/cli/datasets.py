@@ -249,7 +249,7 @@ class ProgressBar:
                 return
             self._progress = self._start()
         if stage not in self._tasks:
-            self._tasks[stage] = self._progress.add_task(stage, total=total)
+            self._tasks[stage] = self._progress.add_task(stage, total=total, completed=done)
         self._progress.update(self._tasks[stage], completed=done, total=total)
 
     @staticmethod

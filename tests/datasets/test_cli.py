@@ -166,7 +166,7 @@ class FakeProgress:
     def __init__(self):
         self.updates = []
 
-    def add_task(self, stage, total):
+    def add_task(self, stage, total, completed=0):
         return stage
 
     def update(self, task, completed, total):
