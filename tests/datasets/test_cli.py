@@ -112,6 +112,20 @@ def test_upload_and_list_against_an_s3_server(dataset, s3_server, s3_bucket, tmp
     assert listed.returncode == 0, listed.stderr
     assert version["version_id"] in [v["version_id"] for v in json.loads(listed.stdout)]
 
+    # Fetch builds its client on first use, from several download threads at once.
+    dest = tmp_path / "fetched"
+    fetched = subprocess.run(
+        [sys.executable, "-m", "ocrbatch", "fetch", f"cli-test@{version['version_id']}", str(dest), "--aws",
+         "--s3-bucket", s3_bucket],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert fetched.returncode == 0, fetched.stderr
+    originals = {p.relative_to(dataset): p.read_bytes() for p in (dataset / "imgs").iterdir()}
+    assert originals and all((dest / rel).read_bytes() == data for rel, data in originals.items())
+
 
 def test_fetch_writes_paddleocr_layout(dataset, home, tmp_path):
     uploaded = runner.invoke(app, ["upload", str(dataset), "--local", "--home", home, "--name", "pinball"])
