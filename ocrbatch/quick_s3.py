@@ -25,8 +25,9 @@ _AWS_REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+$")
 _CHINA_REGION = re.compile(r"^cn-\w+-\d+$")
 # A bucket name usable as a host label under TLS: no dots, no S3 Express (--x-s3) suffix.
 _PLAIN_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-# Profile settings that change how S3 is addressed; the quick path steps aside when any is set.
-_ADDRESSING_SETTINGS = ("endpoint_url", "services", "s3", "use_fips_endpoint", "use_dualstack_endpoint")
+# Profile settings that change how S3 is addressed; the quick path steps aside when any is set
+# (FIPS and dual-stack are read through botocore, which also sees their environment variables).
+_ADDRESSING_SETTINGS = ("endpoint_url", "services", "s3")
 TIMEOUT_S = 5
 
 
@@ -36,7 +37,8 @@ def object_url(session, bucket: str, key: str) -> str | None:
         return None
     if any(session.get_config_variable(name) for name in ("use_fips_endpoint", "use_dualstack_endpoint")):
         return None
-    if any(name in session.get_scoped_config() for name in _ADDRESSING_SETTINGS):
+    profile = session.get_scoped_config()
+    if any(name in profile for name in _ADDRESSING_SETTINGS):
         return None
     path = quote(key, safe="/~")
     endpoint = None
@@ -53,9 +55,7 @@ def object_url(session, bucket: str, key: str) -> str | None:
         return f"{parts.scheme}://{parts.netloc}/{bucket}/{path}"
     region = session.get_config_variable("region") or ""
     if region == "us-east-1":
-        choice = os.environ.get("AWS_S3_US_EAST_1_REGIONAL_ENDPOINT") or session.get_scoped_config().get(
-            "s3_us_east_1_regional_endpoint"
-        )
+        choice = os.environ.get("AWS_S3_US_EAST_1_REGIONAL_ENDPOINT") or profile.get("s3_us_east_1_regional_endpoint")
         if choice != "regional":
             return f"https://{bucket}.s3.amazonaws.com/{path}"  # botocore's default there: the global host
     if _AWS_REGION.match(region):

@@ -88,6 +88,14 @@ def emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
+def human_bytes(count: int) -> str:
+    """Decimal units, as S3 and the peers' progress lines count: ``950 B``, ``99.2 MB``."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} B"
+
+
 def info(message: str) -> None:
     """Progress and hints: stderr, so stdout stays clean for results."""
     typer.echo(message, err=True)

@@ -81,8 +81,8 @@ def upload(
         common.info(f"{version.ref}: unchanged, already published; nothing sent")
     else:
         common.info(
-            f"{version.ref}: {version.files:,} images, {human_bytes(version.bytes)} in {version.shards} shard(s); "
-            f"sent {human_bytes(version.uploaded_bytes)} in {time.monotonic() - started:.1f} s"
+            f"{version.ref}: {version.files:,} images, {common.human_bytes(version.bytes)} in {version.shards} shard(s); "
+            f"sent {common.human_bytes(version.uploaded_bytes)} in {time.monotonic() - started:.1f} s"
         )
     common.info(f"train on it: ocrbatch submit --dataset {version.ref}")
     if json_out:
@@ -144,7 +144,7 @@ def datasets(
     rows = [("VERSION", "TASK", "FILES", "SIZE", "CREATED", "URI")]
     for v in versions:
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(v.created_at))
-        rows.append((v.ref, v.task, f"{v.files:,}", human_bytes(v.bytes), created, v.uri))
+        rows.append((v.ref, v.task, f"{v.files:,}", common.human_bytes(v.bytes), created, v.uri))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
@@ -208,15 +208,6 @@ def show_problems(report) -> None:
         common.info(f"skipped {report.skipped} bad line(s) (--skip-bad)")
 
 
-def human_bytes(count: int) -> str:
-    size = float(count)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{count} B"
-
-
 class ProgressBar:
     """Progress bars on stderr when it is a terminal, nothing otherwise.
 
@@ -232,11 +223,9 @@ class ProgressBar:
         self._progress = None
         self._tasks: dict[str, int] = {}
         self._opened = time.monotonic()
-        self._wanted = False
+        self._wanted = common.stderr_is_tty()
 
     def __enter__(self) -> "ProgressBar":
-        self._opened = time.monotonic()
-        self._wanted = common.stderr_is_tty()
         return self
 
     def __exit__(self, *exc) -> None:

@@ -189,7 +189,7 @@ class _ByteProgress:
             return
         self.last = now
         percent = 100 * done / total if total else 100
-        text = f"{self.label}: {_size(done)} of {_size(total)} ({percent:.0f}%)"
+        text = f"{self.label}: {common.human_bytes(done)} of {common.human_bytes(total)} ({percent:.0f}%)"
         if self.tty:
             sys.stderr.write("\r" + text + ("\n" if finished else ""))
             sys.stderr.flush()
@@ -217,7 +217,10 @@ class _StageProgress:
         if not new_stage and finished and not self.line_open and not self.tty:
             return  # this stage's end was printed already
         self.stage, self.last = stage, now
-        amount = f"{done} of {total} images" if stage == "validating" else f"{_size(done)} of {_size(total)}"
+        if stage == "validating":
+            amount = f"{done} of {total} images"
+        else:
+            amount = f"{common.human_bytes(done)} of {common.human_bytes(total)}"
         text = f"{self.indent}{stage}: {amount}"
         if self.tty:
             if new_stage and self.line_open:
@@ -228,13 +231,6 @@ class _StageProgress:
         else:
             common.info(text)
             self.line_open = not finished
-
-
-def _size(count: int) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if count >= scale:
-            return f"{count / scale:.1f} {unit}"
-    return f"{count} B"
 
 
 def _finish(job: JobInfo, data: dict, json_output: bool) -> None:
