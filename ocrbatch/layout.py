@@ -7,7 +7,6 @@
         progress.json                                     live progress, rewritten by the trainer
         checkpoints/                                      Spot-safe checkpoints, synced as written
         model/                                            the published artifact (manifest.json last)
-        logs/trainer.log                                  the trainer's own log (local mode)
 
 The job role may read ``datasets/`` and write ``runs/``; the IAM policy in ``stacks`` is built from
 these same prefixes, so the two cannot drift apart.
@@ -25,7 +24,6 @@ PROGRESS_NAME = "progress.json"
 RUN_SPEC_NAME = "run.json"
 CHECKPOINTS_DIR = "checkpoints/"
 MODEL_DIR = "model/"
-TRAINER_LOG = "logs/trainer.log"
 
 
 @dataclass(frozen=True)
@@ -57,10 +55,6 @@ class RunLayout:
     @property
     def model_manifest(self) -> str:
         return self.model + MANIFEST_NAME
-
-    @property
-    def trainer_log(self) -> str:
-        return self.prefix + TRAINER_LOG
 
 
 def dataset_prefix(name: str) -> str:

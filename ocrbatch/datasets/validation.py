@@ -28,7 +28,6 @@ from ocrbatch.datasets.image_check import inspect_image
 from ocrbatch.errors import BadInput
 
 TASKS = ("rec", "det")
-SPLITS = ("train", "val")
 
 # Label file names accepted per split, in order of preference within each family. The first family
 # that has a file wins; two files of the same family are ambiguous. "test" files serve as the

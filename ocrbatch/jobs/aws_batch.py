@@ -201,10 +201,6 @@ def job_info(job: dict) -> JobInfo:
     )
 
 
-def max_attempts(job: dict) -> int:
-    return int((job.get("retryStrategy") or {}).get("attempts") or 1)
-
-
 def _seconds(millis) -> float | None:
     return None if millis is None else millis / 1000.0
 

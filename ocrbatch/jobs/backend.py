@@ -14,7 +14,6 @@ from ocrbatch.trainer.spec import TrainingSpec
 
 ACTIVE_STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 FINAL_STATES = ("SUCCEEDED", "FAILED")
-ALL_STATES = ACTIVE_STATES + FINAL_STATES
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class Attempt:
 class JobInfo:
     job_id: str
     job_name: str
-    status: str  # one of ALL_STATES
+    status: str  # one of ACTIVE_STATES or FINAL_STATES
     status_reason: str | None = None
     created_at: float | None = None  # epoch seconds
     started_at: float | None = None

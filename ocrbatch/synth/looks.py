@@ -36,8 +36,6 @@ LCD_BACKGROUNDS = {
     "blue": (0.50, 0.68, 0.92),
 }
 
-CHANNELS = ("lit", "ghost", "halo", "window")
-
 
 @dataclass(frozen=True)
 class Look:

@@ -85,7 +85,6 @@ FOURTEEN_SEGMENT_GLYPHS = {
 }
 
 PUNCTUATION = ",."
-SEGMENT_KINDS = ("seg7", "seg14", "seg16")
 
 
 def glyph_segments(kind: str) -> dict[str, tuple[str, ...]]:

@@ -14,8 +14,6 @@ from typing import Sequence, TypeVar
 
 import numpy as np
 
-MAX_LABEL_LENGTH = 25
-
 MESSAGES = (
     "GAME OVER", "REPLAY", "HIGH SCORE", "SHOOT AGAIN", "EXTRA BALL", "JACKPOT", "SUPER JACKPOT",
     "TILT", "MATCH", "FREE PLAY", "SPECIAL", "GRAND CHAMPION", "INSERT COINS", "PRESS START",
