@@ -7,8 +7,14 @@ from 0 vCPUs, so an idle platform runs no instance; each is capped at ``max_vcpu
 
 Instances start from the ECS-optimized Amazon Linux 2023 image (its NVIDIA variant for GPUs) with a
 launch template that gives them an encrypted 100 GiB gp3 root volume (CUDA images are 10-15 GB and
-the dataset and checkpoints are staged on local disk) and IMDSv2 with a hop limit of 1, so containers
-cannot borrow the instance role; jobs get their own role through the ECS task credentials instead.
+the dataset and checkpoints are staged on local disk), IMDSv2 only, and the user data of
+``stacks.instance_setup``: a watcher that passes EC2's two-minute Spot notice to the job containers as
+SIGTERM, a two-minute ECS stop timeout, and a firewall rule that keeps every process but root's from
+the instance metadata service. Jobs run in the host's network namespace, where IMDS's hop limit of 1
+does not apply; that rule, and the job definitions running the trainer as uid 1000, are what keep a job
+from the instance role. Jobs get their own role from the ECS credential endpoint instead. Each
+environment names the template's current version, so a deploy that changes the template updates the
+environments (Batch otherwise keeps the version it first saw).
 
 A job the queue can never place (it asks for more than any instance or the vCPU cap allows) is
 cancelled after 10 minutes with Batch's reason in its status; a job waiting for instances that EC2
@@ -26,6 +32,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stacks.findings import acknowledge_nag
+from stacks.instance_setup import instance_user_data
 
 ROOT_VOLUME = Size.gibibytes(100)
 MISCONFIGURED_JOB_WAIT = Duration.minutes(10)  # the shortest Batch allows; these never fix themselves
@@ -71,8 +78,10 @@ class BatchCompute(Construct):
         acknowledge_nag(
             self.instance_role,
             f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{ECS_INSTANCE_POLICY}]",
-            "AWS's policy for the ECS agent on Batch instances, kept current by AWS; containers cannot reach "
-            "these credentials (IMDSv2, hop limit 1) and use the job role instead.",
+            "AWS's policy for the ECS agent on Batch instances, kept current by AWS. Jobs share the host's "
+            "network, so the IMDS hop limit does not shield these credentials; the user data's firewall rule "
+            "does: only root (the ECS agent, the Spot notice watcher) may reach IMDS, and the job definitions "
+            "run the trainer as uid 1000, which a submitter cannot change. Jobs use the job role instead.",
         )
         self.launch_template = ec2.LaunchTemplate(
             self,
@@ -89,11 +98,13 @@ class BatchCompute(Construct):
                 )
             ],
             http_tokens=ec2.LaunchTemplateHttpTokens.REQUIRED,
+            # Still 1: it keeps containers on a bridge network (none of ours) from IMDS tokens.
             http_put_response_hop_limit=1,
+            user_data=instance_user_data(),
         )
 
         def environment(construct_id, *, spot, instance_types, image_type):
-            return batch.ManagedEc2EcsComputeEnvironment(
+            ce = batch.ManagedEc2EcsComputeEnvironment(
                 self,
                 construct_id,
                 vpc=vpc,
@@ -114,6 +125,12 @@ class BatchCompute(Construct):
                 instance_role=self.instance_role,
                 update_to_latest_image_version=True,
             )
+            # The version number changes with every template change, so CloudFormation updates the
+            # environment and Batch rolls its instances onto the new user data.
+            ce.node.default_child.add_property_override(
+                "ComputeResources.LaunchTemplate.Version", self.launch_template.latest_version_number
+            )
+            return ce
 
         gpu_image = batch.EcsMachineImageType.ECS_AL2023_NVIDIA
         self.gpu_spot = (

@@ -6,13 +6,17 @@ Three definitions share one image, one pair of roles and one retry policy and di
 train is given per job at submit time as ``OCRBATCH_*`` environment variables
 (``ocrbatch.trainer.spec``), so no definition carries a command.
 
-Retries: 3 attempts, spent only where another attempt helps: a Spot reclaim (``Host EC2*``: the
-trainer resumes from its last synced checkpoint) and an image pull failure. Any other failure exits
-at once; a bug does not get to run three times on a GPU.
+Retries: 3 attempts, spent only where another attempt helps, and the trainer resumes from its last
+synced checkpoint: a Spot reclaim, whether the attempt ended on the notice (the host watcher's SIGTERM,
+after which the trainer checkpoints and exits 143) or with the host (``Host EC2*``), and an image pull
+failure. Any other failure exits at once; a bug does not get to run three times on a GPU. Batch checks
+the rules in order and takes the first that matches (``retry_rules`` below). A 143 from a user's
+``cancel`` or from the job timeout is never retried: Batch does not retry a job it terminated.
 
 Shared memory: Paddle's DataLoader workers pass batches through /dev/shm, and Docker's 64 MiB default
 kills them with a bus error, so each definition sets it explicitly. An init process forwards Batch's
-SIGTERM to the trainer (which syncs a checkpoint) and reaps exited DataLoader workers.
+SIGTERM to the trainer (which syncs a checkpoint) and reaps exited DataLoader workers. The trainer runs as
+uid 1000 whatever the image says: the instances keep every user but root from the metadata service.
 """
 
 from __future__ import annotations
@@ -26,11 +30,25 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ocrbatch.stop_window import EXIT_STOPPED
 from stacks.findings import acknowledge_nag, skip_checkov
 
 RETRY_ATTEMPTS = 3
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 LOG_STREAM_PREFIX = "training"
+JOB_USER = "1000"  # the image's trainer user; the instances' firewall keeps it from IMDS (stacks.compute)
+
+
+def retry_rules() -> list[batch.RetryStrategy]:
+    """Batch's evaluateOnExit, first match wins (at most 5; a failure no rule matches is retried)."""
+    return [
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom(on_exit_code=str(EXIT_STOPPED))),
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.CANNOT_PULL_CONTAINER),
+        # A container that ran and failed on its own; then anything else, so nothing falls through.
+        batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom(on_exit_code="*")),
+        batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom(on_reason="*")),
+    ]
 
 
 @dataclass(frozen=True)
@@ -77,7 +95,7 @@ class TrainingJobs(Construct):
         super().__init__(scope, construct_id)
         self._prefix = prefix
         self._image = image
-        # AWS_REGION: containers cannot ask the instance metadata service (hop limit 1, see compute).
+        # AWS_REGION: the trainer cannot ask the instance metadata service (see stacks.compute).
         self._environment = {"PYTHONPATH": "/app", "S3_BUCKET": bucket_name, "AWS_REGION": Aws.REGION}
         self.log_group = logs.LogGroup(
             self,
@@ -118,6 +136,7 @@ class TrainingJobs(Construct):
             memory=size.memory,
             gpu=size.gpus or None,
             environment=self._environment,
+            user=JOB_USER,
             job_role=self.job_role,
             execution_role=self.execution_role,
             linux_parameters=batch.LinuxParameters(
@@ -133,9 +152,5 @@ class TrainingJobs(Construct):
             timeout=size.timeout,
             propagate_tags=True,
             retry_attempts=RETRY_ATTEMPTS,
-            retry_strategies=[
-                batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
-                batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.CANNOT_PULL_CONTAINER),
-                batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom(on_reason="*")),
-            ],
+            retry_strategies=retry_rules(),
         )

@@ -242,7 +242,9 @@ def test_job_definitions_share_image_roles_environment_retries_and_logs(platform
         "Attempts": 3,
         "EvaluateOnExit": [
             {"Action": "RETRY", "OnStatusReason": "Host EC2*"},
+            {"Action": "RETRY", "OnExitCode": "143"},  # the trainer stopped on the Spot notice (test_instances)
             {"Action": "RETRY", "OnReason": "CannotPullContainerError:*"},
+            {"Action": "EXIT", "OnExitCode": "*"},
             {"Action": "EXIT", "OnReason": "*"},
         ],
     }
