@@ -1,6 +1,7 @@
 """The one place that builds AWS clients.
 
-Services never call this themselves: the CLI builds clients here and injects them. Profile and
+Services never call this themselves: ``ocrbatch.wiring`` (for the CLI) and the trainer's entry point
+build clients here and inject them. Profile and
 region come from flags or the usual AWS_PROFILE / AWS_REGION; AWS_ENDPOINT_URL (and the per-service
 AWS_ENDPOINT_URL_<SERVICE>) are honoured by botocore itself, which is how MinIO/LocalStack-style
 endpoints and the loopback servers of the tests are reached. Throttling and transient errors are
@@ -13,7 +14,8 @@ s3transfer and its resource layer) costs ~40 ms on every command, and nothing he
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+import threading
+from functools import cached_property, lru_cache
 
 DEFAULT_REGION = "us-west-2"
 
@@ -55,3 +57,30 @@ def region_of(profile: str | None = None, region: str | None = None) -> str:
 def make_client(service: str, *, profile: str | None = None, region: str | None = None):
     chosen = session(profile, region)
     return chosen.create_client(service, region_name=chosen.get_config_variable("region"), config=_retry_config())
+
+
+class AwsClients:
+    """The clients of one profile and region, each built on its first use and then reused.
+
+    A command pays only for the services it touches: ``cancel`` builds Batch's client alone, an
+    unchanged re-upload none at all.
+    """
+
+    def __init__(self, profile: str | None = None, region: str | None = None):
+        self.profile = profile
+        self._region = region
+        self._built: dict[str, object] = {}
+        self._lock = threading.Lock()  # fetch's download threads may all ask at once
+
+    @cached_property
+    def region(self) -> str:
+        return region_of(self.profile, self._region)
+
+    def __call__(self, service: str):
+        client = self._built.get(service)
+        if client is None:
+            with self._lock:
+                client = self._built.get(service)
+                if client is None:
+                    client = self._built[service] = make_client(service, profile=self.profile, region=self.region)
+        return client

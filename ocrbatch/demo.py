@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from ocrbatch.errors import RunFailed
+from ocrbatch.jobs.backend import JobBackend
 
 # The builtin engine stops at this many seconds of training (its own override key).
 TIME_BUDGET_KEY = "max_train_seconds"
@@ -26,24 +27,22 @@ def run_demo(
     train_seconds: int,
     seed: int,
     force: bool,
-    home: str | None,
+    backend: JobBackend,
+    work_dir: Path,
     log: Callable[[str], None],
 ) -> dict:
-    from ocrbatch.cli.context import local_home
-    from ocrbatch.jobs.local import LocalBackend
+    """Generate data into ``work_dir`` (kept for the next run), train on ``backend``, read samples."""
     from ocrbatch.jobs.monitor import JobMonitor
     from ocrbatch.jobs.pipeline import Pipeline
     from ocrbatch.jobs.submission import TrainingOptions
     from ocrbatch.predict import model_name_of, predict_images
     from ocrbatch.synth import generate_dataset
 
-    home_dir = local_home(home)
-    data_dir = home_dir / "demo" / f"pinball-scores-{count}-{seed}"
+    data_dir = Path(work_dir) / f"pinball-scores-{count}-{seed}"
     if not (data_dir / "train.txt").is_file():
         log(f"generating {count} pinball score crops in {data_dir}")
         generate_dataset(data_dir, count=count, seed=seed, task="rec", styles=["seg7"])
 
-    backend = LocalBackend(home_dir)
     monitor = JobMonitor(backend, emit=log)
     pipeline = Pipeline(backend=backend, follow=monitor.follow, step=log)
     options = TrainingOptions(
@@ -82,17 +81,3 @@ def run_demo(
 def _held_out_samples(data_dir: Path, seed: int) -> list[tuple[str, str]]:
     lines = [line.split("\t", 1) for line in (data_dir / "val.txt").read_text(encoding="utf-8").splitlines() if line]
     return random.Random(seed).sample([(p, label) for p, label in lines], min(SAMPLES, len(lines)))
-
-
-def model_of_job(target, job_ref: str, *, log: Callable[[str], None]) -> Path:
-    """The model folder of a job (id or `latest`), downloaded once into a cache beside local state."""
-    from ocrbatch.cli.context import local_home, open_backend
-    from ocrbatch.jobs.runs import download_model, resolve_job, run_layout
-
-    backend = open_backend(target)
-    job = resolve_job(backend, job_ref, succeeded=True)
-    dest = local_home(target.home) / "models" / run_layout(job).run_id
-    if not (dest / "manifest.json").is_file():
-        log(f"downloading the model of job {job.job_id} to {dest}")
-    download_model(backend, job, dest)
-    return dest

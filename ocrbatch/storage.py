@@ -2,8 +2,8 @@
 
 Everything that moves bytes (dataset upload/fetch, checkpoint sync, artifact publish/download) talks to
 an :class:`ObjectStore`, never to botocore or the filesystem directly, so the same code serves both
-backends. The S3 store takes an injected client; nothing here builds clients except
-:func:`open_store`'s default, which is the one place that honours ``AWS_ENDPOINT_URL``/profile/region.
+backends. The S3 store takes an injected client (or a factory it calls on first use); nothing here
+builds clients.
 
 Writes are atomic in both stores: S3 PUTs are, and the local store writes a temporary file and renames
 it. So a reader sees either the old object or the new one, never half of one.
@@ -17,7 +17,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 from urllib.parse import unquote, urlparse
 
 from ocrbatch.errors import BadInput, NotFound
@@ -265,17 +265,16 @@ def split_uri(uri: str) -> tuple[str, str, str]:
     raise BadInput(f"unsupported storage URI {uri!r}: use s3://bucket/key or a local path")
 
 
-def open_store(uri: str, *, s3_client=None) -> tuple[ObjectStore, str]:
-    """Return the store holding ``uri`` and the key within it.
+def store_at(uri: str, *, make_s3_client: Callable[[], object] | None = None) -> tuple[ObjectStore, str]:
+    """Return the store holding ``uri`` and the key within it; an S3 store calls ``make_s3_client``
+    when it first needs its client.
 
     For ``file:`` URIs the whole path is the store root and the key is empty: local stores are
     opened at their root folder and addressed by key from there.
     """
     scheme, where, key = split_uri(uri)
     if scheme == "s3":
-        if s3_client is None:
-            from ocrbatch.aws_clients import make_client
-
-            s3_client = make_client("s3")
-        return S3Store(s3_client, where), key
+        if make_s3_client is None:
+            raise BadInput(f"{uri} is in S3, and no S3 client was given to reach it")
+        return S3Store.deferred(make_s3_client, where), key
     return LocalStore(Path(where)), key

@@ -10,12 +10,12 @@ import functools
 import json
 import os
 import sys
-from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Optional
 
 import typer
 
 from ocrbatch.errors import OcrbatchError
+from ocrbatch.wiring import Target, Wiring, resolve_target
 
 # --- options shared by many commands (defined once) -------------------------------------------
 
@@ -44,41 +44,14 @@ HomeOpt = Annotated[
 ]
 
 
-@dataclass(frozen=True)
-class Target:
-    """Where a command acts: resolved from the shared flags, turned into a backend by ``context.py``."""
-
-    local: bool
-    stack: str | None = None
-    region: str | None = None
-    profile: str | None = None
-    bucket: str | None = None
-    job_queue: str | None = None
-    job_definition: str | None = None
-    home: str | None = None
+def make_target(local: bool | None, **flags) -> Target:
+    """The shared flags (and OCRBATCH_BACKEND) resolved to where the command acts."""
+    return resolve_target(local, environ=os.environ, **flags)
 
 
-def make_target(
-    local: bool | None,
-    *,
-    stack: str | None = None,
-    region: str | None = None,
-    profile: str | None = None,
-    bucket: str | None = None,
-    job_queue: str | None = None,
-    job_definition: str | None = None,
-    home: str | None = None,
-) -> Target:
-    if local is None:
-        env = os.environ.get("OCRBATCH_BACKEND", "").strip().lower()
-        if env in ("local", "aws"):
-            local = env == "local"
-        elif env:
-            raise_bad_input(f"OCRBATCH_BACKEND must be 'local' or 'aws', got {env!r}")
-        else:
-            # Naming any AWS resource means the user wants AWS; otherwise local mode needs nothing.
-            local = not any((stack, bucket, job_queue, job_definition, profile, region))
-    return Target(local, stack, region, profile, bucket, job_queue, job_definition, home)
+def wire(target: Target) -> Wiring:
+    """The store, backend and clients of ``target``; a seam the CLI tests replace."""
+    return Wiring(target)
 
 
 # --- output ----------------------------------------------------------------------------------

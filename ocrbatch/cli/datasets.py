@@ -13,7 +13,6 @@ import typer
 
 from ocrbatch.cli import common
 from ocrbatch.cli.common import BucketOpt, HomeOpt, JsonOpt, LocalOpt, ProfileOpt, RegionOpt, StackOpt
-from ocrbatch.cli.context import open_store
 from ocrbatch.errors import BadInput
 
 SHOWN_PROBLEMS = 10
@@ -74,7 +73,7 @@ def upload(
     show_problems(report)
     if not report.ok:
         raise InvalidDataset(report)
-    store = open_store(target)
+    store = common.wire(target).store
     with ProgressBar() as bar:
         version = publish_dataset(store, folder, name=name, report=report, progress=bar)
     if version.reused:
@@ -133,7 +132,7 @@ def datasets(
     """List published dataset versions, newest first."""
     from ocrbatch.datasets import list_versions
 
-    store = open_store(common.make_target(local, stack=stack, region=region, profile=profile, bucket=bucket, home=home))
+    store = common.wire(common.make_target(local, stack=stack, region=region, profile=profile, bucket=bucket, home=home)).store
     versions = list_versions(store, name)
     if json_out:
         common.emit_json([version.to_json() for version in versions])
@@ -165,7 +164,7 @@ def fetch(
     """Download a dataset version into a folder in PaddleOCR's layout, verifying every file."""
     from ocrbatch.datasets import fetch_dataset
 
-    store = open_store(common.make_target(local, stack=stack, region=region, profile=profile, bucket=bucket, home=home))
+    store = common.wire(common.make_target(local, stack=stack, region=region, profile=profile, bucket=bucket, home=home)).store
     with ProgressBar() as bar:
         local_dataset = fetch_dataset(store, version, dest, progress=bar)
     if json_out:

@@ -31,9 +31,10 @@ def demo(
     """Train a pinball score reader on this machine (no AWS, no Docker), then read some scores with it."""
     from ocrbatch.demo import run_demo
 
+    wiring = common.wire(common.make_target(True, home=home))
     report = run_demo(
         output_dir=output_dir, count=count, train_seconds=train_seconds, seed=seed, force=force,
-        home=home, log=common.info,
+        backend=wiring.backend, work_dir=wiring.target.home_dir / "demo", log=common.info,
     )
     if json_output:
         common.emit_json(report)
@@ -68,10 +69,10 @@ def predict(
 
     model_dir = Path(model)
     if not model_dir.is_dir():
-        from ocrbatch.demo import model_of_job
+        from ocrbatch.jobs.runs import model_of_job
 
-        target = common.make_target(local, stack=stack, region=region, profile=profile, home=home)
-        model_dir = model_of_job(target, model, log=common.info)
+        wiring = common.wire(common.make_target(local, stack=stack, region=region, profile=profile, home=home))
+        model_dir = model_of_job(wiring.backend, model, wiring.models_dir, log=common.info)
     predictions = predict_images(model_dir, list(images))
     if json_output:
         common.emit_json({"model": str(model_dir), "predictions": [p.__dict__ for p in predictions]})

@@ -28,15 +28,11 @@ def doctor(
 
     target = common.make_target(local, stack=stack, region=region, profile=profile, bucket=bucket, home=home)
     if target.local:
-        from ocrbatch.cli.context import local_home
-
         mode = "local"
-        checks = checks_of.check_local(local_home(target.home))
+        checks = checks_of.check_local(target.home_dir)
     else:
-        from ocrbatch.jobs.aws_batch import clients_for_target
-
         mode = "aws"
-        clients = clients_for_target(target)
+        clients = common.wire(target).aws
         checks = checks_of.check_aws(
             clients, region=clients.region, stack_name=target.stack or DEFAULT_STACK_NAME, bucket=target.bucket
         )

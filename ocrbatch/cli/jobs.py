@@ -1,14 +1,13 @@
 """Commands of the job lifecycle: submit, monitor, logs, list, cancel, download, pipeline.
 
 A thin shell over ``ocrbatch.jobs``: each command resolves the shared flags to a backend (AWS Batch
-or local processes, see ``context.py``), calls one service and prints. Results on stdout, live
+or local processes, built by ``ocrbatch.wiring``), calls one service and prints. Results on stdout, live
 status on stderr; the seed's flags (``--training-data``, ``--s3-bucket``, ``--job-queue``,
 ``--job-definition``, ``--job-name``, ``--job-id``, ``--output-dir``, ``--config-learning-rate``,
 ``--config-batch-size``) keep working.
 """
 
 import json
-import os
 import re
 import sys
 import time
@@ -100,20 +99,14 @@ def _target(local, stack, region, profile, bucket=None, job_queue=None, job_defi
 
 
 def _backend(target: Target) -> JobBackend:
-    from ocrbatch.cli.context import open_backend
-
-    return open_backend(target)
-
-
-# AWS Batch job ids are UUIDs (array children add ":<index>"); local ids start with "local-".
-_BATCH_JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(:\d+)?$")
+    return common.wire(target).backend
 
 
 def _job_target(ref: str, local, stack, region, profile, bucket, job_queue, home) -> Target:
     """Like :func:`_target`, but a Batch job id alone means AWS (the seed's `monitor --job-id ID`)."""
-    if local is None and not os.environ.get("OCRBATCH_BACKEND") and _BATCH_JOB_ID.match(ref):
-        local = False
-    return _target(local, stack, region, profile, bucket, job_queue, home=home)
+    return common.make_target(
+        local, job_ref=ref, stack=stack, region=region, profile=profile, bucket=bucket, job_queue=job_queue, home=home
+    )
 
 
 def _job_ref(job: str | None, job_id: str | None, *, default: str | None = None) -> str:

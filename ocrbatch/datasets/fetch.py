@@ -30,8 +30,8 @@ from ocrbatch.datasets.versions import resolve_manifest
 from ocrbatch.digests import sha256_file
 from ocrbatch.errors import IntegrityError
 from ocrbatch.layout import DATASETS_PREFIX
+from ocrbatch.datasets.local_dataset import LocalDataset
 from ocrbatch.storage import LocalStore, ObjectStore
-from ocrbatch.trainer.engines.base import LocalDataset
 
 MARKER_NAME = ".ocrbatch-dataset.json"
 PARTIAL_PREFIX = ".ocrbatch-partial-"
@@ -45,7 +45,7 @@ def fetch_dataset(store: ObjectStore, version_key_or_ref: str, dest: Path, progr
 
     ``version_key_or_ref`` is whatever :func:`~ocrbatch.datasets.resolve_version` accepts: a key
     (``datasets/<name>/versions/<id>``), a URI in ``store``, ``name@id`` or ``name``. A local store
-    opened at the version folder itself (``storage.open_store(file_uri)`` does that) works with "".
+    opened at the version folder itself (``storage.store_at(file_uri)`` does that) works with "".
     """
     store, ref = _store_root(store, version_key_or_ref)
     manifest = resolve_manifest(store, ref)

@@ -1,21 +1,20 @@
 """The AWS backend: training jobs on AWS Batch, runs in S3, logs in CloudWatch Logs.
 
 :class:`AwsBatchBackend` implements :class:`~ocrbatch.jobs.backend.JobBackend` over injected
-``batch``, ``logs`` and ``s3`` clients (plus optional ``service-quotas``/``ec2`` for explaining a
-job stuck in RUNNABLE). :func:`backend_for_target` and :func:`store_for_target` turn the CLI's
-shared flags into those objects; with :func:`clients_for_target` they are the only code that builds
-AWS clients.
+clients: ``batch``, ``logs`` and ``s3`` (plus ``service-quotas``/``ec2`` for explaining a job stuck
+in RUNNABLE), given one by one or as a ``clients(service)`` factory that builds each on first use.
+``ocrbatch.wiring`` builds them; nothing here does.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from functools import cached_property
+from typing import Callable
 
 from ocrbatch.errors import BadInput, NotFound
 from ocrbatch.jobs.backend import ACTIVE_STATES, Attempt, JobInfo, JobRequest
-from ocrbatch.jobs.stack import StackResources, discover_stack
+from ocrbatch.jobs.stack import StackResources
 from ocrbatch.storage import S3Store
 from ocrbatch.trainer.spec import ENV_PREFIX
 
@@ -33,18 +32,52 @@ LIST_WINDOW_S = 30 * 86400
 class AwsBatchBackend:
     name = "aws"
 
-    def __init__(self, *, batch, logs, s3, stack: StackResources, quotas=None, ec2=None, clock=time.time):
-        self.batch = batch
-        self.logs = logs
-        self.s3 = s3
+    def __init__(
+        self,
+        *,
+        stack: StackResources,
+        clients: Callable[[str], object] | None = None,
+        batch=None,
+        logs=None,
+        s3=None,
+        quotas=None,
+        ec2=None,
+        clock=time.time,
+    ):
         self.stack = stack
-        self.quotas = quotas
-        self.ec2 = ec2
         self.clock = clock
+        self._clients = clients
+        given = {"batch": batch, "logs": logs, "s3": s3, "service-quotas": quotas, "ec2": ec2}
+        self._given = {service: client for service, client in given.items() if client is not None}
+
+    def _client(self, service: str):
+        if service in self._given or self._clients is None:
+            return self._given.get(service)
+        return self._clients(service)
+
+    @property
+    def batch(self):
+        return self._client("batch")
+
+    @property
+    def logs(self):
+        return self._client("logs")
+
+    @property
+    def s3(self):
+        return self._client("s3")
+
+    @property
+    def quotas(self):
+        return self._client("service-quotas")
+
+    @property
+    def ec2(self):
+        return self._client("ec2")
 
     @cached_property
     def store(self) -> S3Store:
-        return S3Store(self.s3, self.stack.require("bucket"))
+        return S3Store.deferred(lambda: self.s3, self.stack.require("bucket"))
 
     # --- submit ---------------------------------------------------------------------------
 
@@ -216,62 +249,3 @@ def _run_id_of(output_uri: str) -> str | None:
     from ocrbatch.jobs.runs import run_id_from_uri
 
     return run_id_from_uri(output_uri)
-
-
-# --- building clients from the CLI's flags (the only place that does) ---------------------------
-
-
-@dataclass(frozen=True)
-class AwsClients:
-    """Builds clients for one profile and region, with the retry settings of ``aws_clients``."""
-
-    profile: str | None
-    region: str
-
-    def __call__(self, service: str):
-        from ocrbatch.aws_clients import make_client
-
-        return make_client(service, profile=self.profile, region=self.region)
-
-
-def clients_for_target(target) -> AwsClients:
-    from ocrbatch.aws_clients import region_of
-
-    return AwsClients(target.profile, region_of(target.profile, target.region))
-
-
-def stack_for_target(target, clients: AwsClients | None = None) -> StackResources:
-    clients = clients or clients_for_target(target)
-    return discover_stack(
-        clients("cloudformation"),
-        region=clients.region,
-        stack_name=target.stack,
-        bucket=target.bucket,
-        job_queue=target.job_queue,
-        job_definition=target.job_definition,
-    )
-
-
-def backend_for_target(target) -> AwsBatchBackend:
-    clients = clients_for_target(target)
-    return AwsBatchBackend(
-        batch=clients("batch"),
-        logs=clients("logs"),
-        s3=clients("s3"),
-        stack=stack_for_target(target, clients),
-        quotas=clients("service-quotas"),
-        ec2=clients("ec2"),
-    )
-
-
-def store_for_target(target) -> S3Store:
-    from functools import partial
-
-    from ocrbatch.aws_clients import session
-    from ocrbatch.quick_s3 import quick_get
-
-    clients = clients_for_target(target)
-    bucket = target.bucket or stack_for_target(target, clients).require("bucket")  # --s3-bucket: no lookup
-    return S3Store.deferred(
-        partial(clients, "s3"), bucket, quick_get=partial(quick_get, session(target.profile, target.region))
-    )

@@ -18,7 +18,7 @@ from typing import Callable
 from ocrbatch.artifact import download_artifact, read_manifest
 from ocrbatch.errors import BadInput, NotFound, RunFailed
 from ocrbatch.jobs.backend import JobBackend, JobInfo
-from ocrbatch.layout import RUNS_PREFIX, RunLayout
+from ocrbatch.layout import MANIFEST_NAME, RUNS_PREFIX, RunLayout
 from ocrbatch.storage import LocalStore, ObjectStore, S3Store, split_uri
 
 LATEST = "latest"
@@ -164,3 +164,13 @@ def download_model(
         "accuracy": metrics.get("accuracy"),
         "dataset": job.dataset,
     }
+
+
+def model_of_job(backend: JobBackend, job_ref: str, models_dir: Path, *, log: Callable[[str], None]) -> Path:
+    """The model folder of a job (id or `latest`), downloaded once into ``models_dir/<run id>``."""
+    job = resolve_job(backend, job_ref, succeeded=True)
+    dest = Path(models_dir) / run_layout(job).run_id
+    if not (dest / MANIFEST_NAME).is_file():
+        log(f"downloading the model of job {job.job_id} to {dest}")
+    download_model(backend, job, dest)
+    return dest

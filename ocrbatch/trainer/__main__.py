@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 import threading
+from functools import partial
 
 from ocrbatch.errors import OcrbatchError
 from ocrbatch.trainer.spec import ENGINES, TASKS, TrainingSpec, parse_overrides
@@ -48,12 +49,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
 
-    from ocrbatch.trainer.run import install_signal_handlers, run_training
+    from ocrbatch.aws_clients import AwsClients
+    from ocrbatch.trainer.run import FLUSH_TIMEOUT_S, PROGRESS_INTERVAL_S, install_signal_handlers, run_training
 
     stop = threading.Event()
     install_signal_handlers(stop)
     workdir = os.environ.get("OCRBATCH_WORKDIR")  # local mode keeps it across attempts
-    return run_training(spec, stop_event=stop, workdir=Path(workdir) if workdir else None)
+    try:
+        attempt = int(os.environ.get("AWS_BATCH_JOB_ATTEMPT") or 1)
+        progress_interval = float(os.environ.get("OCRBATCH_PROGRESS_INTERVAL") or PROGRESS_INTERVAL_S)
+        flush_timeout = float(os.environ.get("OCRBATCH_FLUSH_TIMEOUT") or FLUSH_TIMEOUT_S)
+    except ValueError as exc:
+        print(f"error: a number in the environment is malformed: {exc}", file=sys.stderr)
+        return 2
+    return run_training(
+        spec,
+        stop_event=stop,
+        workdir=Path(workdir) if workdir else None,
+        attempt=attempt,
+        make_s3_client=partial(AwsClients(), "s3"),
+        progress_interval=progress_interval,
+        flush_timeout=flush_timeout,
+    )
 
 
 if __name__ == "__main__":

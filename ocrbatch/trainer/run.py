@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import signal
 import tempfile
@@ -22,11 +21,12 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
-from ocrbatch import artifact
+from ocrbatch import artifact, datasets
 from ocrbatch.errors import OcrbatchError
 from ocrbatch.layout import CHECKPOINTS_DIR, MODEL_DIR, PROGRESS_NAME
-from ocrbatch.storage import ObjectStore, open_store
+from ocrbatch.storage import ObjectStore, store_at
 from ocrbatch.trainer.checkpoints import CheckpointSync
 from ocrbatch.trainer.engines import get_engine
 from ocrbatch.trainer.engines.base import Preempted, TrainContext
@@ -39,7 +39,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_PREEMPTED = 143  # 128 + SIGTERM, what a killed container would report anyway
 # ECS gives a container stopTimeout (30 s default, 120 s max) between SIGTERM and SIGKILL.
-FLUSH_TIMEOUT_S = float(os.environ.get("OCRBATCH_FLUSH_TIMEOUT", "25"))
+FLUSH_TIMEOUT_S = 25.0
+PROGRESS_INTERVAL_S = 5.0
 
 
 class ProgressReporter:
@@ -91,19 +92,22 @@ def run_training(
     *,
     workdir: Path | None = None,
     stop_event: threading.Event | None = None,
-    attempt: int | None = None,
-    s3_client=None,
+    attempt: int = 1,
+    make_s3_client: Callable[[], object] | None = None,
+    progress_interval: float = PROGRESS_INTERVAL_S,
+    flush_timeout: float = FLUSH_TIMEOUT_S,
 ) -> int:
-    """Run one attempt of ``spec``; returns the process exit code (0, 1 or 143)."""
-    store, run_key = open_store(spec.output, s3_client=s3_client)
+    """Run attempt number ``attempt`` of ``spec``; returns the process exit code (0, 1 or 143).
+    ``make_s3_client`` is called when the run or its dataset is in S3; ``flush_timeout`` bounds the
+    checkpoint upload after SIGTERM."""
+    store, run_key = store_at(spec.output, make_s3_client=make_s3_client)
     run_prefix = _prefix(run_key)
-    attempt = attempt or int(os.environ.get("AWS_BATCH_JOB_ATTEMPT", "1") or 1)
     progress = ProgressReporter(
         store,
         run_prefix + PROGRESS_NAME,
         engine=spec.engine,
         attempt=attempt,
-        interval=float(os.environ.get("OCRBATCH_PROGRESS_INTERVAL", "5")),
+        interval=progress_interval,
     )
     stop_event = stop_event or threading.Event()
     own_workdir = workdir is None
@@ -116,10 +120,8 @@ def run_training(
             return EXIT_OK
 
         progress(state="fetching")
-        from ocrbatch.datasets import fetch_dataset
-
-        dataset_store, dataset_key = open_store(spec.dataset, s3_client=s3_client)
-        dataset = fetch_dataset(dataset_store, dataset_key.rstrip("/"), workdir / "dataset")
+        dataset_store, dataset_key = store_at(spec.dataset, make_s3_client=make_s3_client)
+        dataset = datasets.fetch_dataset(dataset_store, dataset_key.rstrip("/"), workdir / "dataset")
         log.info("dataset %s: %s", dataset.version, dataset.root)
 
         sync = CheckpointSync(store, run_prefix + CHECKPOINTS_DIR, workdir / "checkpoints")
@@ -166,7 +168,7 @@ def run_training(
         log.info("model published at %s", store.uri(run_prefix + MODEL_DIR))
         return EXIT_OK
     except Preempted:
-        flushed = sync.close(FLUSH_TIMEOUT_S) if sync else True
+        flushed = sync.close(flush_timeout) if sync else True
         message = "stopped by SIGTERM; checkpoint " + ("saved" if flushed else "upload did not finish in time")
         log.warning(message)
         progress(state="interrupted", message=message)
@@ -181,7 +183,7 @@ def run_training(
         return EXIT_FAILED
     finally:
         if sync:
-            sync.close(FLUSH_TIMEOUT_S)
+            sync.close(flush_timeout)
         if own_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
 

@@ -21,7 +21,7 @@ from ocrbatch.datasets import (
 from ocrbatch.datasets.fetch import MARKER_NAME
 from ocrbatch.datasets.manifest import decode_index, manifest_key, read_manifest
 from ocrbatch.errors import BadInput, IntegrityError, NotFound
-from ocrbatch.storage import LocalStore, open_store
+from ocrbatch.storage import LocalStore, store_at
 
 SMALL_SHARDS = 600  # bytes: a few tiny images per shard, so tests see several shards
 
@@ -251,9 +251,9 @@ def test_bad_names_are_refused(tmp_path, dataset, name):
 
 
 def test_fetch_through_a_file_uri_store(tmp_path, dataset):
-    """The trainer opens ``file://.../datasets/<name>/versions/<id>`` with storage.open_store."""
+    """The trainer opens ``file://.../datasets/<name>/versions/<id>`` with storage.store_at."""
     version = publish_dataset(LocalStore(tmp_path / "store"), dataset, name="pinball")
-    store, key = open_store(version.uri)
+    store, key = store_at(version.uri)
     local = fetch_dataset(store, key, tmp_path / "fetched")
     assert local.version == version.uri
     assert local.train_labels.read_text() == (dataset / "train.txt").read_text()

@@ -13,19 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
+from ocrbatch.datasets.local_dataset import LocalDataset
 from ocrbatch.trainer.spec import TrainingSpec
-
-
-@dataclass(frozen=True)
-class LocalDataset:
-    """A dataset version fetched to local disk in PaddleOCR's layout (written by ocrbatch.datasets)."""
-
-    root: Path  # image paths in the label files are relative to this folder
-    task: str  # "rec" or "det"
-    train_labels: Path  # e.g. root/train.txt: "<relative image path>\t<label>"
-    val_labels: Path  # e.g. root/val.txt
-    characters: tuple[str, ...]  # every character in the labels, sorted, no duplicates
-    version: str  # dataset version URI, recorded in the artifact
 
 
 class Preempted(Exception):
