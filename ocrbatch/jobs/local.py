@@ -120,8 +120,11 @@ class LocalBackend:
                 # Re-read: the runner may have finished between our two reads.
                 record = json.loads((job_dir / "job.json").read_text())
                 if record["status"] in ACTIVE_STATES:
-                    record.update(status="FAILED", status_reason="local runner process died", stopped_at=time.time())
-                    _write_json(job_dir / "job.json", record)
+                    # Reported, not written: the runner is the record's only writer, and a reader
+                    # that wrote could race a runner that is merely slow to be seen.
+                    stopped = (job_dir / "job.json").stat().st_mtime
+                    record = {**record, "status": "FAILED", "status_reason": "local runner process died",
+                              "stopped_at": stopped}
         return _to_info(record)
 
     def list_jobs(self, *, limit: int = 50) -> list[JobInfo]:

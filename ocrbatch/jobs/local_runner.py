@@ -1,6 +1,8 @@
 """The detached process behind one local job: waits for the local slot, runs attempts, records state.
 
 Started by :meth:`ocrbatch.jobs.local.LocalBackend.submit`; it is the only writer of the job record.
+The trainer gets the job's spec as its OCRBATCH_* variables, as a Batch container does, and none
+of the user's own: a stray ``OCRBATCH_EPOCHS`` in a shell must not change a local job alone.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Mapping
 
 from ocrbatch.jobs.local import MAX_ATTEMPTS, _write_json
-from ocrbatch.trainer.spec import TrainingSpec
+from ocrbatch.trainer.spec import ENV_PREFIX, TrainingSpec
 
 POLL_S = 0.5
 
@@ -53,7 +56,13 @@ def _wait_for_slot(home: Path, job_dir: Path, record: JobRecord):
         time.sleep(POLL_S)
 
 
-def run_job(home: Path, job_id: str) -> int:
+def trainer_environment(base: Mapping[str, str], spec: TrainingSpec, **settings: str) -> dict[str, str]:
+    """The process environment (PATH, HOME, ...) without any OCRBATCH_* variable, then the spec's."""
+    kept = {name: value for name, value in base.items() if not name.startswith(ENV_PREFIX)}
+    return {**kept, **spec.to_env(), **settings, "PYTHONUNBUFFERED": "1"}
+
+
+def run_job(home: Path, job_id: str, *, base_env: Mapping[str, str], progress_interval: str = "1") -> int:
     job_dir = home / "jobs" / job_id
     record = JobRecord(job_dir)
     record.update(status="RUNNABLE", runner_pid=os.getpid())
@@ -72,14 +81,13 @@ def run_job(home: Path, job_id: str) -> int:
             if _cancel_reason(job_dir):
                 final_reason = _cancel_reason(job_dir)
                 break
-            env = {
-                **os.environ,
-                **spec.to_env(),
-                "AWS_BATCH_JOB_ATTEMPT": str(number),
-                "OCRBATCH_PROGRESS_INTERVAL": os.environ.get("OCRBATCH_PROGRESS_INTERVAL", "1"),
-                "OCRBATCH_WORKDIR": str(workdir),
-                "PYTHONUNBUFFERED": "1",
-            }
+            env = trainer_environment(
+                base_env,
+                spec,
+                AWS_BATCH_JOB_ATTEMPT=str(number),
+                OCRBATCH_PROGRESS_INTERVAL=progress_interval,
+                OCRBATCH_WORKDIR=str(workdir),
+            )
             log.write(f"--- attempt {number} ---\n".encode())
             started = time.time()
             trainer = subprocess.Popen(
@@ -128,4 +136,6 @@ def run_job(home: Path, job_id: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_job(Path(sys.argv[1]), sys.argv[2]))
+    # Progress every second by default: local jobs are watched from the same machine.
+    interval = os.environ.get("OCRBATCH_PROGRESS_INTERVAL") or "1"
+    sys.exit(run_job(Path(sys.argv[1]), sys.argv[2], base_env=os.environ, progress_interval=interval))
