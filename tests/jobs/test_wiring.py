@@ -44,7 +44,9 @@ def built(monkeypatch, clean_env):
     """Record the services whose clients get built; build nothing real."""
     services = []
     monkeypatch.setattr(aws_clients, "make_client", lambda service, **_: services.append(service) or object())
-    return services
+    yield services
+    # Sessions are cached per profile and region; one made outside moto must not serve a later test.
+    aws_clients.session.cache_clear()
 
 
 def test_a_bucket_flag_opens_the_store_without_any_client(built):
