@@ -29,6 +29,12 @@ class IntegrityError(OcrbatchError):
     exit_code = 3
 
 
+class StoreError(OcrbatchError):
+    """Moving bytes to or from the store, or onto local disk, failed (network, permissions, space)."""
+
+    exit_code = 3
+
+
 class RunFailed(OcrbatchError):
     """A training job or run ended in failure."""
 

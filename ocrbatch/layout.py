@@ -1,7 +1,9 @@
 """Where things live in the bucket (or the local store): the one place that names keys.
 
     datasets/<name>/versions/<version_id>/manifest.json   a dataset version (written last)
-    datasets/<name>/shards/<sha256>.tar                   content-addressed shards it points to
+    datasets/<name>/shards/<sha256>.tar                   content-addressed shards of image bytes
+    datasets/<name>/chunks/<sha256>.gz                    content-addressed pieces of file indexes
+                                                          and label files (shared by versions)
     runs/<run_id>/                                        everything one training run writes:
         run.json                                          what was submitted (engine, dataset, overrides)
         progress.json                                     live progress, rewritten by the trainer
@@ -24,6 +26,9 @@ PROGRESS_NAME = "progress.json"
 RUN_SPEC_NAME = "run.json"
 CHECKPOINTS_DIR = "checkpoints/"
 MODEL_DIR = "model/"
+VERSIONS_DIR = "versions/"
+SHARDS_DIR = "shards/"
+CHUNKS_DIR = "chunks/"
 
 
 @dataclass(frozen=True)
@@ -59,3 +64,50 @@ class RunLayout:
 
 def dataset_prefix(name: str) -> str:
     return f"{DATASETS_PREFIX}{name}/"
+
+
+@dataclass(frozen=True)
+class DatasetLayout:
+    """Keys of one dataset (all its versions), relative to the store root."""
+
+    name: str
+
+    @property
+    def prefix(self) -> str:
+        return dataset_prefix(self.name)
+
+    @property
+    def versions(self) -> str:
+        return self.prefix + VERSIONS_DIR
+
+    @property
+    def shards(self) -> str:
+        return self.prefix + SHARDS_DIR
+
+    @property
+    def chunks(self) -> str:
+        return self.prefix + CHUNKS_DIR
+
+    def version(self, version_id: str) -> str:
+        return f"{self.versions}{version_id}"
+
+    def manifest(self, version_id: str) -> str:
+        return f"{self.version(version_id)}/{MANIFEST_NAME}"
+
+    def shard(self, sha256: str) -> str:
+        return f"{self.shards}{sha256}.tar"
+
+    def chunk(self, sha256: str) -> str:
+        return f"{self.chunks}{sha256}.gz"
+
+
+def parse_dataset_version(key_or_uri: str) -> tuple[str, str] | None:
+    """``(name, version_id)`` from a key or URI ending in ``datasets/<name>/versions/<id>`` (with or
+    without a trailing ``/manifest.json``); None for anything else."""
+    parts = key_or_uri.rstrip("/").split("/")
+    if parts and parts[-1] == MANIFEST_NAME:
+        parts = parts[:-1]
+    if len(parts) >= 4 and parts[-4] + "/" == DATASETS_PREFIX and parts[-2] + "/" == VERSIONS_DIR and parts[-1]:
+        return parts[-3], parts[-1]
+    return None
+

@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import sys
+import traceback
 from typing import Annotated, Any, Callable, Optional
 
 import typer
@@ -121,8 +122,8 @@ def handle_errors(func: Callable) -> Callable:
             info("interrupted")
             raise typer.Exit(130)
         except Exception as exc:  # noqa: BLE001 - this is the CLI's last line of defence
-            if os.environ.get("OCRBATCH_DEBUG"):
-                raise
+            if os.environ.get("OCRBATCH_DEBUG"):  # the traceback too; the exit code stays what it means
+                traceback.print_exc()
             message, code = _one_line(exc)
             typer.echo(f"error: {message}", err=True)
             raise typer.Exit(code)

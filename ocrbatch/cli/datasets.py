@@ -1,4 +1,4 @@
-"""Commands of the datasets group: ``upload``, ``validate``, ``datasets`` (list) and ``fetch``.
+"""Commands of the datasets group: ``upload``, ``validate``, ``datasets`` (list, ``--verify``) and ``fetch``.
 
 A thin shell over ``ocrbatch.datasets``. ``upload`` validates before it opens the store, so a bad
 dataset fails fast (exit 2) without touching AWS; the first problems go to stderr, every problem is
@@ -77,7 +77,12 @@ def upload(
     with ProgressBar() as bar:
         version = publish_dataset(store, folder, name=name, report=report, progress=bar)
     if version.reused:
-        common.info(f"{version.ref}: unchanged, already published; nothing sent")
+        common.info(f"{version.ref}: unchanged, already published and complete in the store; nothing sent")
+    elif version.repaired:
+        common.info(
+            f"{version.ref}: already published but incomplete in the store: re-sent what was missing "
+            f"({common.human_bytes(version.uploaded_bytes)})"
+        )
     else:
         common.info(
             f"{version.ref}: {version.files:,} images, {common.human_bytes(version.bytes)} in {version.shards} shard(s); "
@@ -121,6 +126,9 @@ def validate(
 @common.handle_errors
 def datasets(
     name: Annotated[Optional[str], typer.Argument(help="Only this dataset's versions.", show_default=False)] = None,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Read every version's objects back and name what is damaged (exit 3 if any).")
+    ] = False,
     json_out: JsonOpt = False,
     local: LocalOpt = None,
     stack: StackOpt = None,
@@ -129,16 +137,22 @@ def datasets(
     bucket: BucketOpt = None,
     home: HomeOpt = None,
 ) -> None:
-    """List published dataset versions, newest first."""
-    from ocrbatch.datasets import list_versions
-
+    """List published dataset versions, newest first (--verify: check them byte by byte)."""
     store = common.wire(common.make_target(local, stack=stack, region=region, profile=profile, bucket=bucket, home=home)).store
-    versions = list_versions(store, name)
+    if verify:
+        _verify(store, name, json_out)
+        return
+    from ocrbatch.datasets.versions import scan_versions
+
+    versions, damaged = scan_versions(store, name)
+    for broken in damaged:
+        common.info(f"warning: {broken.ref} is damaged and left out: {broken.problem}")
     if json_out:
         common.emit_json([version.to_json() for version in versions])
         return
     if not versions:
-        common.info(f"no dataset versions in {store.uri('datasets/')} (publish one with `ocrbatch upload DIR`)")
+        if not damaged:
+            common.info(f"no dataset versions in {store.uri('datasets/')} (publish one with `ocrbatch upload DIR`)")
         return
     rows = [("VERSION", "TASK", "FILES", "SIZE", "CREATED", "URI")]
     for v in versions:
@@ -147,6 +161,29 @@ def datasets(
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+
+
+def _verify(store, name: str | None, json_out: bool) -> None:
+    from ocrbatch.datasets.checks import verify_versions
+    from ocrbatch.errors import IntegrityError
+
+    with ProgressBar() as bar:
+        checks = verify_versions(store, name, progress=bar)
+    if json_out:
+        common.emit_json([check.to_json() for check in checks])
+    else:
+        for check in checks:
+            typer.echo(f"{'ok' if check.ok else 'DAMAGED'}  {check.ref}  {check.uri}")
+            for problem in check.problems:
+                typer.echo(f"    {problem}")
+    damaged = [check.ref for check in checks if not check.ok]
+    if damaged:
+        raise IntegrityError(
+            f"{len(damaged)} of {len(checks)} version(s) damaged ({', '.join(damaged)}): "
+            "upload each one's folder again with `ocrbatch upload` to repair it"
+        )
+    if not checks:
+        common.info(f"no dataset versions in {store.uri('datasets/')}")
 
 
 @common.handle_errors
@@ -166,7 +203,10 @@ def fetch(
 
     store = common.wire(common.make_target(local, stack=stack, region=region, profile=profile, bucket=bucket, home=home)).store
     with ProgressBar() as bar:
-        local_dataset = fetch_dataset(store, version, dest, progress=bar)
+        local_dataset = fetch_dataset(
+            store, version, dest, progress=bar,
+            on_wait=lambda: common.info(f"waiting for another fetch into {dest} to finish ..."),
+        )
     if json_out:
         common.emit_json(
             {

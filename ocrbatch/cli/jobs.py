@@ -283,10 +283,10 @@ def submit(
         dataset_uri, dataset_task = version.uri, getattr(version, "task", None)
     elif dry_run and Path(dataset).expanduser().is_dir():
         # Nothing is uploaded in a dry run: show where the folder's version would go.
-        from ocrbatch.layout import dataset_prefix
+        from ocrbatch.layout import DatasetLayout
 
         name = dataset_name or Path(dataset).expanduser().resolve().name
-        dataset_uri, dataset_task = store.uri(dataset_prefix(name) + "versions/<published-on-submit>"), None
+        dataset_uri, dataset_task = store.uri(DatasetLayout(name).version("<published-on-submit>")), None
     else:
         version = resolve_dataset(
             store, dataset, name=dataset_name, task=task,
@@ -500,12 +500,12 @@ def list_jobs(
 
 def _short_dataset(uri: str | None) -> str:
     """``.../datasets/<name>/versions/<id>`` -> ``<name>@<id[:12]>``."""
+    from ocrbatch.layout import parse_dataset_version
+
     if not uri:
         return "-"
-    parts = uri.rstrip("/").split("/")
-    if len(parts) >= 4 and parts[-2] == "versions" and parts[-4] == "datasets":
-        return f"{parts[-3]}@{parts[-1][:12]}"
-    return uri
+    parsed = parse_dataset_version(uri)
+    return f"{parsed[0]}@{parsed[1][:12]}" if parsed else uri
 
 
 # --- cancel ---------------------------------------------------------------------------------------

@@ -1,16 +1,32 @@
-"""What a dataset version is in the store: its keys, its manifest, and :class:`DatasetVersion`.
+"""What a dataset version is in the store: its manifest, its file index, and :class:`DatasetVersion`.
 
-    datasets/<name>/shards/<sha256>.tar                 shards (see ``packing``), shared by versions
-    datasets/<name>/versions/<id>/files.json.gz         the file index, written before the manifest
-    datasets/<name>/versions/<id>/manifest.json         the version itself, written LAST
+Keys (``ocrbatch.layout.DatasetLayout``)::
 
-``manifest.json`` is small (summary, label files, shard list, characters) so listing versions is
-cheap; it names the file index by sha256, so the index cannot be swapped or truncated unnoticed.
-The index maps every image path to ``[sha256, size, shard sha256, data offset]``.
+    datasets/<name>/shards/<sha256>.tar              image bytes (see ``packing``), shared by versions
+    datasets/<name>/chunks/<sha256>.gz               pieces of file indexes and label files, shared
+    datasets/<name>/versions/<id>/manifest.json      the version itself, written LAST
 
-The version id is derived from the content alone (task, label files, every image's path and
-sha256), not from how it was packed or when: the same dataset always gets the same id, which is
-what makes re-uploading an unchanged folder a no-op and concurrent uploads of it agree.
+Trust runs down from the version id, the one thing a user, a job or a record names:
+
+* ``content`` (task, label files' sha256, characters, counts, and the digest of every image's path,
+  sha256 and size) is what the id commits to: the id is the first 16 hex digits of the sha256 of its
+  canonical JSON. A manifest whose content does not hash to the id in its key is refused.
+* ``index`` lists the chunks of the file index (lines ``path<TAB>sha256<TAB>size<TAB>shard<TAB>offset``,
+  sorted by path); a reader checks each chunk against its name and the (path, sha256, size) of all
+  lines against ``content.files_sha256``, so the index cannot be swapped, truncated or reordered.
+* ``labels`` lists the chunks of each label file, checked against their names and, joined, against
+  the label file's sha256 in ``content``.
+* every image is checked against its sha256 when it is read out of its shard, and every shard
+  against the sha256 it is named after.
+
+Only ``created_at`` and ``source`` (where the upload came from) are not covered: they describe the
+upload, not the data. The id is derived from the content alone, not from packing or time, so the
+same dataset always gets the same id: re-uploading an unchanged folder is a no-op and concurrent
+uploads of it agree.
+
+Indexes and label files are cut into chunks at content-defined boundaries (a line whose path
+hashes to a multiple of ``CHUNK_MEAN_LINES``), so a small change rewrites one or two chunks and the
+next version shares all the others: a one-file change sends a small delta, not the whole index.
 """
 
 from __future__ import annotations
@@ -19,20 +35,21 @@ import gzip
 import hashlib
 import json
 import re
+import zlib
 from dataclasses import dataclass, field
+from typing import Iterable, Iterator
 
+from ocrbatch.datasets.transport import naming, ordered_map
 from ocrbatch.errors import BadInput, IntegrityError, NotFound
-from ocrbatch.layout import DATASETS_PREFIX, MANIFEST_NAME, dataset_prefix
-from ocrbatch.storage import ObjectStore
+from ocrbatch.layout import DATASETS_PREFIX, DatasetLayout
 
-FORMAT = 1
+FORMAT = 2
 KIND = "ocrbatch.dataset"
-INDEX_NAME = "files.json.gz"
 VERSION_ID_LENGTH = 16
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-MANIFEST_KEY_PATTERN = re.compile(
-    "^" + re.escape(DATASETS_PREFIX) + r"([^/]+)/versions/([0-9a-f]+)/" + re.escape(MANIFEST_NAME) + "$"
-)
+CHUNK_MEAN_LINES = 4096  # ~400 kB of index (~150 kB compressed) or ~120 kB of labels per chunk
+CHUNK_MAX_FACTOR = 4  # a run of lines with no boundary is cut anyway at this many times the mean
+REPAIR_HINT = "re-upload the dataset's folder with `ocrbatch upload` to repair it"
 
 
 def check_name(name: str) -> str:
@@ -46,44 +63,154 @@ def name_from_folder(folder_name: str) -> str:
     return cleaned or "dataset"
 
 
-def version_key(name: str, version_id: str) -> str:
-    return f"{dataset_prefix(name)}versions/{version_id}"
+# --- the content the version id commits to ----------------------------------------------------
 
 
-def manifest_key(name: str, version_id: str) -> str:
-    return f"{version_key(name, version_id)}/{MANIFEST_NAME}"
+class FilesDigest:
+    """The digest of every image's (path, sha256, size), fed in path order."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self.count = 0
+        self.bytes = 0
+        self._last = ""
+
+    def update(self, path: str, sha256: str, size: int) -> None:
+        if path <= self._last and self.count:
+            raise ValueError(f"paths out of order or repeated at {path!r}")
+        self._last = path
+        self._digest.update(f"{path}\0{sha256}\0{size}\n".encode())
+        self.count += 1
+        self.bytes += size
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
 
 
-def index_key(name: str, version_id: str) -> str:
-    return f"{version_key(name, version_id)}/{INDEX_NAME}"
+def version_id_of(content: dict) -> str:
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:VERSION_ID_LENGTH]
 
 
-def shards_prefix(name: str) -> str:
-    return f"{dataset_prefix(name)}shards/"
+# --- chunks: content-defined pieces of line files ---------------------------------------------
 
 
-def shard_key(name: str, sha256: str) -> str:
-    return f"{shards_prefix(name)}{sha256}.tar"
+def cut_chunks(lines: Iterable[bytes], mean: int | None = None) -> Iterator[bytes]:
+    """Join ``lines`` into chunks, ending one after a line whose path (the text before its first
+    tab) hashes to a multiple of ``mean``: an insertion or deletion moves only the boundaries next
+    to it, so the chunks around it stay byte-identical."""
+    mean = mean or CHUNK_MEAN_LINES
+    longest = mean * CHUNK_MAX_FACTOR
+    pending: list[bytes] = []
+    for line in lines:
+        pending.append(line)
+        tab = line.find(b"\t")
+        if zlib.crc32(line[:tab] if tab >= 0 else line) % mean == 0 or len(pending) >= longest:
+            yield b"".join(pending)
+            pending = []
+    if pending:
+        yield b"".join(pending)
 
 
-def compute_version_id(task: str, labels: dict[str, str], files: dict[str, tuple[str, int]]) -> str:
-    """``labels``: split -> sha256 of its label file; ``files``: path -> (sha256, size)."""
-    digest = hashlib.sha256(json.dumps({"task": task, "labels": labels}, sort_keys=True).encode())
-    # One line per file; paths cannot hold a newline or NUL (validation splits lines on newlines).
-    digest.update("".join(f"{path}\0{sha}\0{size}\n" for path, (sha, size) in sorted(files.items())).encode())
-    return digest.hexdigest()[:VERSION_ID_LENGTH]
+def encode_chunk(raw: bytes) -> tuple[str, bytes]:
+    """(sha256 of the raw bytes: the chunk's name, the stored gzip bytes)."""
+    return hashlib.sha256(raw).hexdigest(), gzip.compress(raw, compresslevel=5, mtime=0)
 
 
-def encode_index(files: dict[str, list]) -> bytes:
-    body = json.dumps({"format": FORMAT, "files": files}, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-    return gzip.compress(body.encode(), compresslevel=5, mtime=0)  # mtime=0: same index, same bytes
+def decode_chunk(stored: bytes, sha256: str, where: str) -> bytes:
+    try:
+        raw = gzip.decompress(stored)
+    except (OSError, EOFError, zlib.error):
+        raw = None
+    if raw is None or hashlib.sha256(raw).hexdigest() != sha256:
+        raise IntegrityError(f"{where} is corrupt (it does not match its sha256); {REPAIR_HINT}")
+    return raw
 
 
-def decode_index(data: bytes, manifest: dict) -> dict[str, list]:
-    expected = manifest["index"]
-    if len(data) != expected["size"] or hashlib.sha256(data).hexdigest() != expected["sha256"]:
-        raise IntegrityError(f"file index of dataset {manifest['name']}@{manifest['version_id']} is corrupt")
-    return json.loads(gzip.decompress(data))["files"]
+def index_line(path: str, sha256: str, size: int, shard: str, offset: int) -> bytes:
+    return f"{path}\t{sha256}\t{size}\t{shard}\t{offset}\n".encode()
+
+
+def parse_index_chunk(raw: bytes, where: str) -> Iterator[tuple[str, str, int, str, int]]:
+    try:
+        for line in raw.decode().splitlines():
+            path, sha, size, shard, offset = line.split("\t")
+            yield path, sha, int(size), shard, int(offset)
+    except ValueError:
+        raise IntegrityError(f"{where} is not a file index; {REPAIR_HINT}") from None
+
+
+def load_chunk(store, manifest: dict, entry: list) -> bytes:
+    """A chunk of ``manifest``'s index or labels, verified; IntegrityError when missing or corrupt."""
+    key = DatasetLayout(manifest["name"]).chunk(entry[0])
+    with naming(store, key, "download"):
+        try:
+            stored = store.get_bytes(key)
+        except NotFound:
+            ref = f"{manifest['name']}@{manifest['version_id']}"
+            raise IntegrityError(f"{store.uri(key)} of {ref} is missing from the store; {REPAIR_HINT}") from None
+    return decode_chunk(stored, entry[0], store.uri(key))
+
+
+def iter_index(store, manifest: dict) -> Iterator[tuple[str, str, int, str, int]]:
+    """``(path, sha256, size, shard, offset)`` of every image, in path order, streamed chunk by
+    chunk and checked against the version id (the error comes after the last line at the latest)."""
+    where = f"the file index of {manifest['name']}@{manifest['version_id']}"
+    digest = FilesDigest()
+    for raw in ordered_map(lambda entry: load_chunk(store, manifest, entry), manifest["index"]):
+        for entry in parse_index_chunk(raw, where):
+            try:
+                digest.update(*entry[:3])
+            except ValueError:
+                raise IntegrityError(f"{where} is out of order at {entry[0]!r}; {REPAIR_HINT}") from None
+            yield entry
+    content = manifest["content"]
+    if digest.count != content["files"] or digest.hexdigest() != content["files_sha256"]:
+        raise IntegrityError(f"{where} does not match the version id (altered or damaged); {REPAIR_HINT}")
+
+
+# --- the manifest ------------------------------------------------------------------------------
+
+
+def read_manifest(store, name: str, version_id: str) -> dict:
+    """The manifest of ``name@version_id``, checked against the id (IntegrityError if it fails)."""
+    key = DatasetLayout(name).manifest(version_id)
+    try:
+        blob = store.get_bytes(key)
+    except NotFound:
+        raise NotFound(f"no dataset version {name}@{version_id} in {store.uri(DATASETS_PREFIX)}") from None
+    try:
+        manifest = json.loads(blob)
+    except ValueError:
+        raise IntegrityError(f"manifest {store.uri(key)} is not valid JSON; {REPAIR_HINT}") from None
+    check_manifest(manifest, name, version_id, store.uri(key))
+    return manifest
+
+
+def check_manifest(manifest, name: str, version_id: str, where: str) -> None:
+    if not isinstance(manifest, dict) or manifest.get("kind") != KIND:
+        raise IntegrityError(f"{where} is not an ocrbatch dataset manifest; {REPAIR_HINT}")
+    if manifest.get("format") != FORMAT:
+        raise IntegrityError(
+            f"{where} is in format {manifest.get('format')}, this ocrbatch reads format {FORMAT}; {REPAIR_HINT}"
+        )
+    try:
+        content = manifest["content"]
+        ok = (
+            manifest["name"] == name
+            and manifest["version_id"] == version_id
+            and version_id_of(content) == version_id
+        )
+        # The shapes every reader relies on; a damaged manifest fails here, not deep inside a fetch.
+        ok = ok and all(isinstance(c[0], str) and isinstance(c[1], int) for c in manifest["index"])
+        ok = ok and set(manifest["labels"]) == set(content["labels"])
+        ok = ok and all(isinstance(c[0], str) and isinstance(c[1], int) for v in manifest["labels"].values() for c in v)
+        ok = ok and all(isinstance(size, int) for size in manifest["shards"].values())
+        ok = ok and isinstance(manifest["created_at"], (int, float))
+    except (KeyError, TypeError, IndexError, AttributeError):
+        ok = False
+    if not ok:
+        raise IntegrityError(f"manifest {where} does not match version id {version_id}: it was altered or damaged; {REPAIR_HINT}")
 
 
 @dataclass(frozen=True)
@@ -99,7 +226,8 @@ class DatasetVersion:
     task: str
     created_at: float  # epoch seconds
     uploaded_bytes: int = 0  # sent by the upload that returned this (0 when listed)
-    reused: bool = False  # the version already existed: nothing was sent
+    reused: bool = False  # the version already existed, complete: nothing was sent
+    repaired: bool = False  # the version existed but the store lacked some of it: that was re-sent
     counts: dict = field(default_factory=dict)
     characters: tuple[str, ...] = ()
     shards: int = 0
@@ -109,19 +237,21 @@ class DatasetVersion:
         return f"{self.name}@{self.version_id}"
 
     @classmethod
-    def from_manifest(cls, store: ObjectStore, manifest: dict, **extra) -> "DatasetVersion":
-        key = version_key(manifest["name"], manifest["version_id"])
+    def from_manifest(cls, store, manifest: dict, **extra) -> "DatasetVersion":
+        key = DatasetLayout(manifest["name"]).version(manifest["version_id"])
+        content = manifest["content"]
         return cls(
             name=manifest["name"],
             version_id=manifest["version_id"],
             key=key,
             uri=store.uri(key),
-            files=manifest["files"],
-            bytes=manifest["bytes"],
-            task=manifest["task"],
+            files=content["files"],
+            bytes=content["bytes"],
+            task=content["task"],
             created_at=manifest["created_at"],
-            counts=dict(manifest.get("counts", {})),
-            characters=tuple(manifest.get("characters", ())),
+            # Lines the upload skipped (--skip-bad) describe the upload, not the data: kept apart.
+            counts={**content.get("counts", {}), "skipped": manifest.get("source", {}).get("skipped_lines", 0)},
+            characters=tuple(content.get("characters", "")),
             shards=len(manifest.get("shards", {})),
             **extra,
         )
@@ -138,21 +268,9 @@ class DatasetVersion:
             "bytes": self.bytes,
             "uploaded_bytes": self.uploaded_bytes,
             "reused": self.reused,
+            "repaired": self.repaired,
             "created_at": self.created_at,
             "counts": dict(self.counts),
             "characters": "".join(self.characters),
             "shards": self.shards,
         }
-
-
-def read_manifest(store: ObjectStore, name: str, version_id: str) -> dict:
-    key = manifest_key(name, version_id)
-    try:
-        manifest = json.loads(store.get_bytes(key))
-    except NotFound:
-        raise NotFound(f"no dataset version {name}@{version_id} in {store.uri(DATASETS_PREFIX)}") from None
-    except ValueError:
-        raise IntegrityError(f"manifest {store.uri(key)} is not valid JSON") from None
-    if manifest.get("kind") != KIND or manifest.get("format") != FORMAT:
-        raise IntegrityError(f"{store.uri(key)} is not an ocrbatch dataset manifest (format {FORMAT})")
-    return manifest

@@ -1,13 +1,16 @@
-"""Publishing dataset versions, and finding them again (list, resolve).
+"""Publishing dataset versions, repairing them, and finding them again (list, resolve).
 
 Publishing a validated folder:
-1. compute the content-derived version id; if that version's manifest exists, stop: nothing is sent;
-2. find the files the store already holds, in shards that the newest version of the same name points
-   to (a small change therefore sends only the changed files and the label files);
+1. compute the content and the version id it commits to (``manifest``); if that version's manifest
+   exists and matches, and the store holds every shard and chunk it names, stop: nothing is sent.
+   Anything missing (a deleted shard, an unreadable manifest) is re-sent instead of trusted;
+2. find the files the store already holds, in intact shards that this version's own manifest (for
+   a repair) or the newest version of the same name points to, streaming that version's index;
 3. pack the rest, sorted by path, into deterministic shards (``packing``) and upload each shard that
    is not already there, two at a time, so packing one overlaps sending another;
-4. write the file index, then the manifest, LAST: until then no version is visible, so an
-   interrupted upload leaves only shards, which the rerun finds by name and does not send again.
+4. send the index and label chunks the store lacks (a small change: one or two of each), then the
+   manifest, LAST: until then no version is visible, so an interrupted upload leaves only shards and
+   chunks, which the rerun finds by name and does not send again.
 """
 
 from __future__ import annotations
@@ -15,29 +18,29 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from ocrbatch.datasets.manifest import (
     FORMAT,
     KIND,
-    MANIFEST_KEY_PATTERN,
     DatasetVersion,
+    FilesDigest,
     check_name,
-    compute_version_id,
-    decode_index,
-    encode_index,
-    index_key,
-    manifest_key,
+    cut_chunks,
+    decode_chunk,
+    encode_chunk,
+    index_line,
+    parse_index_chunk,
     read_manifest,
-    shard_key,
-    shards_prefix,
+    version_id_of,
 )
 from ocrbatch.datasets.packing import ShardWriter, plan_shards, shard_target
+from ocrbatch.datasets.staging import scratch_folder
+from ocrbatch.datasets.transport import naming, ordered_map
 from ocrbatch.datasets.validation import (
     FETCHED_LABEL_NAMES,
     ImageFile,
@@ -46,11 +49,10 @@ from ocrbatch.datasets.validation import (
     validate_dataset,
 )
 from ocrbatch.errors import BadInput, IntegrityError, NotFound
-from ocrbatch.layout import DATASETS_PREFIX, dataset_prefix
+from ocrbatch.layout import DATASETS_PREFIX, MANIFEST_NAME, DatasetLayout, parse_dataset_version
 from ocrbatch.storage import ObjectStore
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total); stages: validating, uploading
-LABELS_MEMBER_DIR = ".ocrbatch-labels/"  # where label files sit inside shards
 
 
 def render_labels(report: ValidationReport) -> dict[str, bytes]:
@@ -78,6 +80,7 @@ def publish_dataset(
     Raises :class:`InvalidDataset` (exit code 2) when the dataset has errors; nothing is sent then.
     """
     check_name(name)
+    layout = DatasetLayout(name)
     folder = Path(folder)
     if report is None:
         report = validate_dataset(folder, task=task, skip_bad=skip_bad, progress=progress)
@@ -85,35 +88,27 @@ def publish_dataset(
         raise InvalidDataset(report)
 
     label_bytes = render_labels(report)
-    label_shas = {split: hashlib.sha256(data).hexdigest() for split, data in label_bytes.items()}
     files = {path: (image.sha256, image.size) for path, image in report.images.items()}
-    version_id = compute_version_id(report.task, label_shas, files)
-    try:  # one GET, not HEAD + GET: this is the whole cost of re-uploading an unchanged folder
-        return DatasetVersion.from_manifest(store, read_manifest(store, name, version_id), reused=True)
+    content = _content(report, label_bytes, files)
+    version_id = version_id_of(content)
+    repairing = True
+    try:  # one GET: with the listing below, the whole cost of re-uploading an unchanged folder
+        existing = read_manifest(store, name, version_id)
     except NotFound:
-        pass
+        existing, repairing = None, False
+    except IntegrityError:
+        existing = None  # a damaged manifest: rewritten below
+    stored = _stored_objects(store, layout)
+    if existing is not None and not _missing_objects(existing, layout, stored):
+        return DatasetVersion.from_manifest(store, existing, reused=True)
 
-    # Where each piece of content already lives (sha256 -> (shard, offset)).
-    existing_shards = {info.key: info.size for info in store.list(shards_prefix(name))}
-    located: dict[str, tuple[str, int]] = {}
-    newest = _newest_manifest(store, name)
-    try:
-        index = decode_index(store.get_bytes(newest["index"]["key"]), newest) if newest else {}
-    except (NotFound, IntegrityError):
-        newest, index = None, {}  # a damaged older version only costs re-sending its files
-    if newest is not None:
-        for sha, _size, shard, offset in index.values():
-            if existing_shards.get(shard_key(name, shard)) == newest["shards"].get(shard):
-                located[sha] = (shard, offset)
-        for entry in newest["labels"].values():
-            if existing_shards.get(shard_key(name, entry["shard"])) == newest["shards"].get(entry["shard"]):
-                located[entry["sha256"]] = (entry["shard"], entry["offset"])
+    # Where each image's content already lives (sha256 -> (shard, offset)): in this version's own
+    # manifest when only some objects are missing (a repair), else in the newest version's.
+    source = existing or _newest_manifest(store, name)
+    located = _locate(store, source, {sha for sha, _ in files.values()}, stored) if source else {}
 
     # What still has to be sent: each distinct content once, under the first path that has it.
-    pending: dict[str, tuple[str, int]] = {}  # sha -> (member name, size)
-    for split, data in label_bytes.items():
-        if label_shas[split] not in located:
-            pending.setdefault(label_shas[split], (LABELS_MEMBER_DIR + FETCHED_LABEL_NAMES[split], len(data)))
+    pending: dict[str, tuple[str, int]] = {}  # sha -> (path, size)
     for path in sorted(files):
         sha, size = files[path]
         if sha not in located:
@@ -121,36 +116,130 @@ def publish_dataset(
     order = sorted(pending, key=lambda sha: pending[sha][0])
     sizes = [pending[sha][1] for sha in order]
     groups = plan_shards(order, sizes, shard_bytes or shard_target(sum(sizes)))
+    sent = _send_shards(store, layout, folder, report, groups, pending, located, stored, progress)
 
-    labels_by_sha = {label_shas[split]: data for split, data in label_bytes.items()}
-    shard_sizes: dict[str, int] = {}
-    total_new = sum(sizes)
-    sent = done = 0
-    staging = Path(tempfile.mkdtemp(prefix="ocrbatch-upload-"))
+    # The version's shards: those holding any of its files (reused or new).
+    used = sorted({located[sha][0] for sha, _ in files.values()})
+    shards = {sha: stored[layout.shard(sha)] for sha in used}
 
-    def pack_and_send(number: int, group: list[str]) -> tuple[str, int, dict[str, int], bool]:
-        writer = ShardWriter(staging / f"shard-{number}.tar")
+    def index_lines():
+        for path in sorted(files):
+            sha, size = files[path]
+            yield index_line(path, sha, size, *located[sha])
+
+    with _ChunkSender(store, layout, stored) as chunks:
+        index = chunks.send(index_lines())
+        labels = {split: chunks.send(data.splitlines(keepends=True)) for split, data in label_bytes.items()}
+    manifest = {
+        "format": FORMAT,
+        "kind": KIND,
+        "name": name,
+        "version_id": version_id,
+        "content": content,
+        "index": index,
+        "labels": labels,
+        "shards": shards,
+        "created_at": existing["created_at"] if existing else time.time(),
+        "source": {
+            "folder": folder.resolve().name,
+            "label_files": {s: p.name for s, p in report.label_files.items()},
+            "skipped_lines": report.skipped,
+        },
+    }
+    manifest_blob = json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False).encode()
+    with naming(store, layout.manifest(version_id), "upload"):
+        store.put_bytes(layout.manifest(version_id), manifest_blob)
+    return DatasetVersion.from_manifest(
+        store, manifest, uploaded_bytes=sent + chunks.sent + len(manifest_blob), repaired=repairing
+    )
+
+
+def _content(report: ValidationReport, label_bytes: dict[str, bytes], files: dict[str, tuple[str, int]]) -> dict:
+    """What the version id commits to (see ``manifest``)."""
+    digest = FilesDigest()
+    for path in sorted(files):
+        digest.update(path, *files[path])
+    labels = {
+        split: {"path": FETCHED_LABEL_NAMES[split], "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+        for split, data in label_bytes.items()
+    }
+    return {
+        "task": report.task,
+        "labels": labels,
+        "files": digest.count,
+        "files_sha256": digest.hexdigest(),
+        "bytes": digest.bytes + sum(len(data) for data in label_bytes.values()),
+        "counts": {key: value for key, value in report.counts.items() if key != "skipped"},
+        "characters": "".join(report.characters),
+    }
+
+
+def _stored_objects(store: ObjectStore, layout: DatasetLayout) -> dict[str, int]:
+    """key -> size of the dataset's shards and chunks (two listings)."""
+    stored = {}
+    for prefix in (layout.shards, layout.chunks):
+        with naming(store, prefix, "list"):
+            stored.update((info.key, info.size) for info in store.list(prefix))
+    return stored
+
+
+def _missing_objects(manifest: dict, layout: DatasetLayout, stored: dict[str, int]) -> list[str]:
+    """Keys the version needs that the store lacks (or holds at another size, for shards)."""
+    missing = [layout.shard(sha) for sha, size in manifest["shards"].items() if stored.get(layout.shard(sha)) != size]
+    chunks = [*manifest["index"], *(c for split in manifest["labels"].values() for c in split)]
+    missing += [layout.chunk(c[0]) for c in chunks if stored.get(layout.chunk(c[0])) != c[1]]
+    return missing
+
+
+def _locate(store: ObjectStore, manifest: dict, wanted: set[str], stored: dict[str, int]) -> dict[str, tuple[str, int]]:
+    """sha256 -> (shard, offset) for the ``wanted`` contents that ``manifest``'s intact shards hold,
+    streaming its index. A damaged source only costs re-sending its files."""
+    layout = DatasetLayout(manifest["name"])
+    located: dict[str, tuple[str, int]] = {}
+
+    def chunk(entry) -> bytes:
+        key = layout.chunk(entry[0])
         try:
-            offsets = {}
-            for sha in group:
-                member = pending[sha][0]
-                data = labels_by_sha.get(sha)
-                if data is None:
-                    data = _read_unchanged(folder, report.images[member])
-                offsets[sha] = writer.add(member, data)
-            shard_sha = writer.close()
-        except BaseException:
-            writer.abort()
-            raise
-        key = shard_key(name, shard_sha)
-        # Already there (an interrupted or concurrent upload sent it): same name, same bytes.
-        needed = existing_shards.get(key) != writer.size
-        if needed:
-            store.put_file(key, writer.path)
-        writer.path.unlink(missing_ok=True)
-        return shard_sha, writer.size, offsets, needed
+            with naming(store, key, "download"):
+                return decode_chunk(store.get_bytes(key), entry[0], store.uri(key))
+        except (NotFound, IntegrityError):
+            return b""
 
-    try:
+    intact = {sha for sha, size in manifest["shards"].items() if stored.get(layout.shard(sha)) == size}
+    for raw in ordered_map(chunk, manifest["index"]):
+        try:
+            for _path, sha, _size, shard, offset in parse_index_chunk(raw, ""):
+                if sha in wanted and shard in intact:
+                    located.setdefault(sha, (shard, offset))
+        except IntegrityError:
+            continue
+    return located
+
+
+def _send_shards(store, layout, folder, report, groups, pending, located, stored, progress) -> int:
+    """Pack ``groups`` into shards and send each one the store lacks, two at a time (packing one
+    overlaps sending another); fills ``located`` and ``stored``; returns the bytes sent."""
+    total_new = sum(size for _, size in pending.values())
+    sent = done = 0
+    with scratch_folder() as staging:
+
+        def pack_and_send(number: int, group: list[str]) -> tuple[str, int, dict[str, int], bool]:
+            writer = ShardWriter(staging / f"shard-{number}.tar")
+            try:
+                offsets = {sha: writer.add(pending[sha][0], _read_unchanged(folder, report.images[pending[sha][0]])) for sha in group}
+                shard_sha = writer.close()
+            except BaseException:
+                writer.abort()
+                raise
+            key = layout.shard(shard_sha)
+            # Already there (an interrupted or concurrent upload sent it): same name, same bytes.
+            needed = stored.get(key) != writer.size
+            if needed:
+                with naming(store, key, "upload"):
+                    store.put_file(key, writer.path)
+            writer.path.unlink(missing_ok=True)
+            return shard_sha, writer.size, offsets, needed
+
         with ThreadPoolExecutor(max_workers=2) as pool:
             futures = [pool.submit(pack_and_send, number, group) for number, group in enumerate(groups)]
             for group, future in zip(groups, futures):
@@ -160,54 +249,56 @@ def publish_dataset(
                     for later in futures:
                         later.cancel()
                     raise
-                shard_sizes[shard_sha] = size
+                stored[layout.shard(shard_sha)] = size
                 sent += size if needed else 0
                 located.update((sha, (shard_sha, offset)) for sha, offset in offsets.items())
                 done += sum(pending[sha][1] for sha in group)
                 if progress:
                     progress("uploading", done, total_new)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    return sent
 
-    # The version's shards: those holding any of its files (reused or new).
-    index_files = {path: [sha, size, *located[sha]] for path, (sha, size) in files.items()}
-    labels = {
-        split: {
-            "path": FETCHED_LABEL_NAMES[split],
-            "sha256": label_shas[split],
-            "size": len(label_bytes[split]),
-            "shard": located[label_shas[split]][0],
-            "offset": located[label_shas[split]][1],
-        }
-        for split in label_bytes
-    }
-    used = {entry[2] for entry in index_files.values()} | {entry["shard"] for entry in labels.values()}
-    shards = {sha: shard_sizes.get(sha) or existing_shards[shard_key(name, sha)] for sha in sorted(used)}
 
-    index_blob = encode_index(index_files)
-    index_sha = hashlib.sha256(index_blob).hexdigest()
-    store.put_bytes(index_key(name, version_id), index_blob)
-    manifest = {
-        "format": FORMAT,
-        "kind": KIND,
-        "name": name,
-        "version_id": version_id,
-        "task": report.task,
-        "created_at": time.time(),
-        "files": len(files),
-        "bytes": sum(size for _, size in files.values()) + sum(len(d) for d in label_bytes.values()),
-        "counts": report.counts,
-        "characters": list(report.characters),
-        "labels": labels,
-        "shards": shards,
-        "index": {"key": index_key(name, version_id), "sha256": index_sha, "size": len(index_blob)},
-        "source": {"folder": folder.resolve().name, "label_files": {s: p.name for s, p in report.label_files.items()}},
-    }
-    manifest_blob = json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False).encode()
-    store.put_bytes(manifest_key(name, version_id), manifest_blob)
-    return DatasetVersion.from_manifest(
-        store, manifest, uploaded_bytes=sent + len(index_blob) + len(manifest_blob), reused=False
-    )
+class _ChunkSender:
+    """Cuts line streams into chunks and sends those the store lacks, a few at a time."""
+
+    WORKERS = 8
+
+    def __init__(self, store: ObjectStore, layout: DatasetLayout, stored: dict[str, int]):
+        self.store = store
+        self.layout = layout
+        self.stored = stored
+        self.sent = 0
+        self._pool = ThreadPoolExecutor(max_workers=self.WORKERS)
+        self._futures: list = []
+
+    def send(self, lines) -> list[list]:
+        entries = []
+        for raw in cut_chunks(lines):
+            sha, blob = encode_chunk(raw)
+            key = self.layout.chunk(sha)
+            entries.append([sha, len(blob), raw.count(b"\n")])
+            if self.stored.get(key) != len(blob):
+                self.stored[key] = len(blob)
+                self.sent += len(blob)
+                self._futures.append(self._pool.submit(self._put, key, blob))
+                if len(self._futures) > 4 * self.WORKERS:  # bounded: chunks are not all held at once
+                    self._futures.pop(0).result()
+        return entries
+
+    def _put(self, key: str, blob: bytes) -> None:
+        with naming(self.store, key, "upload"):
+            self.store.put_bytes(key, blob)
+
+    def __enter__(self) -> "_ChunkSender":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if exc[0] is None:
+                for future in self._futures:
+                    future.result()
+        finally:
+            self._pool.shutdown(cancel_futures=True)
 
 
 def _read_unchanged(folder: Path, image: ImageFile) -> bytes:
@@ -221,32 +312,76 @@ def _read_unchanged(folder: Path, image: ImageFile) -> bytes:
     return data
 
 
-def _manifests(store: ObjectStore, prefix: str) -> list[dict]:
-    keys = [info.key for info in store.list(prefix) if MANIFEST_KEY_PATTERN.match(info.key)]
+@dataclass(frozen=True)
+class DamagedVersion:
+    """A version whose manifest cannot be trusted: listed apart, never used."""
+
+    name: str
+    version_id: str
+    uri: str
+    problem: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version_id}"
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "version_id": self.version_id, "ref": self.ref, "uri": self.uri, "problem": self.problem}
+
+
+def _manifests(store: ObjectStore, prefix: str, damaged: list[DamagedVersion] | None = None) -> list[dict]:
+    """The readable manifests under ``prefix``; the others go to ``damaged`` (one broken version
+    must not hide the rest)."""
+    with naming(store, prefix, "list"):
+        keys = [(info.key, parsed) for info in store.list(prefix) if (parsed := _manifest_key(info.key))]
     if not keys:
         return []
 
-    def load(key: str) -> dict | None:
-        name, version_id = MANIFEST_KEY_PATTERN.match(key).groups()
+    def load(item) -> dict | DamagedVersion | None:
+        key, (name, version_id) = item
         try:
-            return read_manifest(store, name, version_id)
+            with naming(store, key, "download"):
+                return read_manifest(store, name, version_id)
         except NotFound:  # deleted between list and get
             return None
+        except IntegrityError as err:
+            return DamagedVersion(name, version_id, store.uri(DatasetLayout(name).version(version_id)), str(err))
 
+    manifests = []
     with ThreadPoolExecutor(max_workers=min(16, len(keys))) as pool:
-        return [m for m in pool.map(load, keys) if m is not None]
+        for loaded in pool.map(load, keys):
+            if isinstance(loaded, DamagedVersion):
+                if damaged is not None:
+                    damaged.append(loaded)
+            elif loaded is not None:
+                manifests.append(loaded)
+    return manifests
+
+
+def _manifest_key(key: str) -> tuple[str, str] | None:
+    parsed = parse_dataset_version(key)
+    if parsed is None or not key.endswith("/" + MANIFEST_NAME) or DatasetLayout(parsed[0]).manifest(parsed[1]) != key:
+        return None
+    return parsed
 
 
 def _newest_manifest(store: ObjectStore, name: str) -> dict | None:
-    manifests = _manifests(store, f"{dataset_prefix(name)}versions/")
+    manifests = _manifests(store, DatasetLayout(name).versions)
     return max(manifests, key=lambda m: m["created_at"]) if manifests else None
 
 
+def scan_versions(store: ObjectStore, name: str | None = None) -> tuple[list[DatasetVersion], list[DamagedVersion]]:
+    """Every published version (of ``name``, or of all datasets), newest first, and the damaged ones."""
+    prefix = DatasetLayout(check_name(name)).versions if name else DATASETS_PREFIX
+    damaged: list[DamagedVersion] = []
+    versions = [DatasetVersion.from_manifest(store, m) for m in _manifests(store, prefix, damaged)]
+    versions.sort(key=lambda v: (-v.created_at, v.name, v.version_id))
+    return versions, sorted(damaged, key=lambda d: (d.name, d.version_id))
+
+
 def list_versions(store: ObjectStore, name: str | None = None) -> list[DatasetVersion]:
-    """Every published version (of ``name``, or of all datasets), newest first."""
-    prefix = f"{dataset_prefix(check_name(name))}versions/" if name else DATASETS_PREFIX
-    versions = [DatasetVersion.from_manifest(store, m) for m in _manifests(store, prefix)]
-    return sorted(versions, key=lambda v: (-v.created_at, v.name, v.version_id))
+    """Every intact published version (of ``name``, or of all datasets), newest first."""
+    return scan_versions(store, name)[0]
 
 
 def resolve_version(store: ObjectStore, ref: str) -> DatasetVersion:
@@ -261,18 +396,26 @@ def resolve_manifest(store: ObjectStore, ref: str) -> dict:
         raise BadInput("no dataset version given: pass a URI, NAME@ID or NAME")
     key = _key_from_uri(store, ref) if "://" in ref else ref
     if key.startswith(DATASETS_PREFIX):
-        parts = key[len(DATASETS_PREFIX) :].rstrip("/").split("/")
-        if len(parts) >= 3 and parts[1] == "versions" and (len(parts) == 3 or parts[3:] == ["manifest.json"]):
-            return read_manifest(store, parts[0], parts[2])
-        raise BadInput(f"{ref!r} is not a dataset version key (datasets/<name>/versions/<id>)")
+        parsed = parse_dataset_version(key)
+        if parsed is None or key.rstrip("/") not in (DatasetLayout(parsed[0]).version(parsed[1]), DatasetLayout(parsed[0]).manifest(parsed[1])):
+            raise BadInput(f"{ref!r} is not a dataset version key (datasets/<name>/versions/<id>)")
+        with naming(store, key, "download"):
+            return read_manifest(store, *parsed)
     name, _, id_prefix = key.partition("@")
     check_name(name)
-    candidates = _manifests(store, f"{dataset_prefix(name)}versions/{id_prefix}")
+    damaged: list[DamagedVersion] = []
+    candidates = _manifests(store, DatasetLayout(name).versions + id_prefix, damaged)
+    if damaged and (not id_prefix or not candidates):
+        # Which version is newest cannot be told while one manifest is unreadable: do not guess.
+        raise IntegrityError(
+            f"dataset {name!r} has a damaged version ({damaged[0].ref}): {damaged[0].problem}"
+            + ("; or name an intact version as NAME@ID (see `ocrbatch datasets`)" if candidates else "")
+        )
     if not candidates:
         what = f"no version of dataset {name!r} starts with {id_prefix!r}" if id_prefix else f"no dataset {name!r}"
         raise NotFound(f"{what} in {store.uri(DATASETS_PREFIX)} (see `ocrbatch datasets`)")
-    if id_prefix and len(candidates) > 1:
-        ids = ", ".join(sorted(m["version_id"] for m in candidates))
+    if id_prefix and len(candidates) + len(damaged) > 1:
+        ids = ", ".join(sorted([m["version_id"] for m in candidates] + [d.version_id for d in damaged]))
         raise BadInput(f"{ref!r} is ambiguous: {ids}")
     return max(candidates, key=lambda m: m["created_at"])
 
@@ -284,4 +427,3 @@ def _key_from_uri(store: ObjectStore, uri: str) -> str:
     if not uri.startswith(base):
         raise BadInput(f"{uri} is not in this store ({store.uri('')})")
     return uri[len(base) :]
-

@@ -16,7 +16,7 @@ from typing import Callable
 from ocrbatch.errors import BadInput
 from ocrbatch.jobs.backend import JobBackend, JobInfo, JobRequest
 from ocrbatch.jobs.runs import new_run_id, write_run_record
-from ocrbatch.layout import RunLayout
+from ocrbatch.layout import RunLayout, parse_dataset_version
 from ocrbatch.storage import ObjectStore
 from ocrbatch.trainer.engines import check_spec
 from ocrbatch.trainer.spec import TrainingSpec
@@ -103,8 +103,8 @@ def dataset_name_for(folder: Path) -> str:
 
 def default_job_name(dataset_uri: str, engine: str) -> str:
     """``ocrbatch-<dataset name>-<engine>`` from ``.../datasets/<name>/versions/<id>``."""
-    parts = dataset_uri.rstrip("/").split("/")
-    name = parts[parts.index("datasets") + 1] if "datasets" in parts[:-1] else "dataset"
+    parsed = parse_dataset_version(dataset_uri)
+    name = parsed[0] if parsed else "dataset"
     return re.sub(r"[^A-Za-z0-9_-]+", "-", f"ocrbatch-{name}-{engine}")[:128]
 
 

@@ -19,8 +19,9 @@ from ocrbatch.datasets import (
     resolve_version,
 )
 from ocrbatch.datasets.fetch import MARKER_NAME
-from ocrbatch.datasets.manifest import decode_index, manifest_key, read_manifest
-from ocrbatch.errors import BadInput, IntegrityError, NotFound
+from ocrbatch.datasets.manifest import iter_index, read_manifest
+from ocrbatch.layout import DatasetLayout
+from ocrbatch.errors import BadInput, IntegrityError, NotFound, StoreError
 from ocrbatch.storage import LocalStore, store_at
 
 SMALL_SHARDS = 600  # bytes: a few tiny images per shard, so tests see several shards
@@ -112,7 +113,7 @@ def test_small_change_sends_little(store, dataset, tmp_path):
     assert second.version_id != first.version_id and not second.reused
     shard_bytes = sum(size for key, size in recording.sent if "/shards/" in key)
     labels_size = (dataset / "train.txt").stat().st_size + (dataset / "val.txt").stat().st_size
-    # One new shard: the new image and the changed train labels (val is unchanged, so reused).
+    # One new shard, for the new image; the labels travel as chunks (val's unchanged, so reused).
     assert len(recording.shard_uploads()) == 1
     assert shard_bytes <= len(new_image) + labels_size + 6 * 512 + 1024
     assert shard_bytes < first.uploaded_bytes / 3
@@ -126,7 +127,7 @@ def test_small_change_sends_little(store, dataset, tmp_path):
 
 def test_interrupted_upload_completes_on_rerun(store, dataset, tmp_path):
     failing = RecordingStore(store, fail_after_shards=2)
-    with pytest.raises(ConnectionError):
+    with pytest.raises(StoreError, match=r"could not upload .*/shards/.*network went away"):
         publish_dataset(failing, dataset, name="pinball", shard_bytes=SMALL_SHARDS)
     assert len(failing.shard_uploads()) == 2
     assert list_versions(store) == []  # nothing half-visible
@@ -137,14 +138,14 @@ def test_interrupted_upload_completes_on_rerun(store, dataset, tmp_path):
     version = publish_dataset(rerun, dataset, name="pinball", shard_bytes=SMALL_SHARDS)
     assert not set(rerun.shard_uploads()) & set(failing.shard_uploads())  # sent before: not again
     assert len(rerun.shard_uploads()) == version.shards - 2
-    assert rerun.sent[-1][0] == manifest_key("pinball", version.version_id)  # the manifest, last
+    assert rerun.sent[-1][0] == DatasetLayout("pinball").manifest(version.version_id)  # the manifest, last
     local = fetch_dataset(store, version.uri, tmp_path / "fetched")
     assert local.train_labels.read_text() == (dataset / "train.txt").read_text()
 
 
 def corrupt_one_shard(store, version, *, truncate: bool = False) -> str:
     manifest = read_manifest(store, version.name, version.version_id)
-    index = decode_index(store.get_bytes(manifest["index"]["key"]), manifest)
+    index = {entry[0]: entry[1:] for entry in iter_index(store, manifest)}
     sha, size, shard, offset = index["imgs/0004.png"]
     key = f"datasets/{version.name}/shards/{shard}.tar"
     data = bytearray(store.get_bytes(key))
@@ -163,9 +164,8 @@ def test_fetch_rejects_a_corrupt_shard(store, dataset, tmp_path, truncate):
     dest = tmp_path / "fetched"
     with pytest.raises(IntegrityError, match=key.rsplit("/", 1)[1]):
         fetch_dataset(store, version.key, dest)
-    assert not (dest / MARKER_NAME).exists()
-    assert not (dest / "imgs/0004.png").exists()  # nothing unverified was written
-    assert not [p for p in dest.iterdir() if p.name.startswith(".ocrbatch-partial")]
+    assert not dest.exists()  # all or nothing: no folder at all
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".fetched.ocrbatch-partial")]
 
 
 def test_fetch_is_idempotent_and_repairs(store, dataset, tmp_path):
@@ -192,7 +192,7 @@ def test_fetching_a_newer_version_over_an_older_one_downloads_only_the_differenc
     second = publish_dataset(store, dataset, name="pinball", shard_bytes=SMALL_SHARDS)
     recording = RecordingStore(store)
     fetch_dataset(recording, second.key, dest)
-    assert len(recording.fetched) == 1  # the shard with the new train labels
+    assert recording.fetched == []  # every image is there already; the new labels come as chunks
     assert not (dest / "imgs/0002.png").exists()
     assert json.loads((dest / MARKER_NAME).read_text())["version_id"] == second.version_id
 
