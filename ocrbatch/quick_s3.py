@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 # Regions of the aws and aws-cn partitions (the patterns of botocore's partitions.json).
 _AWS_REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+$")
@@ -68,28 +68,63 @@ def object_url(session, bucket: str, key: str) -> str | None:
 def quick_get(session, bucket: str, key: str) -> bytes | None:
     """The object's bytes from a 200 answer; None for anything else (missing, denied, unsure)."""
     try:
-        url = object_url(session, bucket, key)
-        if url is None:
-            return None
-        credentials = session.get_credentials()
-        if credentials is None:
-            return None
-        from botocore.auth import S3SigV4Auth
-        from botocore.awsrequest import AWSRequest
-        from botocore.httpsession import URLLib3Session
-        from botocore.utils import get_environ_proxies
-
-        request = AWSRequest(method="GET", url=url)
-        S3SigV4Auth(credentials.get_frozen_credentials(), "s3", session.get_config_variable("region")).add_auth(request)
-        http = URLLib3Session(
-            verify=session.get_config_variable("ca_bundle") or os.environ.get("REQUESTS_CA_BUNDLE") or True,
-            proxies=get_environ_proxies(url),
-            timeout=TIMEOUT_S,
-        )
-        try:
-            response = http.send(request.prepare())
-        finally:
-            http.close()
-        return response.content if response.status_code == 200 else None
+        return _signed_get(session, object_url(session, bucket, key))
     except Exception:  # noqa: BLE001 - by design: any doubt means "ask the real client"
         return None
+
+
+def quick_list(session, bucket: str, prefix: str) -> list[tuple[str, int]] | None:
+    """``(key, size)`` of every object under ``prefix`` (ListObjectsV2, page after page), or None
+    as for :func:`quick_get`: an upload that checks its version is complete needs no client either."""
+    try:
+        base = object_url(session, bucket, "")
+        if base is None:
+            return None
+        if not base.endswith(".com/") and not base.endswith(".cn/"):
+            base = base.rstrip("/")  # path style: the bucket itself, as botocore addresses it
+        from xml.etree import ElementTree
+
+        found: list[tuple[str, int]] = []
+        token = None
+        while True:
+            query = [("encoding-type", "url"), ("list-type", "2"), ("prefix", prefix)]
+            if token:
+                query.append(("continuation-token", token))
+            body = _signed_get(session, base + "?" + "&".join(f"{k}={quote(v, safe='-_.~')}" for k, v in sorted(query)))
+            if body is None:
+                return None
+            root = ElementTree.fromstring(body)
+            ns = {"s3": root.tag[1 : root.tag.index("}")]} if root.tag.startswith("{") else {"s3": ""}
+            tag = (lambda name: f"s3:{name}") if ns["s3"] else (lambda name: name)
+            for item in root.findall(tag("Contents"), ns):
+                found.append((unquote(item.findtext(tag("Key"), "", ns)), int(item.findtext(tag("Size"), "0", ns))))
+            token = root.findtext(tag("NextContinuationToken"), None, ns)
+            if root.findtext(tag("IsTruncated"), "false", ns) != "true" or not token:
+                return found
+    except Exception:  # noqa: BLE001 - by design: any doubt means "ask the real client"
+        return None
+
+
+def _signed_get(session, url: str | None) -> bytes | None:
+    if url is None:
+        return None
+    credentials = session.get_credentials()
+    if credentials is None:
+        return None
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.httpsession import URLLib3Session
+    from botocore.utils import get_environ_proxies
+
+    request = AWSRequest(method="GET", url=url)
+    S3SigV4Auth(credentials.get_frozen_credentials(), "s3", session.get_config_variable("region")).add_auth(request)
+    http = URLLib3Session(
+        verify=session.get_config_variable("ca_bundle") or os.environ.get("REQUESTS_CA_BUNDLE") or True,
+        proxies=get_environ_proxies(url),
+        timeout=TIMEOUT_S,
+    )
+    try:
+        response = http.send(request.prepare())
+    finally:
+        http.close()
+    return response.content if response.status_code == 200 else None

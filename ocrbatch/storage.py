@@ -145,16 +145,19 @@ class S3Store:
         self.bucket = bucket
         self._make_client = None
         self._quick_get = None
+        self._quick_list = None
         self._lock = threading.Lock()
 
     @classmethod
-    def deferred(cls, make_client, bucket: str, *, quick_get=None) -> "S3Store":
+    def deferred(cls, make_client, bucket: str, *, quick_get=None, quick_list=None) -> "S3Store":
         """A store that builds its client on first use. Until then, reads of small objects ask
-        ``quick_get(bucket, key)`` first (see ``ocrbatch.quick_s3``), and only its None builds the
-        client: an unchanged re-upload is then over without one."""
+        ``quick_get(bucket, key)`` first and listings ``quick_list(bucket, prefix)`` (see
+        ``ocrbatch.quick_s3``), and only their None builds the client: an unchanged re-upload is
+        then over without one."""
         store = cls(None, bucket)
         store._make_client = make_client
         store._quick_get = quick_get
+        store._quick_list = quick_list
         return store
 
     @property
@@ -232,6 +235,11 @@ class S3Store:
         return not any(item["Key"] == key for item in listed.get("Contents", []))
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        if self._client is None and self._quick_list is not None:
+            found = self._quick_list(self.bucket, prefix)
+            if found is not None:
+                yield from (ObjectInfo(key=key, size=size) for key, size in found)
+                return
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", []):

@@ -110,14 +110,16 @@ class Wiring:
 
             return local_store(self.target.home_dir)
         from ocrbatch.aws_clients import session
-        from ocrbatch.quick_s3 import quick_get
+        from ocrbatch.quick_s3 import quick_get, quick_list
         from ocrbatch.storage import S3Store
 
         bucket = self.target.bucket or self.stack.require("bucket")
+        aws_session = session(self.target.profile, self.target.region)
         return S3Store.deferred(
             partial(self.aws, "s3"),
             bucket,
-            quick_get=partial(quick_get, session(self.target.profile, self.target.region)),
+            quick_get=partial(quick_get, aws_session),
+            quick_list=partial(quick_list, aws_session),
         )
 
     @cached_property

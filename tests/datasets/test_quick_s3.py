@@ -10,7 +10,7 @@ import botocore.session
 import pytest
 
 from ocrbatch.datasets import publish_dataset
-from ocrbatch.quick_s3 import object_url, quick_get
+from ocrbatch.quick_s3 import object_url, quick_get, quick_list
 from ocrbatch.storage import S3Store
 
 KEY = "datasets/a b/ver~1/ü+manifest.json"
@@ -132,9 +132,20 @@ def test_unchanged_reupload_needs_no_client(dataset, server_store, server_sessio
     def no_client():
         raise AssertionError("built a client for an unchanged dataset")
 
-    deferred = S3Store.deferred(no_client, s3_bucket, quick_get=lambda b, k: quick_get(server_session, b, k))
+    deferred = S3Store.deferred(
+        no_client, s3_bucket,
+        quick_get=lambda b, k: quick_get(server_session, b, k),
+        quick_list=lambda b, p: quick_list(server_session, b, p),
+    )
     again = publish_dataset(deferred, dataset, name="quick")
     assert again.reused and again.version_id == first.version_id and again.uploaded_bytes == 0
+
+
+def test_quick_list_matches_the_client(dataset, server_store, server_session, s3_bucket):
+    publish_dataset(server_store, dataset, name="listed", shard_bytes=600)
+    for prefix in ("datasets/listed/", "datasets/listed/shards/", "datasets/none/"):
+        expected = [(info.key, info.size) for info in server_store.list(prefix)]
+        assert quick_list(server_session, s3_bucket, prefix) == expected
 
 
 def test_without_a_quick_answer_the_client_is_built_once(dataset, server_store, s3_bucket):
