@@ -7,13 +7,13 @@ import sys
 
 from aws_cdk import App
 
-from cdk_app import Settings, SettingsError, build_app
+from cdk_app import SettingsError, build_app, load_settings
 
 
 def main() -> int:
     app = App()
     try:
-        settings = Settings.load(app.node.try_get_context, os.environ)
+        settings = load_settings(app.node.try_get_context, os.environ)
     except SettingsError as err:
         print(f"cdk_app: {err}", file=sys.stderr)
         return 2

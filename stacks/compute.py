@@ -63,6 +63,7 @@ class BatchCompute(Construct):
         gpu_instance_types: Sequence[str],
         cpu_instance_types: Sequence[str],
         max_vcpus: int,
+        max_on_demand_gpu_vcpus: int,
         use_spot: bool,
         spot_bid_percentage: int,
         on_demand_gpu_fallback: bool,
@@ -103,7 +104,7 @@ class BatchCompute(Construct):
             user_data=instance_user_data(),
         )
 
-        def environment(construct_id, *, spot, instance_types, image_type):
+        def environment(construct_id, *, spot, instance_types, image_type, max_vcpus=max_vcpus):
             ce = batch.ManagedEc2EcsComputeEnvironment(
                 self,
                 construct_id,
@@ -139,7 +140,13 @@ class BatchCompute(Construct):
             else None
         )
         self.gpu_on_demand = (
-            environment("GpuOnDemand", spot=False, instance_types=gpu_instance_types, image_type=gpu_image)
+            environment(
+                "GpuOnDemand",
+                spot=False,
+                instance_types=gpu_instance_types,
+                image_type=gpu_image,
+                max_vcpus=max_on_demand_gpu_vcpus,
+            )
             if on_demand_gpu_fallback or not use_spot
             else None
         )

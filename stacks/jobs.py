@@ -96,11 +96,12 @@ class TrainingJobs(Construct):
         self._prefix = prefix
         self._image = image
         # AWS_REGION: the trainer cannot ask the instance metadata service (see stacks.compute).
-        self._environment = {"PYTHONPATH": "/app", "S3_BUCKET": bucket_name, "AWS_REGION": Aws.REGION}
+        self._environment = {"S3_BUCKET": bucket_name, "AWS_REGION": Aws.REGION}
         self.log_group = logs.LogGroup(
             self,
             "LogGroup",
-            log_group_name=f"/aws/batch/{prefix}",
+            # No fixed name: a kept log group would make the next deploy after `cdk destroy` fail with
+            # "already exists". The CLI finds the generated name in the stack's outputs.
             retention=LOG_RETENTION,
             removal_policy=RemovalPolicy.DESTROY if destroy_on_delete else RemovalPolicy.RETAIN,
         )

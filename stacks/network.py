@@ -3,9 +3,16 @@
 Both paths synthesize offline. An existing VPC is described by id (``Vpc.from_vpc_attributes`` +
 ``Subnet.from_subnet_id``), never looked up, so `cdk synth` needs no credentials. A new VPC gets
 explicit availability zones for the same reason, private subnets for the instances, public subnets
-only for its one NAT gateway (the platform's only cost while idle; pass VPC_ID/SUBNET_IDS to avoid it),
-a free S3 gateway endpoint so datasets and checkpoints bypass the NAT, and flow logs of rejected
-traffic to the platform's log bucket.
+only for its NAT gateways, a free S3 gateway endpoint so datasets and checkpoints bypass the NAT, and
+flow logs of rejected traffic to the platform's log bucket.
+
+NAT: the instances must reach ECR, ECS, CloudWatch Logs and the pretrained-weights URL. One gateway
+(the default) costs ~$0.045/h (~$33/month in us-east-1/us-west-2) plus $0.045/GB processed and its public
+IPv4 address (~$3.60/month), and is the platform's only cost while idle; every zone routes through it,
+so a zone outage there stops new instances in the others. One per zone (``nat_gateways`` = zones)
+removes that at N times the cost. Interface endpoints instead of NAT cost more here (~$7.30/month
+per endpoint per zone, and six are needed: ecr.api, ecr.dkr, ecs, ecs-agent, ecs-telemetry, logs),
+so they are not offered; an existing VPC that already has them works (``ocrbatch doctor`` checks).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ class Network(Construct):
         construct_id: str,
         *,
         availability_zones: Sequence[str],
+        nat_gateways: int = 1,
         flow_log_bucket: s3.IBucket,
         existing_vpc_id: str | None = None,
         existing_subnet_ids: Sequence[str] = (),
@@ -62,7 +70,7 @@ class Network(Construct):
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(NEW_VPC_CIDR),
             availability_zones=list(availability_zones),
-            nat_gateways=1,
+            nat_gateways=nat_gateways,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="nat", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=26),
                 # /20: room for ~4,000 instances per zone, far above any vCPU cap.

@@ -11,7 +11,9 @@ Decisions, so no caller has to remember them:
 - Incomplete multipart uploads are aborted after 7 days (an interrupted upload costs nothing).
 - Server access logs (and the new VPC's flow logs) go to a separate log bucket, kept 365 days.
 - Both buckets are kept on `cdk destroy` unless OCRBATCH_DESTROY_DATA_ON_DELETE says otherwise; then
-  their objects are emptied first by CDK's auto-delete custom resource.
+  their objects are emptied first by CDK's auto-delete custom resource. Kept buckets keep their
+  bucket policies too (TLS-only deny, log delivery), and have names CloudFormation generates, so a
+  deploy after a destroy creates fresh buckets instead of failing on a name that still exists.
 
 The job role's access is built from ``ocrbatch.layout``'s prefixes (:meth:`TrainingData.grant_training_access`),
 so the IAM policy and the code that writes keys cannot drift apart.
@@ -19,7 +21,7 @@ so the IAM policy and the code that writes keys cannot drift apart.
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -36,7 +38,7 @@ class TrainingData(Construct):
     bucket: s3.Bucket
     log_bucket: s3.Bucket
 
-    def __init__(self, scope: Construct, construct_id: str, *, prefix: str, destroy_on_delete: bool) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, destroy_on_delete: bool) -> None:
         super().__init__(scope, construct_id)
         removal = RemovalPolicy.DESTROY if destroy_on_delete else RemovalPolicy.RETAIN
         self.log_bucket = s3.Bucket(
@@ -61,7 +63,6 @@ class TrainingData(Construct):
         self.bucket = s3.Bucket(
             self,
             "Bucket",
-            bucket_name=f"{prefix}-training-data-{Aws.ACCOUNT_ID}",
             **_secure_defaults(),
             versioned=True,
             server_access_logs_bucket=self.log_bucket,
@@ -77,6 +78,10 @@ class TrainingData(Construct):
                 )
             ],
         )
+        for bucket in (self.log_bucket, self.bucket):
+            # CDK deletes a bucket policy on destroy even when the bucket is kept: a kept bucket would
+            # lose its TLS-only deny (and the log bucket its log delivery grant) with the stack.
+            bucket.policy.apply_removal_policy(removal)
 
     def grant_training_access(self, role: iam.IRole) -> None:
         """Let a training job read datasets and its runs, and write runs: nothing else in any bucket.

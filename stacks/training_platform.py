@@ -9,12 +9,13 @@ from __future__ import annotations
 from aws_cdk import Aws, CfnOutput, Environment, Stack
 from constructs import Construct
 
-from cdk_app.settings import Settings
 from ocrbatch import stack_outputs
+from stacks.alerts import Alerts
 from stacks.compute import BatchCompute
 from stacks.findings import accept_cdk_providers
 from stacks.jobs import TrainingJobs
 from stacks.network import Network
+from stacks.settings import Settings
 from stacks.storage import TrainingData
 from stacks.training_image import TrainingImage
 
@@ -26,16 +27,15 @@ class TrainingPlatformStack(Stack):
             settings.stack_name,
             # The account stays unresolved (Aws.ACCOUNT_ID at deploy time), so synth needs no credentials.
             env=Environment(region=settings.region),
-            description="ocrbatch: PaddleOCR training on AWS Batch (Spot GPUs); costs nothing while idle",
+            description="ocrbatch: PaddleOCR training on AWS Batch (Spot GPUs); no instance runs while idle",
         )
-        self.data = TrainingData(
-            self, "TrainingData", prefix=settings.prefix, destroy_on_delete=settings.destroy_data_on_delete
-        )
+        self.data = TrainingData(self, "TrainingData", destroy_on_delete=settings.destroy_data_on_delete)
         existing = settings.existing_vpc
         self.network = Network(
             self,
             "Network",
             availability_zones=settings.availability_zones,
+            nat_gateways=settings.nat_gateways,
             flow_log_bucket=self.data.log_bucket,
             existing_vpc_id=existing.vpc_id if existing else None,
             existing_subnet_ids=existing.subnet_ids if existing else (),
@@ -50,6 +50,7 @@ class TrainingPlatformStack(Stack):
             gpu_instance_types=settings.gpu_instance_types,
             cpu_instance_types=settings.cpu_instance_types,
             max_vcpus=settings.max_vcpus,
+            max_on_demand_gpu_vcpus=settings.max_on_demand_gpu_vcpus,
             use_spot=settings.use_spot,
             spot_bid_percentage=settings.spot_bid_percentage,
             on_demand_gpu_fallback=settings.on_demand_gpu_fallback,
@@ -61,6 +62,16 @@ class TrainingPlatformStack(Stack):
             image=self.image.container_image,
             bucket_name=self.data.bucket.bucket_name,
             destroy_on_delete=settings.destroy_data_on_delete,
+        )
+        self.alerts = Alerts(
+            self,
+            "Alerts",
+            queues=[self.compute.gpu_queue, self.compute.cpu_queue],
+            compute_environments=[
+                ce for ce in (self.compute.gpu_spot, self.compute.gpu_on_demand, self.compute.cpu) if ce is not None
+            ],
+            email=settings.alert_email,
+            monthly_budget_usd=settings.monthly_budget_usd,
         )
         self.data.grant_training_access(self.jobs.job_role)
         accept_cdk_providers(self)
@@ -79,6 +90,7 @@ class TrainingPlatformStack(Stack):
             stack_outputs.REGION: Aws.REGION,
             stack_outputs.IMAGE_URI: self.image.asset.image_uri,
             stack_outputs.CPU_COMPUTE_ENV: compute.cpu.compute_environment_arn,
+            stack_outputs.ALERT_TOPIC: self.alerts.topic.topic_arn,
         }
         if compute.gpu_spot is not None:
             values[stack_outputs.GPU_SPOT_COMPUTE_ENV] = compute.gpu_spot.compute_environment_arn

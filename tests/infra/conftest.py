@@ -19,7 +19,7 @@ from aws_cdk import App  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
 
 from cdk_app import build_app  # noqa: E402
-from cdk_app.settings import ExistingVpc, Settings  # noqa: E402
+from stacks.settings import ExistingVpc, Settings  # noqa: E402
 from stacks.training_platform import TrainingPlatformStack  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +111,11 @@ VARIANT = Settings(
     region="eu-west-1",
     use_spot=False,
     max_vcpus=64,
+    max_on_demand_gpu_vcpus=12,
     destroy_data_on_delete=True,
+    nat_gateways=3,
+    alert_email="ops@example.com",
+    monthly_budget_usd=500,
     gpu_instance_types=("g5.xlarge", "g5.12xlarge"),
 )
 

@@ -8,15 +8,16 @@ import sys
 
 import pytest
 
-from cdk_app.settings import ExistingVpc, Settings, SettingsError
+from cdk_app.settings import SettingsError, load_settings
 from ocrbatch.errors import BadInput
 from ocrbatch.stack_outputs import DEFAULT_PREFIX, DEFAULT_STACK_NAME
+from stacks.settings import ExistingVpc, Settings
 
 from .conftest import REPO_ROOT
 
 
 def load(context: dict | None = None, **environ: str) -> Settings:
-    return Settings.load((context or {}).get, environ)
+    return load_settings((context or {}).get, environ)
 
 
 def test_defaults_match_the_issue():
@@ -26,9 +27,15 @@ def test_defaults_match_the_issue():
     assert settings.region == "us-west-2"
     assert settings.existing_vpc is None
     assert settings.availability_zones == ("us-west-2a", "us-west-2b", "us-west-2c")
-    assert settings.gpu_instance_types == ("p3.2xlarge", "p3.8xlarge", "g4dn.xlarge", "g4dn.2xlarge")
+    # Single-GPU types, and 4-GPU ones from three families for gpu-multi (not one thin Spot pool).
+    assert settings.gpu_instance_types == (
+        "p3.2xlarge", "p3.8xlarge", "g4dn.xlarge", "g4dn.2xlarge", "g4dn.12xlarge", "g5.12xlarge"
+    )
     assert settings.cpu_instance_types == ("c5.large", "c5.xlarge", "c5.2xlarge", "c5.4xlarge")
     assert settings.max_vcpus == 256
+    assert settings.max_on_demand_gpu_vcpus == 8
+    assert settings.nat_gateways == 1
+    assert settings.alert_email is None and settings.monthly_budget_usd is None
     assert settings.use_spot is True and settings.spot_bid_percentage == 100
     assert settings.on_demand_gpu_fallback is True
     assert settings.destroy_data_on_delete is False
@@ -47,6 +54,10 @@ def test_environment_values_are_parsed():
         OCRBATCH_SPOT_BID_PERCENTAGE="60",
         OCRBATCH_ON_DEMAND_GPU_FALLBACK="no",
         OCRBATCH_DESTROY_DATA_ON_DELETE="yes",
+        OCRBATCH_MAX_ON_DEMAND_GPU_VCPUS="16",
+        OCRBATCH_NAT_GATEWAYS="3",
+        OCRBATCH_ALERT_EMAIL="ops@example.com",
+        OCRBATCH_MONTHLY_BUDGET_USD="300",
     )
     assert settings.existing_vpc == ExistingVpc(
         "vpc-0123456789abcdef0", ("subnet-0123456789abcdef0", "subnet-0fedcba9876543210")
@@ -59,6 +70,8 @@ def test_environment_values_are_parsed():
     assert (settings.max_vcpus, settings.use_spot, settings.spot_bid_percentage) == (64, False, 60)
     assert settings.on_demand_gpu_fallback is False
     assert settings.destroy_data_on_delete is True
+    assert (settings.max_on_demand_gpu_vcpus, settings.nat_gateways) == (16, 3)
+    assert (settings.alert_email, settings.monthly_budget_usd) == ("ops@example.com", 300)
 
 
 def test_context_wins_over_environment_and_accepts_json_types():
@@ -97,6 +110,11 @@ SUBNETS = {"SUBNET_IDS": "subnet-0123456789abcdef0"}
         ({"OCRBATCH_USE_SPOT": "maybe"}, "OCRBATCH_USE_SPOT", "expected true or false, got 'maybe'"),
         ({"OCRBATCH_ON_DEMAND_GPU_FALLBACK": "2"}, "OCRBATCH_ON_DEMAND_GPU_FALLBACK", "expected true or false"),
         ({"OCRBATCH_DESTROY_DATA_ON_DELETE": "please"}, "OCRBATCH_DESTROY_DATA_ON_DELETE", "expected true or false"),
+        ({"OCRBATCH_MAX_ON_DEMAND_GPU_VCPUS": "-1"}, "OCRBATCH_MAX_ON_DEMAND_GPU_VCPUS", "expected a whole number from 1"),
+        ({"OCRBATCH_NAT_GATEWAYS": "4"}, "OCRBATCH_NAT_GATEWAYS", "expected a whole number from 1 to 3, got '4'"),
+        ({"OCRBATCH_NAT_GATEWAYS": "3", "OCRBATCH_AVAILABILITY_ZONES": "us-west-2a,us-west-2b"}, "OCRBATCH_NAT_GATEWAYS", "expected a whole number from 1 to 2"),
+        ({"OCRBATCH_ALERT_EMAIL": "ops@example.com,cto@example.com"}, "OCRBATCH_ALERT_EMAIL", "expected one e-mail address"),
+        ({"OCRBATCH_MONTHLY_BUDGET_USD": "12.5"}, "OCRBATCH_MONTHLY_BUDGET_USD", "expected a whole number from 1 to 1000000"),
     ],
 )
 def test_bad_values_are_rejected_with_one_line_naming_the_key(environ, key, expected):
