@@ -1,7 +1,16 @@
 """The `ocrbatch` command: a thin Typer shell over the services in ``ocrbatch``.
 
 Each module here registers one group of commands on the single top-level app, so the commands stay
-flat (`ocrbatch upload`, `ocrbatch submit`, ...) as the users' scripts expect.
+flat (`ocrbatch upload`, `ocrbatch submit`, ...) as the users' scripts expect:
+
+    datasets.py  upload, validate, datasets, fetch      submit.py   submit, pipeline
+    synth.py     synth                                  watch.py    monitor, logs
+    doctor.py    doctor                                 jobs.py     list, cancel, download
+    demo.py      demo, predict
+
+``options.py`` defines the shared options once (``@acts_on_target`` adds the flags that say where a
+command acts and hands it the resolved target), ``progress.py`` is the one progress renderer, and
+``common.py`` holds the output rules and the app's error handling, done once for every command.
 
 The modules of this package do not use ``from __future__ import annotations``: Typer reads every
 command's annotations at start-up, and string annotations cost it one ``compile`` each (~380 of
@@ -12,7 +21,7 @@ import gc
 
 import typer
 
-from ocrbatch.cli import datasets, demo, doctor, jobs, synth
+from ocrbatch.cli import common, datasets, demo, doctor, jobs, submit, synth, watch
 
 app = typer.Typer(
     name="ocrbatch",
@@ -22,8 +31,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for group in (datasets, synth, jobs, doctor, demo):
+for group in (datasets, synth, submit, watch, jobs, doctor, demo):
     group.register(app)
+for registered in app.registered_commands:  # errors are handled here, once, for every command
+    registered.callback = common.one_line_errors(registered.callback)
 
 
 def main() -> None:

@@ -1,48 +1,33 @@
-"""What every command shares: options defined once, output rules, and one-line errors.
+"""What every command shares: where it acts, output rules, and one-line errors (handled once, by the app).
 
 Output rules: results go to stdout (human text, or exactly one JSON document with ``--json``);
 progress, warnings and errors go to stderr. Errors are one line with no traceback unless
 OCRBATCH_DEBUG is set. Exit codes: 0 ok, 1 a job/run failed, 2 bad input, 3 environment problem,
-124 a ``--timeout`` wait ran out.
+124 a ``--timeout`` wait ran out, 130 interrupted.
 """
 
 import functools
 import json
 import os
 import sys
+import time
 import traceback
-from typing import Annotated, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable
 
 import typer
 
 from ocrbatch.errors import OcrbatchError
 from ocrbatch.wiring import Target, Wiring, resolve_target
 
-# --- options shared by many commands (defined once) -------------------------------------------
+if TYPE_CHECKING:
+    from ocrbatch.jobs.backend import JobBackend
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout, nothing else.")]
-LocalOpt = Annotated[
-    Optional[bool],
-    typer.Option(
-        "--local/--aws",
-        help="Run on this machine (no AWS) or on the deployed AWS stack. "
-        "Default: OCRBATCH_BACKEND, else aws when a stack/bucket/queue flag is given, else local.",
-        show_default=False,
-    ),
-]
-StackOpt = Annotated[
-    Optional[str],
-    typer.Option("--stack", envvar="OCRBATCH_STACK", help="CloudFormation stack to read names from."),
-]
-RegionOpt = Annotated[Optional[str], typer.Option("--region", help="AWS region (default AWS_REGION, us-west-2).")]
-ProfileOpt = Annotated[Optional[str], typer.Option("--profile", help="AWS profile (default AWS_PROFILE).")]
-BucketOpt = Annotated[
-    Optional[str], typer.Option("--s3-bucket", "--bucket", help="Bucket to use instead of the stack's.")
-]
-HomeOpt = Annotated[
-    Optional[str],
-    typer.Option("--home", envvar="OCRBATCH_HOME", help="Local mode's state folder (default ~/.ocrbatch)."),
-]
+# Injected into the monitor; tests replace them with a fake clock so nothing really waits.
+clock = time.time
+sleep = time.sleep
+
+
+# --- where a command acts --------------------------------------------------------------------------
 
 
 def make_target(local: bool | None, **flags) -> Target:
@@ -51,8 +36,29 @@ def make_target(local: bool | None, **flags) -> Target:
 
 
 def wire(target: Target) -> Wiring:
-    """The store, backend and clients of ``target``; a seam the CLI tests replace."""
     return Wiring(target)
+
+
+def open_backend(target: Target) -> "JobBackend":
+    """The target's job backend; the seam the CLI tests replace with a scripted one."""
+    return wire(target).backend
+
+
+def backend_flags(target: Target) -> str:
+    """The flags that point another command at the same backend (for the hints we print)."""
+    if target.local:
+        return " --local" + (f" --home {target.home}" if target.home else "")
+    flags = " --aws"
+    for flag, value in (("--stack", target.stack), ("--region", target.region), ("--profile", target.profile)):
+        if value:
+            flags += f" {flag} {value}"
+    return flags
+
+
+def detach_hint(job_id: str, target: Target, headline: str | None = None) -> None:
+    info(headline or f"detached from job {job_id}; it keeps running.")
+    info(f"  reattach: ocrbatch monitor {job_id}{backend_flags(target)}")
+    info(f"  cancel:   ocrbatch cancel {job_id}{backend_flags(target)}")
 
 
 # --- output ----------------------------------------------------------------------------------
@@ -75,16 +81,24 @@ def info(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def raise_bad_input(message: str) -> None:
-    from ocrbatch.errors import BadInput
+def stderr_is_tty() -> bool:
+    return sys.stderr.isatty()
 
-    raise BadInput(message)
+
+def print_table(rows: list[tuple], *, last_unpadded: bool = False) -> None:
+    """Columns padded to their widest cell; a long last column (a URI) is left as it is."""
+    padded = rows if not last_unpadded else [row[:-1] for row in rows]
+    widths = [max(len(str(row[i])) for row in padded) for i in range(len(padded[0]))]
+    for row, cells in zip(rows, padded):
+        line = "  ".join(str(cell).ljust(width) for cell, width in zip(cells, widths))
+        typer.echo((line + "  " + str(row[-1])) if last_unpadded else line.rstrip())
 
 
 # --- errors ----------------------------------------------------------------------------------
 
 
-def _one_line(exc: BaseException) -> tuple[str, int]:
+def one_line(exc: BaseException) -> tuple[str, int]:
+    """The message and exit code the user gets for an exception."""
     if isinstance(exc, OcrbatchError):
         return str(exc), exc.exit_code
     try:
@@ -109,13 +123,17 @@ def _one_line(exc: BaseException) -> tuple[str, int]:
     return f"{type(exc).__name__}: {exc}", 3
 
 
-def handle_errors(func: Callable) -> Callable:
-    """Turn any exception into one line on stderr and the right exit code."""
+def one_line_errors(command: Callable) -> Callable:
+    """Any exception out of ``command`` becomes one line on stderr and the right exit code.
 
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    The app wraps every registered command with it (``ocrbatch/cli/__init__.py``), so no command
+    handles errors itself.
+    """
+
+    @functools.wraps(command)
+    def reporting(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
@@ -124,12 +142,8 @@ def handle_errors(func: Callable) -> Callable:
         except Exception as exc:  # noqa: BLE001 - this is the CLI's last line of defence
             if os.environ.get("OCRBATCH_DEBUG"):  # the traceback too; the exit code stays what it means
                 traceback.print_exc()
-            message, code = _one_line(exc)
+            message, code = one_line(exc)
             typer.echo(f"error: {message}", err=True)
             raise typer.Exit(code)
 
-    return wrapper
-
-
-def stderr_is_tty() -> bool:
-    return sys.stderr.isatty()
+    return reporting

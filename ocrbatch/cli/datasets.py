@@ -12,8 +12,10 @@ from typing import Annotated, Optional
 import typer
 
 from ocrbatch.cli import common
-from ocrbatch.cli.common import BucketOpt, HomeOpt, JsonOpt, LocalOpt, ProfileOpt, RegionOpt, StackOpt
+from ocrbatch.cli.options import JsonOpt, acts_on_target
+from ocrbatch.cli.progress import ProgressBar
 from ocrbatch.errors import BadInput
+from ocrbatch.wiring import Target
 
 SHOWN_PROBLEMS = 10
 
@@ -41,20 +43,15 @@ def register(app: typer.Typer) -> None:
     app.command("fetch")(fetch)
 
 
-@common.handle_errors
+@acts_on_target()
 def upload(
+    target: Target,
     directory: FolderArg = None,
     training_data: TrainingDataOpt = None,
     name: NameOpt = None,
     task: TaskOpt = None,
     skip_bad: SkipBadOpt = False,
     json_out: JsonOpt = False,
-    local: LocalOpt = None,
-    stack: StackOpt = None,
-    region: RegionOpt = None,
-    profile: ProfileOpt = None,
-    bucket: BucketOpt = None,
-    home: HomeOpt = None,
 ) -> None:
     """Validate a dataset folder and publish it as an immutable, versioned dataset; print its URI."""
     from ocrbatch.datasets import InvalidDataset, publish_dataset, validate_dataset
@@ -62,7 +59,6 @@ def upload(
 
     folder = _folder(directory, training_data)
     name = check_name(name) if name else name_from_folder(folder.resolve().name)
-    target = common.make_target(local, stack=stack, region=region, profile=profile, bucket=bucket, home=home)
     started = time.monotonic()
     # Validation first, the store after: a bad dataset fails before any AWS call. Building the S3
     # client on a thread meanwhile was tried and measured slower (0.34 s against 0.28 s for an
@@ -95,7 +91,6 @@ def upload(
         typer.echo(version.uri)
 
 
-@common.handle_errors
 def validate(
     directory: FolderArg = None,
     training_data: TrainingDataOpt = None,
@@ -123,22 +118,17 @@ def validate(
         raise InvalidDataset(report, uploading=False)
 
 
-@common.handle_errors
+@acts_on_target()
 def datasets(
+    target: Target,
     name: Annotated[Optional[str], typer.Argument(help="Only this dataset's versions.", show_default=False)] = None,
     verify: Annotated[
         bool, typer.Option("--verify", help="Read every version's objects back and name what is damaged (exit 3 if any).")
     ] = False,
     json_out: JsonOpt = False,
-    local: LocalOpt = None,
-    stack: StackOpt = None,
-    region: RegionOpt = None,
-    profile: ProfileOpt = None,
-    bucket: BucketOpt = None,
-    home: HomeOpt = None,
 ) -> None:
     """List published dataset versions, newest first (--verify: check them byte by byte)."""
-    store = common.wire(common.make_target(local, stack=stack, region=region, profile=profile, bucket=bucket, home=home)).store
+    store = common.wire(target).store
     if verify:
         _verify(store, name, json_out)
         return
@@ -158,9 +148,7 @@ def datasets(
     for v in versions:
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(v.created_at))
         rows.append((v.ref, v.task, f"{v.files:,}", common.human_bytes(v.bytes), created, v.uri))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    common.print_table(rows, last_unpadded=True)
 
 
 def _verify(store, name: str | None, json_out: bool) -> None:
@@ -186,22 +174,17 @@ def _verify(store, name: str | None, json_out: bool) -> None:
         common.info(f"no dataset versions in {store.uri('datasets/')}")
 
 
-@common.handle_errors
+@acts_on_target()
 def fetch(
+    target: Target,
     version: Annotated[str, typer.Argument(help="Dataset version: NAME, NAME@ID or its URI.", show_default=False)],
     dest: Annotated[Path, typer.Argument(help="Folder to write train.txt, val.txt and the images into.")],
     json_out: JsonOpt = False,
-    local: LocalOpt = None,
-    stack: StackOpt = None,
-    region: RegionOpt = None,
-    profile: ProfileOpt = None,
-    bucket: BucketOpt = None,
-    home: HomeOpt = None,
 ) -> None:
     """Download a dataset version into a folder in PaddleOCR's layout, verifying every file."""
     from ocrbatch.datasets import fetch_dataset
 
-    store = common.wire(common.make_target(local, stack=stack, region=region, profile=profile, bucket=bucket, home=home)).store
+    store = common.wire(target).store
     with ProgressBar() as bar:
         local_dataset = fetch_dataset(
             store, version, dest, progress=bar,
@@ -245,53 +228,3 @@ def show_problems(report) -> None:
             common.info(f"... and {len(problems) - SHOWN_PROBLEMS} more {kind}s (`ocrbatch validate DIR` lists all)")
     if report.skipped:
         common.info(f"skipped {report.skipped} bad line(s) (--skip-bad)")
-
-
-class ProgressBar:
-    """Progress bars on stderr when it is a terminal, nothing otherwise.
-
-    Called as ``bar(stage, done, total)``, the progress protocol of ``ocrbatch.datasets``. The bar
-    appears only once the work has lasted ``SHOW_AFTER_S``: rich's import and its refresh thread
-    (which competes for the GIL) would otherwise cost a quick command such as an unchanged
-    re-upload a third of its time, to draw a bar nobody gets to see.
-    """
-
-    SHOW_AFTER_S = 0.5
-
-    def __init__(self) -> None:
-        self._progress = None
-        self._tasks: dict[str, int] = {}
-        self._opened = time.monotonic()
-        self._wanted = common.stderr_is_tty()
-
-    def __enter__(self) -> "ProgressBar":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if self._progress is None:
-            if not self._wanted or time.monotonic() - self._opened < self.SHOW_AFTER_S:
-                return
-            self._progress = self._start()
-        if stage not in self._tasks:
-            self._tasks[stage] = self._progress.add_task(stage, total=total, completed=done)
-        self._progress.update(self._tasks[stage], completed=done, total=total)
-
-    @staticmethod
-    def _start():
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-
-        progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        progress.start()
-        return progress

@@ -6,7 +6,8 @@ from typing import Annotated, List, Optional
 import typer
 
 from ocrbatch.cli import common
-from ocrbatch.cli.common import HomeOpt, JsonOpt, LocalOpt, ProfileOpt, RegionOpt, StackOpt
+from ocrbatch.cli.options import HomeOpt, JsonOpt, acts_on_target
+from ocrbatch.wiring import Target
 
 
 def register(app: typer.Typer) -> None:
@@ -14,7 +15,6 @@ def register(app: typer.Typer) -> None:
     app.command("predict")(predict)
 
 
-@common.handle_errors
 def demo(
     output_dir: Annotated[
         Path, typer.Option("--output-dir", help="Where the trained model is written.")
@@ -51,17 +51,13 @@ def demo(
         typer.echo(f"  {line}")
 
 
-@common.handle_errors
+@acts_on_target(job_params=("model",))
 def predict(
+    target: Target,
     images: Annotated[List[Path], typer.Argument(help="Images to read.", show_default=False)],
     model: Annotated[
         str, typer.Option("--model", help="A model folder, or a job id / `latest` to use that job's model.")
     ],
-    local: LocalOpt = None,
-    stack: StackOpt = None,
-    region: RegionOpt = None,
-    profile: ProfileOpt = None,
-    home: HomeOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Read text from images with a trained model (stock paddleocr inference)."""
@@ -71,7 +67,7 @@ def predict(
     if not model_dir.is_dir():
         from ocrbatch.jobs.runs import model_of_job
 
-        wiring = common.wire(common.make_target(local, stack=stack, region=region, profile=profile, home=home))
+        wiring = common.wire(target)
         model_dir = model_of_job(wiring.backend, model, wiring.models_dir, log=common.info)
     predictions = predict_images(model_dir, list(images))
     if json_output:

@@ -3,7 +3,8 @@
 import typer
 
 from ocrbatch.cli import common
-from ocrbatch.cli.common import BucketOpt, HomeOpt, JsonOpt, LocalOpt, ProfileOpt, RegionOpt, StackOpt
+from ocrbatch.cli.options import JsonOpt, acts_on_target
+from ocrbatch.wiring import Target
 
 _MARK = {"ok": "ok  ", "fail": "FAIL", "warn": "warn", "skip": "skip"}
 
@@ -12,21 +13,12 @@ def register(app: typer.Typer) -> None:
     app.command("doctor")(doctor)
 
 
-@common.handle_errors
-def doctor(
-    local: LocalOpt = None,
-    stack: StackOpt = None,
-    region: RegionOpt = None,
-    profile: ProfileOpt = None,
-    bucket: BucketOpt = None,
-    home: HomeOpt = None,
-    json_output: JsonOpt = False,
-) -> None:
+@acts_on_target()
+def doctor(target: Target, json_output: JsonOpt = False) -> None:
     """Check credentials, the stack, compute environments, queues, image, GPU quota and bucket."""
     from ocrbatch.jobs import doctor as checks_of
     from ocrbatch.stack_outputs import DEFAULT_STACK_NAME
 
-    target = common.make_target(local, stack=stack, region=region, profile=profile, bucket=bucket, home=home)
     if target.local:
         mode = "local"
         checks = checks_of.check_local(target.home_dir)

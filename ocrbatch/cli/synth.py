@@ -1,20 +1,19 @@
 """`ocrbatch synth`: write a synthetic pinball display dataset (a thin shell over ``ocrbatch.synth``)."""
 
-import sys
-import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ocrbatch.cli import common
+from ocrbatch.cli.options import JsonOpt
+from ocrbatch.cli.progress import ProgressBar
 
 
 def register(app: typer.Typer) -> None:
     app.command("synth")(synth)
 
 
-@common.handle_errors
 def synth(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write (created; a previous synth output is replaced).")],
     count: Annotated[int, typer.Option("--count", "-n", help="Number of images.")] = 1000,
@@ -28,7 +27,7 @@ def synth(
     workers: Annotated[Optional[int], typer.Option("--workers", help="Processes (default: all cores).")] = None,
     height: Annotated[int, typer.Option("--height", help="Height of rec crops in pixels.")] = 48,
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty folder that synth did not make.")] = False,
-    json_output: common.JsonOpt = False,
+    json_output: JsonOpt = False,
 ) -> None:
     """Generate labelled pinball display images (7/14-segment, dot-matrix, LCD) in PaddleOCR's layout.
 
@@ -37,19 +36,19 @@ def synth(
     """
     from ocrbatch.synth import generate_dataset  # needs OpenCV; keep it out of every other command
 
-    report = _progress_reporter()
-    summary = generate_dataset(
-        out_dir,
-        count=count,
-        seed=seed,
-        task=task,
-        val_fraction=val_fraction,
-        styles=styles.split(",") if styles is not None else None,
-        workers=workers,
-        height=height,
-        force=force,
-        progress=report,
-    )
+    with ProgressBar(log_every=0.25) as bar:
+        summary = generate_dataset(
+            out_dir,
+            count=count,
+            seed=seed,
+            task=task,
+            val_fraction=val_fraction,
+            styles=styles.split(",") if styles is not None else None,
+            workers=workers,
+            height=height,
+            force=force,
+            progress=bar.stage("generating"),
+        )
     if json_output:
         common.emit_json(summary)
         return
@@ -62,22 +61,3 @@ def synth(
     for style, counts in summary["per_style"].items():
         typer.echo(f"  {style:<6} train {counts['train']:>7}  val {counts['val']:>6}")
     typer.echo(f"  characters: {summary['characters']!r}")
-
-
-def _progress_reporter():
-    """Progress on stderr: a live counter on a terminal, a few lines otherwise (logs stay short)."""
-    tty = common.stderr_is_tty()
-    state = {"next": 0.0, "last": 0.0}
-
-    def report(done: int, total: int) -> None:
-        if tty:
-            now = time.monotonic()
-            if done == total or now - state["last"] > 0.2:
-                state["last"] = now
-                sys.stderr.write(f"\rgenerating {done}/{total}" + ("\n" if done == total else ""))
-                sys.stderr.flush()
-        elif done / total >= state["next"] or done == total:
-            common.info(f"generating {done}/{total}")
-            state["next"] = done / total + 0.25
-
-    return report

@@ -13,15 +13,13 @@ from functools import cached_property
 from typing import Callable
 
 from ocrbatch.errors import BadInput, NotFound
-from ocrbatch.jobs.backend import ACTIVE_STATES, Attempt, JobInfo, JobRequest
+from ocrbatch.jobs.backend import ACTIVE_STATES, CANCELLABLE_STATES, Attempt, JobInfo, JobRequest
 from ocrbatch.jobs.stack import StackResources
 from ocrbatch.storage import S3Store
 from ocrbatch.trainer.spec import ENV_PREFIX
 
 # Batch's default log group, used when neither the job nor the stack names one.
 DEFAULT_LOG_GROUP = "/aws/batch/job"
-# States a job can be withdrawn from with cancel_job; later ones need terminate_job.
-CANCELLABLE_STATES = ("SUBMITTED", "PENDING", "RUNNABLE")
 TAG_RUN_ID = "ocrbatch:run-id"
 # get_log_events pages are 1 MB / 10,000 events at most; cap pages per call so a huge log
 # is streamed in slices rather than loaded at once.

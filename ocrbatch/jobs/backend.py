@@ -13,6 +13,8 @@ from ocrbatch.storage import ObjectStore
 from ocrbatch.trainer.spec import TrainingSpec
 
 ACTIVE_STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
+# Waiting states: a job there is withdrawn (Batch's cancel_job); a later one must be terminated.
+CANCELLABLE_STATES = ("SUBMITTED", "PENDING", "RUNNABLE")
 FINAL_STATES = ("SUCCEEDED", "FAILED")
 
 

@@ -103,6 +103,47 @@ class JobMonitor:
                 interval = min(interval, left)
             self.sleep(interval)
 
+    def tail_logs(
+        self, job_id: str, on_lines: Callable[[list[str]], None], *, follow: bool = False
+    ) -> tuple[JobInfo, str | None]:
+        """Hand the job's log to ``on_lines`` as it is read, until caught up or, with ``follow``,
+        until the job ends; returns the job's last description and the log token (None: no log).
+
+        The same polling as :meth:`follow`: backing off while nothing changes, riding out throttling
+        and network errors. Lines go out raw, Paddle's start-up notices included.
+        """
+        job = self.backend.describe(job_id)
+        token: str | None = None
+        interval = self.settings.min_interval
+        errors = 0
+        while True:
+            try:
+                lines, token = self.backend.log_events(job_id, start_from=token)
+            except Exception as exc:  # noqa: BLE001 - _ride_out re-raises all but transient errors
+                errors = self._ride_out(exc, errors)
+                self.sleep(min(interval * 2, self.settings.max_interval))
+                continue
+            errors = 0
+            if lines:
+                on_lines(lines)
+                interval = self.settings.min_interval
+                continue  # more may be waiting: read until caught up
+            if not follow or job.done:
+                return job, token
+            self.sleep(interval)
+            interval = min(interval * self.settings.growth, self.settings.max_interval)
+            try:
+                job = self.backend.describe(job_id)
+            except Exception as exc:  # noqa: BLE001 - as above
+                errors = self._ride_out(exc, errors)
+
+    def _ride_out(self, exc: Exception, errors: int) -> int:
+        """Re-raise ``exc`` unless it is transient and not yet one too many; returns the new count."""
+        if not is_transient(exc) or errors + 1 >= self.settings.max_transient_errors:
+            raise exc
+        self.emit(f"the service is busy or unreachable ({type(exc).__name__}); retrying")
+        return errors + 1
+
     def poll(self, job_id: str) -> tuple[JobInfo, bool]:
         """Describe the job once and emit what changed since the last poll."""
         job = self.backend.describe(job_id)

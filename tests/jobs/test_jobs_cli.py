@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import ocrbatch.datasets
 from ocrbatch import stack_outputs as keys
 from ocrbatch.cli import app
-from ocrbatch.cli import jobs as jobs_cli
+from ocrbatch.cli import common as cli_common
 from ocrbatch.jobs.backend import Attempt
 from ocrbatch.layout import RunLayout
 from ocrbatch.storage import S3Store
@@ -40,8 +40,8 @@ def catalogue(monkeypatch):
 @pytest.fixture
 def fast_clock(monkeypatch):
     clock = FakeClock()
-    monkeypatch.setattr(jobs_cli, "clock", clock)
-    monkeypatch.setattr(jobs_cli, "sleep", clock.sleep)
+    monkeypatch.setattr(cli_common, "clock", clock)
+    monkeypatch.setattr(cli_common, "sleep", clock.sleep)
     return clock
 
 
@@ -51,7 +51,7 @@ def scripted(monkeypatch, tmp_path, fast_clock):
 
     def install(states, **kwargs):
         backend = ScriptedBackend(tmp_path / "store", states, **kwargs)
-        monkeypatch.setattr(jobs_cli, "_backend", lambda target: backend)
+        monkeypatch.setattr(cli_common, "open_backend", lambda target: backend)
         return backend
 
     return install

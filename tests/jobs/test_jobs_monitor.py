@@ -179,3 +179,22 @@ def test_a_job_ending_before_the_timeout_is_returned(tmp_path):
         backend, emit=lambda line: None, clock=clock, sleep=clock.sleep, settings=PollSettings(), show_logs=False
     )
     assert monitor.follow("job-1", timeout=3600).status == "SUCCEEDED"
+
+
+def test_following_a_log_rides_out_throttling_and_reads_to_the_end(tmp_path):
+    clock = FakeClock()
+    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "DescribeJobs")
+    states = [job_state("RUNNING", log_stream="s")] * 3 + [job_state("SUCCEEDED", log_stream="s")]
+    backend = ScriptedBackend(tmp_path, states, logs={0: ["one"], 3: ["two"]}, errors={2: throttled})
+    read, notes = [], []
+    monitor = JobMonitor(backend, emit=notes.append, clock=clock, sleep=clock.sleep)
+    final, token = monitor.tail_logs("job-1", read.extend, follow=True)
+    assert final.status == "SUCCEEDED" and read == ["one", "two"] and token is not None
+    assert any("busy or unreachable" in note for note in notes)
+
+
+def test_reading_a_log_once_stops_when_caught_up(tmp_path):
+    backend = ScriptedBackend(tmp_path, [job_state("RUNNING", log_stream="s")], logs={0: ["one"]})
+    read = []
+    final, _token = JobMonitor(backend, emit=print).tail_logs("job-1", read.extend)
+    assert final.status == "RUNNING" and read == ["one"] and backend.polls == 1

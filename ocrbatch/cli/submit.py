@@ -1,0 +1,190 @@
+"""Starting training: ``submit`` (one job) and ``pipeline`` (upload, submit, monitor, download in one go).
+
+The seed's flags (``--training-data``, ``--s3-bucket``, ``--job-queue``, ``--job-definition``,
+``--job-name``, ``--output-dir``, ``--config-learning-rate``, ``--config-batch-size``) keep working.
+"""
+
+import json
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ocrbatch.cli import common
+from ocrbatch.cli.options import (
+    BatchSizeOpt, DatasetNameOpt, DatasetOpt, EngineOpt, EpochsOpt, ForceOpt, GpusOpt, JobNameOpt, JsonOpt,
+    LearningRateOpt, ModelOpt, OutputDirOpt, QueueOpt, SetOpt, TaskOpt, TimeoutOpt, acts_on_target, parse_timeout,
+)
+from ocrbatch.cli.progress import ProgressBar
+from ocrbatch.cli.watch import job_monitor
+from ocrbatch.errors import BadInput, WaitTimedOut
+from ocrbatch.wiring import Target
+
+
+def register(app: typer.Typer) -> None:
+    app.command("submit")(submit)
+    app.command("pipeline")(pipeline)
+
+
+def _training_options(target: Target, *, overrides, **values):
+    from ocrbatch.jobs.submission import TrainingOptions
+    from ocrbatch.trainer.spec import parse_overrides
+
+    return TrainingOptions(
+        overrides=parse_overrides(overrides or []),
+        job_queue=target.job_queue,
+        job_definition=target.job_definition,
+        **values,
+    )
+
+
+@acts_on_target(batch=True)
+def submit(
+    target: Target,
+    dataset: DatasetOpt = None,
+    dataset_name: DatasetNameOpt = None,
+    queue: QueueOpt = "gpu",
+    gpus: GpusOpt = 1,
+    job_name: JobNameOpt = None,
+    engine: EngineOpt = "builtin",
+    task: TaskOpt = None,
+    model: ModelOpt = None,
+    epochs: EpochsOpt = None,
+    learning_rate: LearningRateOpt = None,
+    batch_size: BatchSizeOpt = None,
+    overrides: SetOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print exactly what would be submitted; submit nothing.")] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Start a training job on a dataset version (a folder is uploaded first)."""
+    from ocrbatch.jobs.submission import newest_dataset, plan_run, resolve_dataset, submit_run
+
+    options = _training_options(
+        target, engine=engine, task=task, model=model, epochs=epochs, learning_rate=learning_rate,
+        batch_size=batch_size, overrides=overrides, queue=queue, gpus=gpus, job_name=job_name,
+    )
+    backend = common.open_backend(target)
+    store = backend.store
+    if not dataset:
+        version = newest_dataset(store)
+        common.info(f"no --dataset given: using the newest dataset version, {version.uri}")
+        dataset_uri, dataset_task = version.uri, getattr(version, "task", None)
+    elif dry_run and Path(dataset).expanduser().is_dir():
+        # Nothing is uploaded in a dry run: show where the folder's version would go.
+        from ocrbatch.layout import DatasetLayout
+
+        name = dataset_name or Path(dataset).expanduser().resolve().name
+        dataset_uri, dataset_task = store.uri(DatasetLayout(name).version("<published-on-submit>")), None
+    else:
+        with ProgressBar() as bar:
+            version = resolve_dataset(
+                store, dataset, name=dataset_name, task=task,
+                on_publish=lambda folder: common.info(f"uploading {folder} to {store.uri()} ..."),
+                progress=bar,
+            )
+        dataset_uri, dataset_task = version.uri, getattr(version, "task", None)
+    run = plan_run(store, dataset_uri, options, dataset_task=dataset_task)
+
+    if dry_run:
+        plan = {
+            "backend": backend.name,
+            "dry_run": True,
+            "job_name": run.request.job_name,
+            "run_id": run.run_id,
+            "run_uri": run.run_uri,
+            "dataset": dataset_uri,
+            "queue": run.request.queue,
+            "gpus": run.request.gpus,
+            "environment": run.request.spec.to_env(),
+        }
+        kwargs_of = getattr(backend, "submit_job_kwargs", None)
+        if kwargs_of:
+            plan["submit_job"] = kwargs_of(run.request)
+        if json_output:
+            common.emit_json(plan)
+        else:
+            common.info(f"would submit on the {backend.name} backend (dry run, nothing submitted):")
+            typer.echo(json.dumps(plan.get("submit_job") or plan, indent=2, sort_keys=True))
+        return
+
+    submitted = submit_run(backend, run)
+    job = submitted.job
+    if json_output:
+        common.emit_json(
+            {
+                "job_id": job.job_id,
+                "job_name": job.job_name,
+                "run_id": run.run_id,
+                "run_uri": run.run_uri,
+                "dataset": dataset_uri,
+                "queue": run.request.queue,
+                "job_queue": job.queue,
+                "backend": backend.name,
+            }
+        )
+    else:
+        common.info(f"submitted {job.job_name} ({run.request.queue} queue); run {run.run_uri}")
+        common.info(f"follow it: ocrbatch monitor {job.job_id}{common.backend_flags(target)}")
+        typer.echo(job.job_id)
+
+
+@acts_on_target(batch=True)
+def pipeline(
+    target: Target,
+    dataset: DatasetOpt = None,
+    dataset_name: DatasetNameOpt = None,
+    output_dir: OutputDirOpt = None,
+    force: ForceOpt = False,
+    queue: QueueOpt = "gpu",
+    gpus: GpusOpt = 1,
+    job_name: JobNameOpt = None,
+    engine: EngineOpt = "builtin",
+    task: TaskOpt = None,
+    model: ModelOpt = None,
+    epochs: EpochsOpt = None,
+    learning_rate: LearningRateOpt = None,
+    batch_size: BatchSizeOpt = None,
+    overrides: SetOpt = None,
+    no_logs: Annotated[bool, typer.Option("--no-logs", help="Do not tail the job's log while it runs.")] = False,
+    timeout: TimeoutOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Upload, submit, monitor and download in one command (exit 1 if the job fails, 124 on --timeout)."""
+    from ocrbatch.jobs.pipeline import Pipeline
+
+    timeout_s = parse_timeout(timeout)
+    if not dataset:
+        raise BadInput("--training-data is required: a folder (or --dataset VERSION)")
+    options = _training_options(
+        target, engine=engine, task=task, model=model, epochs=epochs, learning_rate=learning_rate,
+        batch_size=batch_size, overrides=overrides, queue=queue, gpus=gpus, job_name=job_name,
+    )
+    backend = common.open_backend(target)
+    with ProgressBar() as bar:
+        flow = Pipeline(
+            backend=backend,
+            follow=partial(job_monitor(backend, show_logs=not no_logs).follow, timeout=timeout_s),
+            step=common.info,
+            progress=bar.stage("downloading"),
+            upload_progress=bar,
+        )
+        try:
+            result = flow.run(dataset, options, output_dir, dataset_name=dataset_name, force=force)
+        except (KeyboardInterrupt, WaitTimedOut) as stopped:
+            if flow.job is None:
+                raise
+            timed_out = isinstance(stopped, WaitTimedOut)
+            common.detach_hint(flow.job.job_id, target, headline=str(stopped) if timed_out else None)
+            common.info(f"  download: ocrbatch download {flow.job.job_id} --output-dir DIR{common.backend_flags(target)}")
+            raise typer.Exit(stopped.exit_code if timed_out else 130)
+    if json_output:
+        common.emit_json(result)
+    elif result["status"] == "SUCCEEDED":
+        accuracy = f" (accuracy {result['accuracy']:.1%})" if result["accuracy"] is not None else ""
+        typer.echo(f"SUCCEEDED job {result['job_id']}: model in {result['model_dir']}{accuracy}")
+    else:
+        typer.echo(f"{result['status']} job {result['job_id']}: {result['status_reason'] or 'no reason given'}")
+    if result["status"] != "SUCCEEDED":
+        raise typer.Exit(1)

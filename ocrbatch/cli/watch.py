@@ -1,0 +1,109 @@
+"""Watching a job: ``monitor`` (states, progress and log to its end) and ``logs`` (the raw log).
+
+Both poll through :class:`~ocrbatch.jobs.monitor.JobMonitor`, so both back off while nothing changes
+and ride out throttling. Ctrl-C detaches; the job keeps running.
+"""
+
+from typing import Annotated
+
+import typer
+
+from ocrbatch.cli import common
+from ocrbatch.cli.options import JobArg, JobIdOpt, JsonOpt, TimeoutOpt, acts_on_target, job_ref, parse_timeout
+from ocrbatch.errors import BadInput, WaitTimedOut
+from ocrbatch.jobs.backend import JobBackend, JobInfo
+from ocrbatch.wiring import Target
+
+
+def register(app: typer.Typer) -> None:
+    app.command("monitor")(monitor)
+    app.command("logs")(logs)
+
+
+def job_monitor(backend: JobBackend, *, show_logs: bool = True):
+    from ocrbatch.jobs.monitor import JobMonitor
+
+    return JobMonitor(backend, emit=common.info, clock=common.clock, sleep=common.sleep, show_logs=show_logs)
+
+
+def print_final(backend: JobBackend, job: JobInfo, json_output: bool) -> None:
+    """Print a job's final result and exit 1 when it failed."""
+    from ocrbatch.jobs.monitor import describe_snapshot, snapshot
+
+    data = snapshot(backend, job)
+    if json_output:
+        common.emit_json(data)
+    else:
+        for line in describe_snapshot(data):
+            typer.echo(line)
+    if job.status == "FAILED":
+        raise typer.Exit(1)
+
+
+@acts_on_target(batch=True, job_params=("job", "job_id"))
+def monitor(
+    target: Target,
+    job: JobArg = None,
+    job_id: JobIdOpt = None,
+    once: Annotated[bool, typer.Option("--once", "--no-follow", help="Print the current state and exit.")] = False,
+    no_logs: Annotated[bool, typer.Option("--no-logs", help="Do not tail the job's log.")] = False,
+    timeout: TimeoutOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Follow a job to its end (exit 0 SUCCEEDED, 1 FAILED, 124 --timeout). Ctrl-C detaches; the job keeps running."""
+    from ocrbatch.jobs.runs import resolve_job
+
+    timeout_s = parse_timeout(timeout)
+    ref = job_ref(job, job_id)
+    backend = common.open_backend(target)
+    current = resolve_job(backend, ref)
+    if not once:
+        try:
+            current = job_monitor(backend, show_logs=not no_logs).follow(current.job_id, timeout=timeout_s)
+        except KeyboardInterrupt:
+            common.detach_hint(current.job_id, target)
+            raise typer.Exit(130)
+        except WaitTimedOut as stopped:
+            current = backend.describe(current.job_id)
+            if not current.done:  # it may have ended in the moment since the last poll
+                common.detach_hint(current.job_id, target, headline=str(stopped))
+                print_final(backend, current, json_output)
+                raise typer.Exit(stopped.exit_code)
+    print_final(backend, current, json_output)
+
+
+@acts_on_target(batch=True, job_params=("job", "job_id"))
+def logs(
+    target: Target,
+    job: JobArg = None,
+    job_id: JobIdOpt = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until the job ends.")] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Print a job's log (the current attempt's stream)."""
+    from ocrbatch.jobs.runs import resolve_job
+
+    if follow and json_output:
+        raise BadInput("--follow streams text lines; use --json without --follow")
+    ref = job_ref(job, job_id)
+    backend = common.open_backend(target)
+    current = resolve_job(backend, ref)
+    collected: list[str] = []
+
+    def take(lines: list[str]) -> None:
+        if json_output:
+            collected.extend(lines)
+        else:
+            for line in lines:
+                typer.echo(line)
+
+    try:
+        current, token = job_monitor(backend).tail_logs(current.job_id, take, follow=follow)
+    except KeyboardInterrupt:
+        flags = common.backend_flags(target)
+        common.info(f"stopped following; the job keeps running (ocrbatch logs {current.job_id} -f{flags})")
+        raise typer.Exit(130)
+    if json_output:
+        common.emit_json({"job_id": current.job_id, "status": current.status, "lines": collected})
+    elif not collected and token is None and not current.log_stream:
+        common.info(f"no log yet: job {current.job_id} is {current.status} (the log appears once it starts)")
