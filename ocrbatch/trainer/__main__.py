@@ -11,7 +11,6 @@ import logging
 import os
 import sys
 from pathlib import Path
-import threading
 from functools import partial
 
 from ocrbatch.errors import OcrbatchError
@@ -50,15 +49,16 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
 
     from ocrbatch.aws_clients import AwsClients
-    from ocrbatch.trainer.run import FLUSH_TIMEOUT_S, PROGRESS_INTERVAL_S, install_signal_handlers, run_training
+    from ocrbatch.stop_window import STOP_BUDGET_S
+    from ocrbatch.trainer.run import PROGRESS_INTERVAL_S, StopRequest, install_signal_handlers, run_training
 
-    stop = threading.Event()
+    stop = StopRequest()
     install_signal_handlers(stop)
     workdir = os.environ.get("OCRBATCH_WORKDIR")  # local mode keeps it across attempts
     try:
         attempt = int(os.environ.get("AWS_BATCH_JOB_ATTEMPT") or 1)
         progress_interval = float(os.environ.get("OCRBATCH_PROGRESS_INTERVAL") or PROGRESS_INTERVAL_S)
-        flush_timeout = float(os.environ.get("OCRBATCH_FLUSH_TIMEOUT") or FLUSH_TIMEOUT_S)
+        stop_budget = float(os.environ.get("OCRBATCH_STOP_BUDGET") or STOP_BUDGET_S)  # drills shorten it
     except ValueError as exc:
         print(f"error: a number in the environment is malformed: {exc}", file=sys.stderr)
         return 2
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         attempt=attempt,
         make_s3_client=partial(AwsClients(), "s3"),
         progress_interval=progress_interval,
-        flush_timeout=flush_timeout,
+        stop_budget=stop_budget,
     )
 
 

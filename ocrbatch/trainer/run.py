@@ -4,10 +4,13 @@ fetch + verify the dataset -> restore the newest checkpoint (resume after a Spot
 the chosen engine while checkpoints and progress stream to the run's output location -> publish the
 exported model with its metrics, manifest last.
 
-SIGTERM (what Batch/ECS send before a Spot reclaim or a cancel) sets the engine's stop flag; the engine
-checkpoints and stops, the upload is flushed, and the process exits 143 so the attempt counts as
-interrupted. A retried attempt finds the checkpoint and resumes. A run whose model is already published
-(the retry of an attempt that died after publishing) exits 0 without training again.
+SIGTERM (the instance's Spot notice watcher two minutes before a reclaim, or ECS on a cancel) sets the
+engine's stop flag; the engine checkpoints and stops, the upload is flushed within the stop budget
+(``ocrbatch.stop_window``, counted from the signal), and the process exits 143 so the attempt is
+retried. An upload the budget cannot finish leaves the previous checkpoint pointed to (the A/B slots of
+``checkpoints``). A retried attempt finds the checkpoint, resumes, and records what the interruption
+cost (``interruptions``). A run whose model is already published (the retry of an attempt that died
+after publishing) exits 0 without training again.
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ from pathlib import Path
 from typing import Callable
 
 from ocrbatch import artifact, datasets
-from ocrbatch.errors import OcrbatchError
+from ocrbatch.errors import NotFound, OcrbatchError
 from ocrbatch.layout import CHECKPOINTS_DIR, MODEL_DIR, PROGRESS_NAME
+from ocrbatch.stop_window import EXIT_STOPPED, STOP_BUDGET_S
 from ocrbatch.storage import ObjectStore, store_at
 from ocrbatch.trainer.checkpoints import CheckpointSync
 from ocrbatch.trainer.engines import get_engine
 from ocrbatch.trainer.engines.base import Preempted, TrainContext
+from ocrbatch.trainer.interruptions import cost_of_previous_attempt
 from ocrbatch.trainer.progress import KEYS as PROGRESS_KEYS
 from ocrbatch.trainer.spec import TrainingSpec
 
@@ -37,10 +42,26 @@ log = logging.getLogger("ocrbatch.trainer")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_PREEMPTED = 143  # 128 + SIGTERM, what a killed container would report anyway
-# ECS gives a container stopTimeout (30 s default, 120 s max) between SIGTERM and SIGKILL.
-FLUSH_TIMEOUT_S = 25.0
+EXIT_PREEMPTED = EXIT_STOPPED  # 143: 128 + SIGTERM, what a killed container would report anyway
 PROGRESS_INTERVAL_S = 5.0
+
+
+class StopRequest(threading.Event):
+    """The stop flag an engine polls; remembers when it was first set, so the budget counts from the signal."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requested_at: float | None = None
+
+    def set(self) -> None:
+        if self.requested_at is None:
+            self.requested_at = time.monotonic()
+        super().set()
+
+    def time_left(self, budget: float) -> float:
+        if self.requested_at is None:
+            return budget
+        return max(0.0, budget - (time.monotonic() - self.requested_at))
 
 
 class ProgressReporter:
@@ -91,15 +112,15 @@ def run_training(
     spec: TrainingSpec,
     *,
     workdir: Path | None = None,
-    stop_event: threading.Event | None = None,
+    stop_event: StopRequest | threading.Event | None = None,
     attempt: int = 1,
     make_s3_client: Callable[[], object] | None = None,
     progress_interval: float = PROGRESS_INTERVAL_S,
-    flush_timeout: float = FLUSH_TIMEOUT_S,
+    stop_budget: float = STOP_BUDGET_S,
 ) -> int:
     """Run attempt number ``attempt`` of ``spec``; returns the process exit code (0, 1 or 143).
-    ``make_s3_client`` is called when the run or its dataset is in S3; ``flush_timeout`` bounds the
-    checkpoint upload after SIGTERM."""
+    ``make_s3_client`` is called when the run or its dataset is in S3; ``stop_budget`` is the time from
+    SIGTERM (a :class:`StopRequest`'s) to a flushed checkpoint."""
     store, run_key = store_at(spec.output, make_s3_client=make_s3_client)
     run_prefix = _prefix(run_key)
     progress = ProgressReporter(
@@ -109,7 +130,15 @@ def run_training(
         attempt=attempt,
         interval=progress_interval,
     )
-    stop_event = stop_event or threading.Event()
+    previous = _previous_progress(store, run_prefix + PROGRESS_NAME, attempt)
+    interruptions = list((previous or {}).get("interruptions") or [])
+    stop_event = stop_event or StopRequest()
+    stop_clock = stop_event if isinstance(stop_event, StopRequest) else None
+
+    def time_left() -> float:
+        # Any other event (tests, embedders) has no signal time: the budget counts from the engine's stop.
+        return stop_clock.time_left(stop_budget) if stop_clock else stop_budget
+
     own_workdir = workdir is None
     workdir = Path(workdir or tempfile.mkdtemp(prefix="ocrbatch-run-"))
     sync: CheckpointSync | None = None
@@ -126,8 +155,15 @@ def run_training(
 
         sync = CheckpointSync(store, run_prefix + CHECKPOINTS_DIR, workdir / "checkpoints")
         restored = sync.restore()
+        info = restored.get("info", {}) if restored else None
+        cost = cost_of_previous_attempt(previous, info)
+        if cost:
+            interruptions.append(cost)
+            log.info("attempt %s was %s; it cost %s s of training", cost["attempt"],
+                     "stopped on SIGTERM" if cost["notice"] else "killed", cost["lost_seconds"])
+        if interruptions:
+            progress(interruptions=interruptions)
         if restored:
-            info = restored.get("info", {})
             log.info("resuming from checkpoint %s", info)
             progress(resumed_from=info)
 
@@ -144,6 +180,7 @@ def run_training(
             on_checkpoint=sync.announce,
             report=progress,
             stop_requested=stop_event,
+            stop_time_left=time_left,
             use_gpu=_detect_gpu(),
         )
         engine = get_engine(spec.engine)
@@ -168,8 +205,12 @@ def run_training(
         log.info("model published at %s", store.uri(run_prefix + MODEL_DIR))
         return EXIT_OK
     except Preempted:
-        flushed = sync.close(flush_timeout) if sync else True
-        message = "stopped by SIGTERM; checkpoint " + ("saved" if flushed else "upload did not finish in time")
+        flushed = sync.close(time_left()) if sync else True
+        message = "stopped by SIGTERM; checkpoint " + (
+            "saved" if flushed else "upload did not finish in time; the previous checkpoint stands"
+        )
+        if stop_clock and stop_clock.requested_at is not None:
+            message += f" ({time.monotonic() - stop_clock.requested_at:.1f} s after the signal, budget {stop_budget:g} s)"
         log.warning(message)
         progress(state="interrupted", message=message)
         return EXIT_PREEMPTED
@@ -183,9 +224,21 @@ def run_training(
         return EXIT_FAILED
     finally:
         if sync:
-            sync.close(flush_timeout)
+            sync.close(time_left())
         if own_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _previous_progress(store: ObjectStore, key: str, attempt: int) -> dict | None:
+    """The progress an earlier attempt of this run left, read before this attempt overwrites it."""
+    try:
+        previous = json.loads(store.get_bytes(key))
+    except NotFound:
+        return None
+    except Exception as exc:  # noqa: BLE001 - the cost report is best effort; training must go on
+        log.warning("could not read the previous attempt's progress: %s", exc)
+        return None
+    return previous if isinstance(previous, dict) and (previous.get("attempt") or 0) < attempt else None
 
 
 def _complete_export_dir(export_dir: Path, spec: TrainingSpec, result, dataset_version: str) -> None:
@@ -199,7 +252,7 @@ def _complete_export_dir(export_dir: Path, spec: TrainingSpec, result, dataset_v
     )
 
 
-def install_signal_handlers(stop_event: threading.Event) -> None:
+def install_signal_handlers(stop_event: StopRequest) -> None:
     """SIGTERM/SIGINT ask the engine to checkpoint and stop; a second signal is not needed.
 
     Paddle installs C-level handlers for SIGTERM when it is imported (they print a stack and abort),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from ocrbatch.datasets.local_dataset import LocalDataset
+from ocrbatch.stop_window import STOP_BUDGET_S
 from ocrbatch.trainer.spec import TrainingSpec
 
 
@@ -34,6 +35,9 @@ class TrainContext:
     # Call with any progress.KEYS (epoch, step, loss, accuracy, eta_seconds, ...); throttled for you.
     report: Callable[..., None]
     stop_requested: threading.Event = field(default_factory=threading.Event)
+    # Seconds left of the stop budget once stop_requested is set (ocrbatch.stop_window): what an engine
+    # may spend saving before the orchestrator's upload needs the rest.
+    stop_time_left: Callable[[], float] = lambda: STOP_BUDGET_S
     use_gpu: bool = False
 
 
