@@ -25,8 +25,9 @@ same dataset always gets the same id: re-uploading an unchanged folder is a no-o
 uploads of it agree.
 
 Indexes and label files are cut into chunks at content-defined boundaries (a line whose path
-hashes to a multiple of ``CHUNK_MEAN_LINES``), so a small change rewrites one or two chunks and the
-next version shares all the others: a one-file change sends a small delta, not the whole index.
+hashes to a multiple of the mean chunk length, ``chunk_mean``), so a small change rewrites one or
+two chunks and the next version shares all the others: a one-file change sends a small delta, not
+the whole index.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -47,7 +49,7 @@ FORMAT = 2
 KIND = "ocrbatch.dataset"
 VERSION_ID_LENGTH = 16
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-CHUNK_MEAN_LINES = 4096  # ~400 kB of index (~150 kB compressed) or ~120 kB of labels per chunk
+CHUNK_MEAN_LINES = 4096  # at most: ~700 kB of index (~300 kB compressed) or ~120 kB of labels
 CHUNK_MAX_FACTOR = 4  # a run of lines with no boundary is cut anyway at this many times the mean
 REPAIR_HINT = "re-upload the dataset's folder with `ocrbatch upload` to repair it"
 
@@ -95,11 +97,18 @@ def version_id_of(content: dict) -> str:
 # --- chunks: content-defined pieces of line files ---------------------------------------------
 
 
-def cut_chunks(lines: Iterable[bytes], mean: int | None = None) -> Iterator[bytes]:
+def chunk_mean(count: int) -> int:
+    """Lines per chunk, on average, for a stream of ``count`` lines: about 1/64 of them (a power of
+    two, at least 64), at most ``CHUNK_MEAN_LINES``. Small datasets get small chunks, so their
+    deltas stay small too; the mean changes only when the size crosses a power of two."""
+    target = max(64, 1 << max(0, round(math.log2(max(count, 1) / 64))))
+    return min(CHUNK_MEAN_LINES, target)
+
+
+def cut_chunks(lines: Iterable[bytes], mean: int) -> Iterator[bytes]:
     """Join ``lines`` into chunks, ending one after a line whose path (the text before its first
     tab) hashes to a multiple of ``mean``: an insertion or deletion moves only the boundaries next
     to it, so the chunks around it stay byte-identical."""
-    mean = mean or CHUNK_MEAN_LINES
     longest = mean * CHUNK_MAX_FACTOR
     pending: list[bytes] = []
     for line in lines:

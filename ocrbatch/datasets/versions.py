@@ -30,6 +30,7 @@ from ocrbatch.datasets.manifest import (
     DatasetVersion,
     FilesDigest,
     check_name,
+    chunk_mean,
     cut_chunks,
     decode_chunk,
     encode_chunk,
@@ -128,8 +129,11 @@ def publish_dataset(
             yield index_line(path, sha, size, *located[sha])
 
     with _ChunkSender(store, layout, stored) as chunks:
-        index = chunks.send(index_lines())
-        labels = {split: chunks.send(data.splitlines(keepends=True)) for split, data in label_bytes.items()}
+        index = chunks.send(index_lines(), len(files))
+        labels = {}
+        for split, data in label_bytes.items():
+            lines = data.splitlines(keepends=True)
+            labels[split] = chunks.send(lines, len(lines))
     manifest = {
         "format": FORMAT,
         "kind": KIND,
@@ -271,9 +275,10 @@ class _ChunkSender:
         self._pool = ThreadPoolExecutor(max_workers=self.WORKERS)
         self._futures: list = []
 
-    def send(self, lines) -> list[list]:
+    def send(self, lines, count: int) -> list[list]:
+        """Send the chunks of ``lines`` (``count`` of them) the store lacks; return their entries."""
         entries = []
-        for raw in cut_chunks(lines):
+        for raw in cut_chunks(lines, chunk_mean(count)):
             sha, blob = encode_chunk(raw)
             key = self.layout.chunk(sha)
             entries.append([sha, len(blob), raw.count(b"\n")])
