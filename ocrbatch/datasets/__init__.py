@@ -16,13 +16,16 @@ The dataset folder convention (what ``ocrbatch upload DIR`` and ``ocrbatch valid
   file name, else from the labels themselves.
 * Images are files PaddleOCR (OpenCV) can decode: JPEG, PNG, BMP, TIFF, WebP.
 
-A published version is content-addressed and immutable (``manifest.py`` has the store layout);
-fetching it writes ``train.txt``, ``val.txt`` and the images into a folder in PaddleOCR's layout.
+A published version is content-addressed and immutable, and everything in it is checked from its
+version id down (``manifest.py``); fetching it writes ``train.txt``, ``val.txt`` and the images into
+a folder in PaddleOCR's layout, all or nothing (``fetch.py``). Uploading a folder again re-sends
+whatever the store has lost; :func:`verify_versions` reads every version back and names the damage.
 
 Public API: :func:`validate_dataset`, :func:`publish_dataset`, :func:`fetch_dataset`,
-:func:`list_versions`, :func:`resolve_version`, :class:`DatasetVersion`, :class:`ValidationReport`.
+:func:`list_versions`, :func:`scan_versions` (with the damaged versions), :func:`resolve_version`,
+:func:`verify_versions`, :class:`DatasetVersion`, :class:`ValidationReport`.
 Progress callbacks take ``(stage, done, total)``: ``validating`` counts images, ``uploading`` and
-``downloading`` count bytes.
+``downloading`` count bytes, ``verifying`` counts versions.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ _EXPORTS = {
     "list_versions": "versions",
     "publish_dataset": "versions",
     "resolve_version": "versions",
+    "scan_versions": "versions",
+    "verify_versions": "checks",
     "validate_dataset": "validation",
 }
 __all__ = sorted(_EXPORTS)

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
+from ocrbatch.datasets.local_dataset import LocalDataset
 from ocrbatch.datasets.manifest import REPAIR_HINT, iter_index, load_chunk
 from ocrbatch.datasets.staging import exclusive, partial_tree, swap_in
 from ocrbatch.datasets.transport import naming, writing
@@ -34,7 +35,6 @@ from ocrbatch.datasets.versions import resolve_manifest
 from ocrbatch.digests import sha256_file
 from ocrbatch.errors import BadInput, IntegrityError, NotFound
 from ocrbatch.layout import DatasetLayout, parse_dataset_version
-from ocrbatch.datasets.local_dataset import LocalDataset
 from ocrbatch.storage import LocalStore, ObjectStore
 
 MARKER_NAME = ".ocrbatch-dataset.json"

@@ -98,10 +98,11 @@ def version_id_of(content: dict) -> str:
 
 
 def chunk_mean(count: int) -> int:
-    """Lines per chunk, on average, for a stream of ``count`` lines: about 1/64 of them (a power of
-    two, at least 64), at most ``CHUNK_MEAN_LINES``. Small datasets get small chunks, so their
-    deltas stay small too; the mean changes only when the size crosses a power of two."""
-    target = max(64, 1 << max(0, round(math.log2(max(count, 1) / 64))))
+    """Lines per chunk, on average, for a stream of ``count`` lines: about 1/16 of them (a power of
+    two, at least 256), at most ``CHUNK_MEAN_LINES``. Small datasets get small chunks, so their
+    deltas stay small too, but not so many that the first upload pays for the requests (each chunk
+    is one PUT); the mean changes only when the size crosses a power of two."""
+    target = max(256, 1 << max(0, round(math.log2(max(count, 1) / 16))))
     return min(CHUNK_MEAN_LINES, target)
 
 
