@@ -122,9 +122,18 @@ def cut_chunks(lines: Iterable[bytes], mean: int) -> Iterator[bytes]:
         yield b"".join(pending)
 
 
+def chunk_name(raw: bytes) -> str:
+    """A chunk is named by the sha256 of its lines, not of its compressed bytes."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+def compress_chunk(raw: bytes) -> bytes:
+    return gzip.compress(raw, compresslevel=5, mtime=0)
+
+
 def encode_chunk(raw: bytes) -> tuple[str, bytes]:
-    """(sha256 of the raw bytes: the chunk's name, the stored gzip bytes)."""
-    return hashlib.sha256(raw).hexdigest(), gzip.compress(raw, compresslevel=5, mtime=0)
+    """(the chunk's name, the bytes stored)."""
+    return chunk_name(raw), compress_chunk(raw)
 
 
 def decode_chunk(stored: bytes, sha256: str, where: str) -> bytes:

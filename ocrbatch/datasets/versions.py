@@ -31,9 +31,10 @@ from ocrbatch.datasets.manifest import (
     FilesDigest,
     check_name,
     chunk_mean,
+    chunk_name,
+    compress_chunk,
     cut_chunks,
     decode_chunk,
-    encode_chunk,
     index_line,
     parse_index_chunk,
     read_manifest,
@@ -100,7 +101,8 @@ def publish_dataset(
     except IntegrityError:
         existing = None  # a damaged manifest: rewritten below
     stored = _stored_objects(store, layout)
-    if existing is not None and not _missing_objects(existing, layout, stored):
+    missing = _missing_objects(existing, layout, stored) if existing is not None else []
+    if existing is not None and not missing:
         return DatasetVersion.from_manifest(store, existing, reused=True)
 
     # Where each image's content already lives (sha256 -> (shard, offset)): in this version's own
@@ -128,7 +130,7 @@ def publish_dataset(
             sha, size = files[path]
             yield index_line(path, sha, size, *located[sha])
 
-    with _ChunkSender(store, layout, stored) as chunks:
+    with _ChunkSender(store, layout, stored, suspect=set(missing)) as chunks:
         index = chunks.send(index_lines(), len(files))
         labels = {}
         for split, data in label_bytes.items():
@@ -263,14 +265,19 @@ def _send_shards(store, layout, folder, report, groups, pending, located, stored
 
 
 class _ChunkSender:
-    """Cuts line streams into chunks and sends those the store lacks, a few at a time."""
+    """Cuts line streams into chunks and sends those the store lacks, a few at a time.
+
+    A chunk the store holds is trusted by name (content addressing; readers check it) and not even
+    compressed again, which is most of a small change's index; ``suspect`` keys (held at another
+    size than a manifest says) are sent again."""
 
     WORKERS = 8
 
-    def __init__(self, store: ObjectStore, layout: DatasetLayout, stored: dict[str, int]):
+    def __init__(self, store: ObjectStore, layout: DatasetLayout, stored: dict[str, int], suspect: set[str]):
         self.store = store
         self.layout = layout
         self.stored = stored
+        self.suspect = suspect
         self.sent = 0
         self._pool = ThreadPoolExecutor(max_workers=self.WORKERS)
         self._futures: list = []
@@ -279,15 +286,18 @@ class _ChunkSender:
         """Send the chunks of ``lines`` (``count`` of them) the store lacks; return their entries."""
         entries = []
         for raw in cut_chunks(lines, chunk_mean(count)):
-            sha, blob = encode_chunk(raw)
+            sha = chunk_name(raw)
             key = self.layout.chunk(sha)
-            entries.append([sha, len(blob), raw.count(b"\n")])
-            if self.stored.get(key) != len(blob):
-                self.stored[key] = len(blob)
-                self.sent += len(blob)
+            size = self.stored.get(key)
+            if size is None or key in self.suspect:
+                blob = compress_chunk(raw)
+                size = self.stored[key] = len(blob)
+                self.suspect.discard(key)
+                self.sent += size
                 self._futures.append(self._pool.submit(self._put, key, blob))
                 if len(self._futures) > 4 * self.WORKERS:  # bounded: chunks are not all held at once
                     self._futures.pop(0).result()
+            entries.append([sha, size, raw.count(b"\n")])
         return entries
 
     def _put(self, key: str, blob: bytes) -> None:

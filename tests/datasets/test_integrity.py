@@ -331,3 +331,14 @@ def test_a_one_file_change_sends_one_index_chunk_and_the_changed_labels(store, t
     local = fetch_dataset(store, second.key, tmp_path / "f")
     assert local.train_labels.read_text() == (folder / "train.txt").read_text()
     assert (local.root / "imgs/0100.png").read_bytes() == (folder / "imgs/0100.png").read_bytes()
+
+
+def test_a_truncated_chunk_is_sent_again(store, dataset, tmp_path):
+    version = publish_dataset(store, dataset, name="pinball")
+    manifest = read_manifest(store, "pinball", version.version_id)
+    chunk = store.root / DatasetLayout("pinball").chunk(manifest["index"][0][0])
+    chunk.write_bytes(chunk.read_bytes()[:-5])
+    with pytest.raises(IntegrityError, match=chunk.name):
+        fetch_dataset(store, version.key, tmp_path / "f")
+    assert publish_dataset(store, dataset, name="pinball").repaired
+    assert fetch_dataset(store, version.key, tmp_path / "f").train_labels.exists()
