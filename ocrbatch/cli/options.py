@@ -157,3 +157,10 @@ BatchSizeOpt = Annotated[Optional[int], typer.Option("--config-batch-size", "--b
 SetOpt = Annotated[
     Optional[List[str]], typer.Option("--set", help="Engine config override KEY=VALUE (repeatable).")
 ]
+FromScratchOpt = Annotated[
+    bool,
+    typer.Option(
+        "--from-scratch",
+        help="paddleocr engine: start from random weights, not the model's pretrained ones (needs far more data).",
+    ),
+]

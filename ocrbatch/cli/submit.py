@@ -14,7 +14,7 @@ import typer
 
 from ocrbatch.cli import common
 from ocrbatch.cli.options import (
-    BatchSizeOpt, DatasetNameOpt, DatasetOpt, EngineOpt, EpochsOpt, ForceOpt, GpusOpt, JobNameOpt, JsonOpt,
+    BatchSizeOpt, DatasetNameOpt, DatasetOpt, EngineOpt, EpochsOpt, ForceOpt, FromScratchOpt, GpusOpt, JobNameOpt, JsonOpt,
     LearningRateOpt, ModelOpt, OutputDirOpt, QueueOpt, SetOpt, TaskOpt, TimeoutOpt, acts_on_target, parse_timeout,
 )
 from ocrbatch.cli.progress import ProgressBar
@@ -55,6 +55,7 @@ def submit(
     learning_rate: LearningRateOpt = None,
     batch_size: BatchSizeOpt = None,
     overrides: SetOpt = None,
+    from_scratch: FromScratchOpt = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print exactly what would be submitted; submit nothing.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -63,7 +64,8 @@ def submit(
 
     options = _training_options(
         target, engine=engine, task=task, model=model, epochs=epochs, learning_rate=learning_rate,
-        batch_size=batch_size, overrides=overrides, queue=queue, gpus=gpus, job_name=job_name,
+        batch_size=batch_size, overrides=overrides, from_scratch=from_scratch, queue=queue, gpus=gpus,
+        job_name=job_name,
     )
     backend = common.open_backend(target)
     store = backend.store
@@ -147,6 +149,7 @@ def pipeline(
     learning_rate: LearningRateOpt = None,
     batch_size: BatchSizeOpt = None,
     overrides: SetOpt = None,
+    from_scratch: FromScratchOpt = False,
     no_logs: Annotated[bool, typer.Option("--no-logs", help="Do not tail the job's log while it runs.")] = False,
     timeout: TimeoutOpt = None,
     json_output: JsonOpt = False,
@@ -159,7 +162,8 @@ def pipeline(
         raise BadInput("--training-data is required: a folder (or --dataset VERSION)")
     options = _training_options(
         target, engine=engine, task=task, model=model, epochs=epochs, learning_rate=learning_rate,
-        batch_size=batch_size, overrides=overrides, queue=queue, gpus=gpus, job_name=job_name,
+        batch_size=batch_size, overrides=overrides, from_scratch=from_scratch, queue=queue, gpus=gpus,
+        job_name=job_name,
     )
     backend = common.open_backend(target)
     with ProgressBar() as bar:

@@ -36,6 +36,7 @@ class TrainingOptions:
     learning_rate: float | None = None
     batch_size: int | None = None
     overrides: dict[str, str] | None = None
+    from_scratch: bool = False
     queue: str = "gpu"
     gpus: int = 1
     job_name: str | None = None
@@ -144,6 +145,7 @@ def plan_run(
         learning_rate=options.learning_rate,
         batch_size=options.batch_size,
         overrides=dict(options.overrides or {}),
+        from_scratch=options.from_scratch,
     )
     check_spec(spec)
     request = JobRequest(

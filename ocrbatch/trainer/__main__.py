@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--from-scratch", action="store_true", default=None,
+                        help="paddleocr engine: random initial weights, no pretrained ones (OCRBATCH_FROM_SCRATCH)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="engine config override")
     args = parser.parse_args(argv)
 
@@ -40,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         cli_values = dict(
             dataset=args.dataset, output=args.output, engine=args.engine, task=args.task, model=args.model,
             epochs=args.epochs, learning_rate=args.learning_rate, batch_size=args.batch_size,
+            from_scratch=args.from_scratch,
         )
         spec = TrainingSpec.from_env(**cli_values)
         if args.set:

@@ -30,6 +30,7 @@ class TrainingSpec:
     learning_rate: float | None = None
     batch_size: int | None = None
     overrides: dict[str, str] = field(default_factory=dict)  # engine config keys, e.g. Global.use_amp=true
+    from_scratch: bool = False  # paddleocr: random weights instead of the model's pretrained ones
 
     def __post_init__(self):
         if not self.dataset:
@@ -52,7 +53,7 @@ class TrainingSpec:
     def to_env(self) -> dict[str, str]:
         env = {}
         for key, value in asdict(self).items():
-            if value is None or value == {}:
+            if value is None or value == {} or (key == "from_scratch" and not value):
                 continue
             env[ENV_PREFIX + key.upper()] = json.dumps(value) if key == "overrides" else str(value)
         return env
@@ -85,6 +86,10 @@ def _parse(name: str, raw: str):
             return int(raw)
         if name == "learning_rate":
             return float(raw)
+        if name == "from_scratch":
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError("expected true or false")
+            return raw.lower() in ("true", "1")
         if name == "overrides":
             value = json.loads(raw)
             if not isinstance(value, dict):

@@ -9,7 +9,9 @@
   resumes from ``Global.checkpoints`` at saved epoch + 1, and on SIGTERM kills its process group
   when it leads it (as ppocr/data set_signal_handlers does);
 - ``tools/export_model.py``: writes inference.json/.pdiparams/.yml from ``Global.pretrained_model``;
-- ``tools/eval.py``: prints a ``metric eval`` block.
+- ``tools/eval.py``: prints a ``metric eval`` block;
+- ``ppocr/data`` and ``tools/program.py``: the functions our launcher wraps (only
+  ``set_signal_handlers`` does anything: train.py's loop is its own).
 
 Every tool run appends one JSON line (argv, pid, the loaded config's key values) to the file named
 by ``FAKE_PADDLEOCR_RECORD``. ``FAKE_EPOCH_SECONDS`` slows epochs down for stop tests.
@@ -233,8 +235,10 @@ def main():
     with open(os.path.join(out, "config.yml"), "w") as handle:
         yaml.safe_dump(config, handle)
     log_file = os.path.join(out, "train.log")
-    if os.getpgrp() == os.getpid():
-        signal.signal(signal.SIGTERM, lambda *_: os.killpg(os.getpgrp(), signal.SIGKILL))
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from ppocr.data import set_signal_handlers
+
+    set_signal_handlers()
     labels = config["Train"]["dataset"]["label_file_list"][0]
     if not open(labels).read().strip():
         log("No Images in train dataset, please ensure", log_file)
@@ -319,9 +323,36 @@ main()
 '''
 
 
+# The modules our launcher wraps; this train.py calls only set_signal_handlers.
+_PPOCR_DATA = '''
+import os, signal
+
+
+def set_signal_handlers():
+    if os.getpgrp() == os.getpid():
+        signal.signal(signal.SIGTERM, lambda *_: os.killpg(os.getpgrp(), signal.SIGKILL))
+
+
+def build_dataloader(*args, **kwargs):
+    raise NotImplementedError
+'''
+
+_PROGRAM = '''
+from ppocr.data import build_dataloader
+
+
+def train(*args, **kwargs):
+    raise NotImplementedError
+'''
+
+
 def make_checkout(root: Path) -> Path:
     root = Path(root)
     for relative, text in (
+        ("ppocr/__init__.py", ""),
+        ("ppocr/data/__init__.py", _PPOCR_DATA),
+        ("tools/__init__.py", ""),
+        ("tools/program.py", _PROGRAM),
         ("configs/rec/PP-OCRv5/PP-OCRv5_mobile_rec.yml", REC_CONFIG),
         ("configs/det/PP-OCRv5/PP-OCRv5_mobile_det.yml", DET_CONFIG),
         ("tools/train.py", _COMMON + _TRAIN),

@@ -87,6 +87,7 @@ class FakeEvaluation:
 
 def engine(checkout, tmp_path, **kwargs) -> PaddleOCREngine:
     kwargs.setdefault("evaluate", FakeEvaluation())
+    kwargs.setdefault("weights_reachable", lambda url: True)
     return PaddleOCREngine(paddleocr_home=checkout, weights_dir=tmp_path / "weights", poll_interval=0.05,
                            stop_grace=5, **kwargs)
 
@@ -230,7 +231,7 @@ def test_several_gpus_train_under_the_distributed_launcher(checkout, tmp_path, m
     engine(checkout, tmp_path, gpu_ids=lambda: ["0", "1"], python=str(launcher_python)).train(run.ctx)
     train_call, export_call = [json.loads(line) for line in calls.read_text().splitlines()]
     assert train_call[:4] == ["-m", "paddle.distributed.launch", "--gpus", "0,1"]
-    assert train_call[4].endswith("tools/train.py")
+    assert train_call[4].endswith("paddleocr/launcher.py") and train_call[5] == str(checkout)
     assert export_call[0].endswith("tools/export_model.py")  # export is a single process
     assert read_record(tmp_path / "record.jsonl")[0]["Global"]["use_gpu"] is True
 
@@ -275,7 +276,7 @@ def test_missing_checkout_says_where_the_engine_runs(tmp_path):
 def test_model_must_fit_the_task(checkout, tmp_path):
     with pytest.raises(BadInput, match="does not fit task 'rec'"):
         engine(checkout, tmp_path).train(Run(tmp_path, model="PP-OCRv5_mobile_det").ctx)
-    with pytest.raises(BadInput, match="no PaddleOCR config for model 'PP-OCRv5_server_rec'"):
+    with pytest.raises(BadInput, match="no PaddleOCR rec model 'PP-OCRv5_server_rec'.*known rec models: PP-OCRv5_mobile_rec"):
         engine(checkout, tmp_path).train(Run(tmp_path, model="PP-OCRv5_server_rec").ctx)
     assert read_record(tmp_path / "record.jsonl") == []  # nothing started
 
@@ -386,6 +387,8 @@ def test_run_training_with_the_paddleocr_engine_resumes_and_publishes(checkout, 
     monkeypatch.setattr(evaluation, "stock_paddleocr_metrics", lambda *a, **k: {"accuracy": 0.9, "norm_edit_distance": 0.03})
     monkeypatch.setenv("PADDLEOCR_HOME", str(checkout))
     monkeypatch.setenv("PADDLEOCR_WEIGHTS", str(tmp_path / "weights"))
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "PP-OCRv5_mobile_rec_pretrained.pdparams").write_bytes(b"w")
     # Longer than two checkpoint polls (1 s each), so an epoch's trio settles and is uploaded mid-run.
     monkeypatch.setenv("FAKE_EPOCH_SECONDS", "2.5")
     spec = TrainingSpec(dataset=store.uri("datasets/d/versions/v1"), output=store.uri(layout.prefix),
@@ -423,3 +426,48 @@ def test_run_training_with_the_paddleocr_engine_resumes_and_publishes(checkout, 
     assert {"inference.json", "inference.pdiparams", "inference.yml", "dict.txt", "config.yml"} <= set(manifest["files"])
     progress = json.loads(store.get_bytes(layout.progress))
     assert progress["state"] == "succeeded" and progress["resumed_from"]["epoch"] == saved_epoch
+
+
+# --- pretrained weights ---------------------------------------------------------------------------
+
+
+def test_missing_and_unreachable_weights_fail_before_training(checkout, tmp_path):
+    asked = []
+    run = Run(tmp_path)
+    with pytest.raises(BadInput) as failure:
+        engine(checkout, tmp_path, weights_reachable=lambda url: asked.append(url) or False).train(run.ctx)
+    message = str(failure.value)
+    assert "\n" not in message
+    assert "PP-OCRv5_mobile_rec_pretrained.pdparams" in message and str(tmp_path / "weights") in message
+    assert "--from-scratch" in message
+    assert asked == ["https://paddle-model-ecology.bj.bcebos.com/paddlex/official_pretrained_model/"
+                     "PP-OCRv5_mobile_rec_pretrained.pdparams"]
+    assert read_record(tmp_path / "record.jsonl") == []  # nothing started
+
+
+def test_reachable_weights_are_left_to_paddleocr_to_download(checkout, tmp_path):
+    run = Run(tmp_path, epochs=1)
+    engine(checkout, tmp_path, weights_reachable=lambda url: True).train(run.ctx)
+    (train, _) = read_record(tmp_path / "record.jsonl")
+    assert train["Global"]["pretrained_model"].startswith("https://")
+
+
+def test_from_scratch_and_resumes_need_no_weights(checkout, tmp_path):
+    unreachable = dict(weights_reachable=lambda url: pytest.fail("weights looked up"))
+    run = Run(tmp_path, epochs=1)
+    run.ctx.spec = TrainingSpec(**{**run.ctx.spec.to_json(), "from_scratch": True})
+    engine(checkout, tmp_path, **unreachable).train(run.ctx)
+    assert read_record(tmp_path / "record.jsonl")[0]["Global"]["pretrained_model"] is None
+
+    resumed = Run(tmp_path, epochs=2, name="attempt2")  # same checkpoint folder: latest from the run above
+    engine(checkout, tmp_path, **unreachable).train(resumed.ctx)
+    assert read_record(tmp_path / "record.jsonl")[2]["Global"]["checkpoints"] == str(run.checkpoint_dir / "latest")
+
+
+def test_from_scratch_travels_from_submit_to_the_trainer():
+    spec = TrainingSpec(dataset="file:///d", output="file:///r", engine="paddleocr", from_scratch=True)
+    assert spec.to_env()["OCRBATCH_FROM_SCRATCH"] == "True"
+    assert TrainingSpec.from_env(spec.to_env()).from_scratch is True
+    assert "OCRBATCH_FROM_SCRATCH" not in TrainingSpec(dataset="file:///d", output="file:///r").to_env()
+    with pytest.raises(BadInput, match="OCRBATCH_FROM_SCRATCH"):
+        TrainingSpec.from_env({"OCRBATCH_DATASET": "d", "OCRBATCH_OUTPUT": "o", "OCRBATCH_FROM_SCRATCH": "maybe"})

@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from ocrbatch.errors import BadInput
+from ocrbatch.trainer.engines.paddleocr import launcher
 
 DEFAULT_MODELS = {"rec": "PP-OCRv5_mobile_rec", "det": "PP-OCRv5_mobile_det"}
 # Official pretrained (fine-tuning) weights; the image downloads the default models' ones.
@@ -54,23 +55,37 @@ def model_task(model: str) -> str:
     raise BadInput(f"model {model!r} is neither a recognition (_rec) nor a detection (_det) model")
 
 
+def known_models(paddleocr_home: Path, task: str | None = None) -> dict[str, Path]:
+    """Every PP-OCR rec/det model with a config in the checkout, by name: the file's stem ending in
+    ``_rec``/``_det`` (``PP-OCRv5_mobile_rec``, ``en_PP-OCRv4_mobile_rec``, ``latin_PP-OCRv5_mobile_rec``
+    in ``multi_language/``...). Distillation and other training variants end otherwise and are left out."""
+    found: dict[str, Path] = {}
+    for each in ("rec", "det") if task is None else (task,):
+        folder = Path(paddleocr_home) / "configs" / each
+        for path in sorted(folder.rglob("*PP-OCR*")) if folder.is_dir() else ():
+            if path.suffix in (".yml", ".yaml") and path.stem.endswith(f"_{each}"):
+                found.setdefault(path.stem, path)
+    return found
+
+
 def base_config_path(paddleocr_home: Path, model: str) -> Path:
-    """``configs/<task>/<family>/<model>.yml``, e.g. configs/rec/PP-OCRv5/PP-OCRv5_mobile_rec.yml."""
+    """The config a model name stands for, e.g. configs/rec/PP-OCRv5/PP-OCRv5_mobile_rec.yml."""
     task = model_task(model)
-    family = model.split("_", 1)[0]
-    folder = Path(paddleocr_home) / "configs" / task / family
-    for suffix in (".yml", ".yaml"):
-        if (folder / (model + suffix)).is_file():
-            return folder / (model + suffix)
-    known = sorted(p.stem for p in folder.glob("*.y*ml")) if folder.is_dir() else []
-    hint = f" (this checkout has: {', '.join(known)})" if known else ""
-    raise BadInput(f"no PaddleOCR config for model {model!r} under {folder}{hint}")
+    models = known_models(paddleocr_home, task)
+    if model in models:
+        return models[model]
+    known = ", ".join(sorted(models)) or "none"
+    raise BadInput(f"no PaddleOCR {task} model {model!r} in {paddleocr_home}; known {task} models: {known}")
 
 
 def pretrained_weights(weights_dir: Path, model: str) -> str:
     """The image's copy of the official weights, else their URL (PaddleOCR downloads URLs itself)."""
-    local = Path(weights_dir) / f"{model}_pretrained.pdparams"
-    return str(local) if local.is_file() else f"{WEIGHTS_BASE_URL}{model}_pretrained.pdparams"
+    local = Path(weights_dir) / pretrained_file_name(model)
+    return str(local) if local.is_file() else WEIGHTS_BASE_URL + pretrained_file_name(model)
+
+
+def pretrained_file_name(model: str) -> str:
+    return f"{model}_pretrained.pdparams"
 
 
 def checkpoint_prefix(folder: Path, prefix: str) -> Path | None:
@@ -258,6 +273,8 @@ def generate_config(config: TrainingConfig, inputs: ConfigInputs) -> TrainingCon
     # Evaluate once per epoch: the configs' step interval (2000) never fires on small datasets.
     config.set("Global.eval_batch_epoch", 1)
     config.set("Global.character_dict_path", str(inputs.dict_file))
+    # The launcher's settings, in a section of their own so that --set can reach them.
+    config.data.setdefault(launcher.SETTINGS_SECTION, {"save_every_minutes": launcher.DEFAULT_SAVE_EVERY_MINUTES})
     if task == "rec":
         # The inference side (paddleocr's CTCLabelDecode) always appends a space class.
         config.set("Global.use_space_char", True)
@@ -324,15 +341,19 @@ def write_dict(characters, path: Path) -> Path:
 
 def tool_command(paddleocr_home: Path, tool: str, config_file: Path, *, gpu_ids=(), python=None) -> list[str]:
     """``python tools/<tool>.py -c <config>``; under ``paddle.distributed.launch --gpus`` for >1 GPU.
+    ``train`` runs through our launcher (``launcher.py HOME -c <config>``), which runs tools/train.py.
 
     The config is complete, so there is no ``-o`` group at all.
     """
-    script = str(Path(paddleocr_home) / "tools" / f"{tool}.py")
+    if tool == "train":
+        script = [launcher.__file__, str(paddleocr_home)]
+    else:
+        script = [str(Path(paddleocr_home) / "tools" / f"{tool}.py")]
     python = python or sys.executable
-    launcher = []
+    distributed = []
     if len(gpu_ids) > 1:
-        launcher = ["-m", "paddle.distributed.launch", "--gpus", ",".join(str(g) for g in gpu_ids)]
-    return [python, *launcher, script, "-c", str(config_file)]
+        distributed = ["-m", "paddle.distributed.launch", "--gpus", ",".join(str(g) for g in gpu_ids)]
+    return [python, *distributed, *script, "-c", str(config_file)]
 
 
 def visible_gpus(environ=None, list_gpus=None) -> list[str]:

@@ -1,12 +1,13 @@
 """The ``paddleocr`` engine: fine-tunes a PP-OCR model with the PaddleOCR checkout the image carries.
 
-It generates the training config, runs ``tools/train.py`` in its own process group (under
-``paddle.distributed.launch`` when several GPUs are visible), turns its log lines into progress,
-mirrors every complete ``latest.*`` checkpoint into the run's checkpoint folder and announces it,
-then exports the best checkpoint with ``tools/export_model.py`` and evaluates the exported model.
+It generates the training config, runs ``tools/train.py`` through our launcher (``launcher.py``) in
+its own process group (under ``paddle.distributed.launch`` when several GPUs are visible), turns its
+log lines into progress, mirrors every complete ``latest.*`` checkpoint into the run's checkpoint
+folder and announces it, then exports the best checkpoint with ``tools/export_model.py`` and evaluates
+the exported model.
 
-PaddleOCR saves nothing on SIGTERM, so a stop request ends the process group at once: the newest
-resume point is the last ``latest.*`` written at the end of an epoch, already announced.
+A stop request sends SIGTERM to the launcher, which saves ``latest`` at the next step boundary and
+exits; whatever is still running after ``stop_grace`` seconds is killed with its process group.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Callable
 
@@ -48,7 +51,9 @@ class PaddleOCREngine:
         evaluate: Callable[..., dict] | None = None,
         python: str | None = None,
         poll_interval: float = 1.0,
-        stop_grace: float = 5.0,  # ECS allows 30 s after SIGTERM; the checkpoint upload needs the rest
+        # One training step plus a save of latest; the upload after it needs the rest of the window.
+        stop_grace: float = 60.0,
+        weights_reachable: Callable[[str], bool] | None = None,
     ):
         self.home = Path(paddleocr_home or os.environ.get("PADDLEOCR_HOME", "/opt/PaddleOCR"))
         self.weights_dir = Path(weights_dir or os.environ.get("PADDLEOCR_WEIGHTS", "/opt/weights"))
@@ -57,6 +62,7 @@ class PaddleOCREngine:
         self.python = python or sys.executable
         self.poll_interval = poll_interval
         self.stop_grace = stop_grace
+        self.weights_reachable = weights_reachable or _url_reachable
 
     # --- the run ----------------------------------------------------------------------------------
 
@@ -76,7 +82,7 @@ class PaddleOCREngine:
         output = work / "output"  # PaddleOCR's save_model_dir; complete checkpoints are mirrored out
         output.mkdir(parents=True, exist_ok=True)
         dict_file = contract.write_dict(ctx.dataset.characters, work / "dict.txt")
-        resume = contract.resume_settings(ctx.checkpoint_dir, contract.pretrained_weights(self.weights_dir, model))
+        resume = contract.resume_settings(ctx.checkpoint_dir, self._pretrained(model, ctx))
         if resume["checkpoints"]:
             log.info("resuming PaddleOCR training from %s", resume["checkpoints"])
             # The export after a resume needs a best model even if no evaluation runs again.
@@ -155,6 +161,24 @@ class PaddleOCREngine:
         metrics["train_seconds"] = round(train_seconds, 1)
         metrics["checkpoint"] = checkpoint.name
         return TrainResult(model_name=model, metrics=metrics, dict_file=dict_file, config_file=config_file)
+
+    def _pretrained(self, model: str, ctx: TrainContext) -> str | None:
+        """The weights to fine-tune from: the local copy, else the official URL if it answers. A run
+        that resumes, trains from scratch or names its own ``Global.pretrained_model`` needs neither."""
+        if ctx.spec.from_scratch:
+            log.info("training %s from scratch (random initial weights)", model)
+            return None
+        weights = contract.pretrained_weights(self.weights_dir, model)
+        resuming = (Path(ctx.checkpoint_dir) / (contract.LATEST + ".pdparams")).is_file()
+        if resuming or "Global.pretrained_model" in ctx.spec.overrides or Path(weights).is_file():
+            return weights
+        if not self.weights_reachable(weights):
+            raise BadInput(
+                f"pretrained weights for {model} are neither in {self.weights_dir} nor reachable at {weights}: "
+                f"put {contract.pretrained_file_name(model)} in that folder (PADDLEOCR_WEIGHTS), "
+                "or train from scratch with --from-scratch"
+            )
+        return weights
 
     # --- processes --------------------------------------------------------------------------------
 
@@ -244,18 +268,31 @@ class PaddleOCREngine:
         }
 
 
+def _url_reachable(url: str, timeout: float = 15.0) -> bool:
+    request = urllib.request.Request(url, method="HEAD")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status < 400
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
 def _end_group(process: subprocess.Popen, grace: float) -> None:
-    """SIGTERM the process group; SIGKILL it if it is still there after ``grace`` seconds."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """SIGTERM the group's leader (our launcher saves, then exits; its DataLoader workers must live
+    until then), then SIGKILL the whole group, at once if the leader left in time."""
+    try:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        process.wait(timeout=5.0)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def _report_line(ctx: TrainContext, line: str, task: str) -> None:
