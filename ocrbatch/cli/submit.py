@@ -14,8 +14,8 @@ import typer
 
 from ocrbatch.cli import common
 from ocrbatch.cli.options import (
-    BatchSizeOpt, DatasetNameOpt, DatasetOpt, EngineOpt, EpochsOpt, ForceOpt, FromScratchOpt, GpusOpt, JobNameOpt, JsonOpt,
-    LearningRateOpt, ModelOpt, OutputDirOpt, QueueOpt, SetOpt, TaskOpt, TimeoutOpt, acts_on_target, parse_timeout,
+    BatchSizeOpt, DatasetNameOpt, DatasetOpt, EngineOpt, EpochsOpt, ForceOpt, FromScratchOpt, GpusOpt, JobNameOpt,
+    JsonOpt, LearningRateOpt, ModelOpt, OutputDirOpt, QueueOpt, SetOpt, TaskOpt, TimeoutOpt, acts_on_target, parse_timeout,
 )
 from ocrbatch.cli.progress import ProgressBar
 from ocrbatch.cli.watch import job_monitor

@@ -51,7 +51,8 @@ class PaddleOCREngine:
         evaluate: Callable[..., dict] | None = None,
         python: str | None = None,
         poll_interval: float = 1.0,
-        # One training step plus a save of latest; the upload after it needs the rest of the window.
+        # Most a stop may wait for one training step plus a save of latest; at most half of what is left
+        # of the stop budget, since the upload after it needs the rest.
         stop_grace: float = 60.0,
         weights_reachable: Callable[[str], bool] | None = None,
     ):
@@ -218,7 +219,7 @@ class PaddleOCREngine:
             while process.poll() is None:
                 if ctx.stop_requested.is_set():
                     stopped = True
-                    _end_group(process, self.stop_grace)
+                    _end_group(process, min(self.stop_grace, ctx.stop_time_left() / 2))
                     break
                 if on_poll:
                     on_poll()

@@ -29,7 +29,7 @@ import signal
 import sys
 import time
 
-EXIT_STOPPED = 143
+EXIT_STOPPED = 143  # ocrbatch.stop_window's; this file imports nothing of ours (it runs by path)
 LATEST = "latest"
 BEST = "best_accuracy"
 SETTINGS_SECTION = "ocrbatch"  # our keys in the generated config; PaddleOCR ignores the section
