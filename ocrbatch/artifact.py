@@ -13,19 +13,17 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
 from ocrbatch.digests import sha256_file
 from ocrbatch.errors import BadInput, IntegrityError, NotFound
 from ocrbatch.layout import MANIFEST_NAME
-from ocrbatch.storage import ObjectStore
+from ocrbatch.storage import ObjectStore, Progress
 
 # Files a complete recognition artifact must contain (the model graph may also be the old-IR
 # inference.pdmodel, which PaddleOCR's exporter writes on older versions).
 REQUIRED_FILES = ("inference.pdiparams", "inference.yml", "metrics.json")
 GRAPH_FILES = ("inference.json", "inference.pdmodel")
 
-Progress = Callable[[int], None]  # called with bytes just transferred
 
 
 def build_manifest(local_dir: Path, **extra) -> dict:
@@ -96,10 +94,8 @@ def download_artifact(
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".ocrbatch-download-", dir=dest.parent))
     try:
-        for name, meta in manifest["files"].items():
-            store.get_file(prefix + name, staging / name)
-            if progress:
-                progress(meta["size"])
+        for name in manifest["files"]:
+            store.get_file(prefix + name, staging / name, progress=progress)
         verify_folder(staging, manifest)
         (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True))
         dest.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,15 @@ def _retry_config():
     )
 
 
+def transfer_config():
+    """How files move to and from S3: s3transfer's 8 MiB parts, 10 at a time per file, which fits
+    the client's pool of 64 connections even with fetch's 4 shards in flight at once. A function,
+    so that s3transfer (~40 ms of imports) loads only when a file moves."""
+    from s3transfer.manager import TransferConfig
+
+    return TransferConfig(multipart_threshold=8 * 2**20, multipart_chunksize=8 * 2**20, max_request_concurrency=10)
+
+
 @lru_cache(maxsize=None)
 def session(profile: str | None = None, region: str | None = None):
     """A botocore session for the profile, with its region settled (flag, environment, profile, default)."""

@@ -23,6 +23,9 @@ from urllib.parse import unquote, urlparse
 from ocrbatch.errors import BadInput, NotFound
 
 
+Progress = Callable[[int], None]  # told of each number of bytes moved, as they move
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     key: str
@@ -36,11 +39,13 @@ class ObjectStore(Protocol):
 
     def put_bytes(self, key: str, data: bytes) -> None: ...
 
-    def put_file(self, key: str, path: Path) -> None: ...
+    def put_file(self, key: str, path: Path, progress: Progress | None = None) -> None:
+        """Upload ``path``; ``progress(n)`` is told of every ``n`` bytes sent as they go."""
 
     def get_bytes(self, key: str) -> bytes: ...
 
-    def get_file(self, key: str, path: Path) -> None: ...
+    def get_file(self, key: str, path: Path, progress: Progress | None = None) -> None:
+        """Download to ``path``; ``progress(n)`` is told of every ``n`` bytes received as they come."""
 
     def exists(self, key: str) -> bool: ...
 
@@ -85,7 +90,7 @@ class LocalStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path, progress: Progress | None = None) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
@@ -96,6 +101,8 @@ class LocalStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        if progress:
+            progress(target.stat().st_size)
 
     def get_bytes(self, key: str) -> bytes:
         try:
@@ -103,12 +110,14 @@ class LocalStore:
         except (FileNotFoundError, IsADirectoryError):
             raise NotFound(f"no such object: {self.uri(key)}") from None
 
-    def get_file(self, key: str, path: Path) -> None:
+    def get_file(self, key: str, path: Path, progress: Progress | None = None) -> None:
         source = self._path(key)
         if not source.is_file():
             raise NotFound(f"no such object: {self.uri(key)}")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, path)
+        if progress:
+            progress(source.stat().st_size)
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -140,21 +149,25 @@ class S3Store:
     runs/). So a 403 is double-checked with a listing of the key itself before it is called missing.
     """
 
-    def __init__(self, client, bucket: str):
+    def __init__(self, client, bucket: str, *, transfer_config=None):
         self._client = client
         self.bucket = bucket
         self._make_client = None
         self._quick_get = None
         self._quick_list = None
+        # s3transfer's TransferConfig, or a function making one when the first file moves (so that
+        # commands moving none never import s3transfer); None: s3transfer's defaults.
+        self._transfer_config = transfer_config
+        self._transfer_manager = None
         self._lock = threading.Lock()
 
     @classmethod
-    def deferred(cls, make_client, bucket: str, *, quick_get=None, quick_list=None) -> "S3Store":
+    def deferred(cls, make_client, bucket: str, *, quick_get=None, quick_list=None, transfer_config=None) -> "S3Store":
         """A store that builds its client on first use. Until then, reads of small objects ask
         ``quick_get(bucket, key)`` first and listings ``quick_list(bucket, prefix)`` (see
         ``ocrbatch.quick_s3``), and only their None builds the client: an unchanged re-upload is
         then over without one."""
-        store = cls(None, bucket)
+        store = cls(None, bucket, transfer_config=transfer_config)
         store._make_client = make_client
         store._quick_get = quick_get
         store._quick_list = quick_list
@@ -174,11 +187,24 @@ class S3Store:
     def put_bytes(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
 
-    def put_file(self, key: str, path: Path) -> None:
-        # s3transfer (what boto3's upload_file wraps) switches to multipart for large files, sends
-        # parts in parallel and retries them on its own; errors surface as plain ClientErrors.
-        with _transfers(self.client) as transfers:
-            transfers.upload(str(path), self.bucket, key).result()
+    @property
+    def _transfers(self):
+        """The store's one s3transfer TransferManager (what boto3's upload_file wraps): multipart
+        for large files, parts in parallel, retried on its own; errors surface as ClientErrors.
+        Built on first use: its import alone costs a command that moves no file ~30 ms."""
+        if self._transfer_manager is None:
+            client = self.client
+            with self._lock:
+                if self._transfer_manager is None:
+                    from s3transfer.manager import TransferManager
+
+                    config = self._transfer_config
+                    config = config() if callable(config) else config
+                    self._transfer_manager = TransferManager(client, config=config)
+        return self._transfer_manager
+
+    def put_file(self, key: str, path: Path, progress: Progress | None = None) -> None:
+        _wait(self._transfers.upload(str(path), self.bucket, key, subscribers=_subscribers(progress)))
 
     def get_bytes(self, key: str) -> bytes:
         from botocore.exceptions import ClientError
@@ -196,13 +222,12 @@ class S3Store:
                 raise NotFound(f"no such object: {self.uri(key)}") from None
             raise
 
-    def get_file(self, key: str, path: Path) -> None:
+    def get_file(self, key: str, path: Path, progress: Progress | None = None) -> None:
         from botocore.exceptions import ClientError
 
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            with _transfers(self.client) as transfers:
-                transfers.download(self.bucket, key, str(path)).result()
+            _wait(self._transfers.download(self.bucket, key, str(path), subscribers=_subscribers(progress)))
         except ClientError as err:
             if self._missing(key, err):
                 raise NotFound(f"no such object: {self.uri(key)}") from None
@@ -249,10 +274,25 @@ class S3Store:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
 
-def _transfers(client):
-    from s3transfer.manager import TransferManager
+def _wait(transfer) -> None:
+    """The transfer's result; interrupted (Ctrl-C), it is cancelled rather than left running."""
+    try:
+        transfer.result()
+    except BaseException:
+        transfer.cancel()
+        raise
 
-    return TransferManager(client)
+
+def _subscribers(progress: Progress | None) -> list:
+    if progress is None:
+        return []
+    from s3transfer.subscribers import BaseSubscriber
+
+    class BytesMoved(BaseSubscriber):
+        def on_progress(self, future, bytes_transferred, **kwargs):
+            progress(bytes_transferred)
+
+    return [BytesMoved()]
 
 
 def split_uri(uri: str) -> tuple[str, str, str]:
@@ -273,9 +313,11 @@ def split_uri(uri: str) -> tuple[str, str, str]:
     raise BadInput(f"unsupported storage URI {uri!r}: use s3://bucket/key or a local path")
 
 
-def store_at(uri: str, *, make_s3_client: Callable[[], object] | None = None) -> tuple[ObjectStore, str]:
+def store_at(
+    uri: str, *, make_s3_client: Callable[[], object] | None = None, transfer_config=None
+) -> tuple[ObjectStore, str]:
     """Return the store holding ``uri`` and the key within it; an S3 store calls ``make_s3_client``
-    when it first needs its client.
+    when it first needs its client, and moves files as ``transfer_config`` says.
 
     For ``file:`` URIs the whole path is the store root and the key is empty: local stores are
     opened at their root folder and addressed by key from there.
@@ -284,5 +326,5 @@ def store_at(uri: str, *, make_s3_client: Callable[[], object] | None = None) ->
     if scheme == "s3":
         if make_s3_client is None:
             raise BadInput(f"{uri} is in S3, and no S3 client was given to reach it")
-        return S3Store.deferred(make_s3_client, where), key
+        return S3Store.deferred(make_s3_client, where, transfer_config=transfer_config), key
     return LocalStore(Path(where)), key

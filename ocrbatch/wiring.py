@@ -109,7 +109,7 @@ class Wiring:
             from ocrbatch.jobs.local import local_store
 
             return local_store(self.target.home_dir)
-        from ocrbatch.aws_clients import session
+        from ocrbatch.aws_clients import session, transfer_config
         from ocrbatch.quick_s3 import quick_get, quick_list
         from ocrbatch.storage import S3Store
 
@@ -120,6 +120,7 @@ class Wiring:
             bucket,
             quick_get=partial(quick_get, aws_session),
             quick_list=partial(quick_list, aws_session),
+            transfer_config=transfer_config,
         )
 
     @cached_property
@@ -128,9 +129,10 @@ class Wiring:
             from ocrbatch.jobs.local import LocalBackend
 
             return LocalBackend(self.target.home_dir)
+        from ocrbatch.aws_clients import transfer_config
         from ocrbatch.jobs.aws_batch import AwsBatchBackend
 
-        return AwsBatchBackend(clients=self.aws, stack=self.stack)
+        return AwsBatchBackend(clients=self.aws, stack=self.stack, transfer_config=transfer_config)
 
     @property
     def models_dir(self) -> Path:

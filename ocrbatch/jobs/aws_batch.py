@@ -40,10 +40,12 @@ class AwsBatchBackend:
         s3=None,
         quotas=None,
         ec2=None,
+        transfer_config=None,
         clock=time.time,
     ):
         self.stack = stack
         self.clock = clock
+        self._transfer_config = transfer_config
         self._clients = clients
         given = {"batch": batch, "logs": logs, "s3": s3, "service-quotas": quotas, "ec2": ec2}
         self._given = {service: client for service, client in given.items() if client is not None}
@@ -75,7 +77,7 @@ class AwsBatchBackend:
 
     @cached_property
     def store(self) -> S3Store:
-        return S3Store.deferred(lambda: self.s3, self.stack.require("bucket"))
+        return S3Store.deferred(lambda: self.s3, self.stack.require("bucket"), transfer_config=self._transfer_config)
 
     # --- submit ---------------------------------------------------------------------------
 

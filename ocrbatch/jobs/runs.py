@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -130,7 +131,7 @@ def download_model(
 ) -> dict:
     """Fetch and verify the model a SUCCEEDED job published; returns a summary for the CLI.
 
-    ``progress(done_bytes, total_bytes)`` is called after each file.
+    ``progress(done_bytes, total_bytes)`` is called as the bytes arrive.
     """
     if job.status == "FAILED":
         raise RunFailed(f"job {job.job_id} FAILED ({job.status_reason or 'no reason given'}): it published no model")
@@ -144,12 +145,14 @@ def download_model(
     manifest = read_manifest(store, layout.model)
     total = sum(meta["size"] for meta in manifest["files"].values())
     done = 0
+    counting = threading.Lock()  # s3transfer reports the parts of a file from several threads
 
     def advance(size: int) -> None:
         nonlocal done
-        done += size
-        if progress:
-            progress(done, total)
+        with counting:
+            done += size
+            if progress:
+                progress(done, total)
 
     manifest = download_artifact(store, layout.model, Path(dest), force=force, progress=advance)
     metrics = read_json(store, layout.model + "metrics.json") or {}

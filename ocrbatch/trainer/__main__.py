@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
 
-    from ocrbatch.aws_clients import AwsClients
+    from ocrbatch.aws_clients import AwsClients, transfer_config
     from ocrbatch.stop_window import STOP_BUDGET_S
     from ocrbatch.trainer.run import PROGRESS_INTERVAL_S, StopRequest, install_signal_handlers, run_training
 
@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir=Path(workdir) if workdir else None,
         attempt=attempt,
         make_s3_client=partial(AwsClients(), "s3"),
+        transfer_config=transfer_config,
         progress_interval=progress_interval,
         stop_budget=stop_budget,
     )

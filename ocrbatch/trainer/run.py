@@ -115,13 +115,15 @@ def run_training(
     stop_event: StopRequest | threading.Event | None = None,
     attempt: int = 1,
     make_s3_client: Callable[[], object] | None = None,
+    transfer_config=None,
     progress_interval: float = PROGRESS_INTERVAL_S,
     stop_budget: float = STOP_BUDGET_S,
 ) -> int:
     """Run attempt number ``attempt`` of ``spec``; returns the process exit code (0, 1 or 143).
-    ``make_s3_client`` is called when the run or its dataset is in S3; ``stop_budget`` is the time from
-    SIGTERM (a :class:`StopRequest`'s) to a flushed checkpoint."""
-    store, run_key = store_at(spec.output, make_s3_client=make_s3_client)
+    ``make_s3_client`` is called when the run or its dataset is in S3, whose files move as
+    ``transfer_config`` says; ``stop_budget`` is the time from SIGTERM (a :class:`StopRequest`'s)
+    to a flushed checkpoint."""
+    store, run_key = store_at(spec.output, make_s3_client=make_s3_client, transfer_config=transfer_config)
     run_prefix = _prefix(run_key)
     progress = ProgressReporter(
         store,
@@ -149,7 +151,7 @@ def run_training(
             return EXIT_OK
 
         progress(state="fetching")
-        dataset_store, dataset_key = store_at(spec.dataset, make_s3_client=make_s3_client)
+        dataset_store, dataset_key = store_at(spec.dataset, make_s3_client=make_s3_client, transfer_config=transfer_config)
         dataset = datasets.fetch_dataset(dataset_store, dataset_key.rstrip("/"), workdir / "dataset")
         log.info("dataset %s: %s", dataset.version, dataset.root)
 
