@@ -83,7 +83,7 @@ def run_until_stopped(tmp_path, monkeypatch, *, budget: float, upload_delay: flo
 
     monkeypatch.setattr(ocrbatch.datasets, "fetch_dataset", fake_fetch, raising=False)
     monkeypatch.setattr(run_module, "get_engine", lambda name: StoppingEngine(store, signal_after=0.1))
-    monkeypatch.setattr(run_module, "store_at", lambda uri, make_s3_client=None: (store, uri.split("store/", 1)[1]))
+    monkeypatch.setattr(run_module, "store_at", lambda uri, **_clients: (store, uri.split("store/", 1)[1]))
     spec = TrainingSpec(dataset=store.uri("datasets/d/versions/v1"), output=store.uri("runs/r"))
     stop = run_module.StopRequest()
     code = run_module.run_training(spec, workdir=tmp_path / "w", stop_event=stop, attempt=1, stop_budget=budget)
