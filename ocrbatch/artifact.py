@@ -14,25 +14,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from ocrbatch.digests import sha256_file
+from ocrbatch.digests import folder_entries, matches_entry
 from ocrbatch.errors import BadInput, IntegrityError, NotFound
-from ocrbatch.layout import MANIFEST_NAME
+from ocrbatch.layout import MANIFEST_NAME, METRICS_NAME
 from ocrbatch.storage import ObjectStore, Progress
 
 # Files a complete recognition artifact must contain (the model graph may also be the old-IR
 # inference.pdmodel, which PaddleOCR's exporter writes on older versions).
-REQUIRED_FILES = ("inference.pdiparams", "inference.yml", "metrics.json")
+REQUIRED_FILES = ("inference.pdiparams", "inference.yml", METRICS_NAME)
 GRAPH_FILES = ("inference.json", "inference.pdmodel")
 
 
 
 def build_manifest(local_dir: Path, **extra) -> dict:
-    files = {}
-    for path in sorted(p for p in local_dir.rglob("*") if p.is_file()):
-        name = path.relative_to(local_dir).as_posix()
-        if name == MANIFEST_NAME:
-            continue
-        files[name] = {"size": path.stat().st_size, "sha256": sha256_file(path)}
+    files = folder_entries(local_dir, skip=(MANIFEST_NAME,))
     missing = [name for name in REQUIRED_FILES if name not in files]
     if not any(name in files for name in GRAPH_FILES):
         missing.append(" or ".join(GRAPH_FILES))
@@ -62,7 +57,7 @@ def verify_folder(folder: Path, manifest: dict) -> None:
         path = folder / name
         if not path.is_file():
             raise IntegrityError(f"{path} is missing")
-        if path.stat().st_size != meta["size"] or sha256_file(path) != meta["sha256"]:
+        if not matches_entry(path, meta):
             raise IntegrityError(f"{path} does not match its manifest (corrupt or truncated)")
 
 

@@ -17,7 +17,8 @@ import os
 import threading
 from functools import cached_property, lru_cache
 
-DEFAULT_REGION = "us-west-2"
+from ocrbatch.stack_outputs import DEFAULT_REGION
+
 
 
 def _retry_config():

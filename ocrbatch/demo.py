@@ -14,6 +14,7 @@ from typing import Callable
 
 from ocrbatch.errors import RunFailed
 from ocrbatch.jobs.backend import JobBackend
+from ocrbatch.layout import METRICS_NAME
 
 # The builtin engine stops at this many seconds of training (its own override key).
 TIME_BUDGET_KEY = "max_train_seconds"
@@ -56,7 +57,7 @@ def run_demo(
         raise RunFailed(f"demo job {result['job_id']} {result['status']}: {result['status_reason']}")
 
     model_dir = Path(result["model_dir"]).resolve()
-    metrics = json.loads((model_dir / "metrics.json").read_text())
+    metrics = json.loads((model_dir / METRICS_NAME).read_text())
     samples = _held_out_samples(data_dir, seed)
     predictions = predict_images(model_dir, [data_dir / path for path, _ in samples])
 

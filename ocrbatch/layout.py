@@ -16,12 +16,15 @@ these same prefixes, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 
 DATASETS_PREFIX = "datasets/"
 RUNS_PREFIX = "runs/"
 
 MANIFEST_NAME = "manifest.json"
+METRICS_NAME = "metrics.json"  # in a model folder: accuracy and the other held-out figures
+DATASET_RECORD_NAME = "dataset.json"  # in a model folder: the dataset version and spec it was trained on
 PROGRESS_NAME = "progress.json"
 RUN_SPEC_NAME = "run.json"
 CHECKPOINTS_DIR = "checkpoints/"
@@ -33,13 +36,21 @@ CHUNKS_DIR = "chunks/"
 
 @dataclass(frozen=True)
 class RunLayout:
-    """Keys of one training run, relative to the store root."""
+    """Keys of one training run, relative to the store root: ``runs/<run_id>/``, or wherever a
+    trainer was told to write (:meth:`at`)."""
 
     run_id: str
+    root: str | None = None  # the run's folder, when it is not runs/<run_id>/
+
+    @classmethod
+    def at(cls, prefix: str) -> "RunLayout":
+        """The run whose folder is ``prefix`` (the key of the trainer's output URI)."""
+        root = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
+        return cls(run_id=posixpath.basename(root.rstrip("/")), root=root)
 
     @property
     def prefix(self) -> str:
-        return f"{RUNS_PREFIX}{self.run_id}/"
+        return self.root if self.root is not None else f"{RUNS_PREFIX}{self.run_id}/"
 
     @property
     def run_spec(self) -> str:
@@ -60,6 +71,10 @@ class RunLayout:
     @property
     def model_manifest(self) -> str:
         return self.model + MANIFEST_NAME
+
+    @property
+    def model_metrics(self) -> str:
+        return self.model + METRICS_NAME
 
 
 def dataset_prefix(name: str) -> str:

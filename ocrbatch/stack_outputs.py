@@ -5,6 +5,8 @@ Both sides import these names, so renaming one cannot silently break the other.
 
 DEFAULT_PREFIX = "pinball-ocr-training"
 DEFAULT_STACK_NAME = f"{DEFAULT_PREFIX}-infrastructure"
+# Where the stack is deployed, and where the CLI looks, when no region is configured.
+DEFAULT_REGION = "us-west-2"
 
 BUCKET = "BucketName"
 GPU_QUEUE = "GpuJobQueue"

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ocrbatch.stack_outputs import DEFAULT_PREFIX
+from ocrbatch.stack_outputs import DEFAULT_PREFIX, DEFAULT_REGION
 
-DEFAULT_REGION = "us-west-2"
 # Three 4-GPU types from three families, so a multi-GPU job is not tied to one thin Spot pool.
 DEFAULT_GPU_INSTANCE_TYPES = ("p3.2xlarge", "p3.8xlarge", "g4dn.xlarge", "g4dn.2xlarge", "g4dn.12xlarge", "g5.12xlarge")
 DEFAULT_CPU_INSTANCE_TYPES = ("c5.large", "c5.xlarge", "c5.2xlarge", "c5.4xlarge")

@@ -26,8 +26,8 @@ from typing import Callable, NamedTuple
 from ocrbatch.datasets.file_cache import FileFacts
 from ocrbatch.datasets.image_check import inspect_image
 from ocrbatch.errors import BadInput
+from ocrbatch.tasks import TASKS
 
-TASKS = ("rec", "det")
 
 # Label file names accepted per split, in order of preference within each family. The first family
 # that has a file wins; two files of the same family are ambiguous. "test" files serve as the

@@ -12,8 +12,8 @@ import time
 from functools import cached_property
 from typing import Callable
 
-from ocrbatch.errors import BadInput, NotFound
-from ocrbatch.jobs.backend import ACTIVE_STATES, CANCELLABLE_STATES, Attempt, JobInfo, JobRequest
+from ocrbatch.errors import NotFound
+from ocrbatch.jobs.backend import ACTIVE_STATES, CANCELLABLE_STATES, Attempt, JobInfo, JobRequest, check_placement
 from ocrbatch.jobs.stack import StackResources
 from ocrbatch.storage import S3Store
 from ocrbatch.trainer.spec import ENV_PREFIX
@@ -83,10 +83,7 @@ class AwsBatchBackend:
 
     def submit_job_kwargs(self, request: JobRequest) -> dict:
         """Exactly what :meth:`submit` passes to ``batch.submit_job`` (also `submit --dry-run`)."""
-        if request.queue not in ("gpu", "cpu"):
-            raise BadInput(f"queue must be gpu or cpu, got {request.queue!r}")
-        if request.gpus < 1 or (request.queue == "cpu" and request.gpus != 1):
-            raise BadInput("--gpus needs the gpu queue and a value of 1 or more")
+        check_placement(request.queue, request.gpus)
         queue = request.job_queue or self.stack.queue_for(request.queue)
         definition = request.job_definition or self.stack.job_definition_for(request.queue, request.gpus)
         environment = [{"name": k, "value": v} for k, v in sorted(request.spec.to_env().items())]

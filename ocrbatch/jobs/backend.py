@@ -9,12 +9,24 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Iterator, Protocol
 
+from ocrbatch.errors import BadInput
 from ocrbatch.storage import ObjectStore
 from ocrbatch.trainer.spec import TrainingSpec
 
 ACTIVE_STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 # Waiting states: a job there is withdrawn (Batch's cancel_job); a later one must be terminated.
 CANCELLABLE_STATES = ("SUBMITTED", "PENDING", "RUNNABLE")
+QUEUES = ("gpu", "cpu")
+
+
+def check_placement(queue: str, gpus: int) -> None:
+    """A queue both backends know and a GPU count it can give (several GPUs: the gpu queue)."""
+    if queue not in QUEUES:
+        raise BadInput(f"--queue must be {' or '.join(QUEUES)}, got {queue!r}")
+    if gpus < 1:
+        raise BadInput(f"--gpus must be 1 or more, got {gpus}")
+    if queue == "cpu" and gpus != 1:
+        raise BadInput("--gpus applies to the gpu queue only")
 FINAL_STATES = ("SUCCEEDED", "FAILED")
 
 

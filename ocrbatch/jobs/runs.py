@@ -96,7 +96,7 @@ def read_metrics(store: ObjectStore | None, job: JobInfo) -> dict | None:
     run_id = run_id_from_uri(job.output)
     if not run_id or store is None:
         return None
-    return read_json(run_store(store, job), RunLayout(run_id).model + "metrics.json")
+    return read_json(run_store(store, job), RunLayout(run_id).model_metrics)
 
 
 def run_accuracy(store: ObjectStore | None, job: JobInfo) -> float | None:
@@ -155,7 +155,7 @@ def download_model(
                 progress(done, total)
 
     manifest = download_artifact(store, layout.model, Path(dest), force=force, progress=advance)
-    metrics = read_json(store, layout.model + "metrics.json") or {}
+    metrics = read_json(store, layout.model_metrics) or {}
     return {
         "job_id": job.job_id,
         "run_id": layout.run_id,

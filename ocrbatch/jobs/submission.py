@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from ocrbatch.errors import BadInput
-from ocrbatch.jobs.backend import JobBackend, JobInfo, JobRequest
+from ocrbatch.jobs.backend import JobBackend, JobInfo, JobRequest, check_placement
 from ocrbatch.jobs.runs import new_run_id, write_run_record
 from ocrbatch.layout import RunLayout, parse_dataset_version
 from ocrbatch.storage import ObjectStore
@@ -127,12 +127,7 @@ def plan_run(
             f"job name {job_name!r} must start with a letter or digit and use only letters, digits, "
             "'-' and '_' (128 at most)"
         )
-    if options.queue not in ("gpu", "cpu"):
-        raise BadInput(f"--queue must be gpu or cpu, got {options.queue!r}")
-    if options.gpus < 1:
-        raise BadInput(f"--gpus must be 1 or more, got {options.gpus}")
-    if options.queue == "cpu" and options.gpus != 1:
-        raise BadInput("--gpus applies to the gpu queue only")
+    check_placement(options.queue, options.gpus)
     run_id = new_run_id(job_name, now=now)
     run_uri = store.uri(RunLayout(run_id).prefix)
     spec = TrainingSpec(

@@ -27,11 +27,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ocrbatch.errors import BadInput
+from ocrbatch.tasks import TASKS
 from ocrbatch.synth import camera, scenes
 from ocrbatch.synth.opencv import cv2
 from ocrbatch.synth.scenes import STYLES, Recipe
 
-TASKS = ("rec", "det")
 PRESETS = {"all": (STYLES, False), "scores": (STYLES, True)}
 MARKER = "synth.json"
 GENERATOR_NAME = "ocrbatch synth"

@@ -14,7 +14,8 @@ from pathlib import Path
 from functools import partial
 
 from ocrbatch.errors import OcrbatchError
-from ocrbatch.trainer.spec import ENGINES, TASKS, TrainingSpec, parse_overrides
+from ocrbatch.tasks import TASKS
+from ocrbatch.trainer.spec import ENGINES, TrainingSpec, parse_overrides
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from ocrbatch.digests import sha256_file
+from ocrbatch.digests import file_entry, matches_entry
 from ocrbatch.errors import IntegrityError, NotFound
 from ocrbatch.storage import ObjectStore
 
@@ -72,7 +72,7 @@ class CheckpointSync:
         for name, meta in pointer["files"].items():
             target = self.local_dir / name
             self.store.get_file(f"{self.prefix}{slot}/{name}", target)
-            if target.stat().st_size != meta["size"] or sha256_file(target) != meta["sha256"]:
+            if not matches_entry(target, meta):
                 raise IntegrityError(f"checkpoint file {name} in slot {slot} does not match its pointer")
         self._pointer = pointer
         return pointer
@@ -151,7 +151,7 @@ class CheckpointSync:
         files = {}
         for path in sorted(p for p in snapshot.rglob("*") if p.is_file()):
             name = path.relative_to(snapshot).as_posix()
-            files[name] = {"size": path.stat().st_size, "sha256": sha256_file(path)}
+            files[name] = file_entry(path)
             self.store.put_file(f"{self.prefix}{slot}/{name}", path)
         # Files of an older checkpoint left in this slot are harmless: the pointer lists what counts.
         pointer = {"slot": slot, "files": files, "info": info, "saved_at": time.time()}

@@ -28,7 +28,7 @@ from typing import Callable
 
 from ocrbatch import artifact, datasets
 from ocrbatch.errors import NotFound, OcrbatchError
-from ocrbatch.layout import CHECKPOINTS_DIR, MODEL_DIR, PROGRESS_NAME
+from ocrbatch.layout import DATASET_RECORD_NAME, METRICS_NAME, RunLayout
 from ocrbatch.stop_window import EXIT_STOPPED, STOP_BUDGET_S
 from ocrbatch.storage import ObjectStore, store_at
 from ocrbatch.trainer.checkpoints import CheckpointSync
@@ -104,10 +104,6 @@ def _detect_gpu() -> bool:
         return False
 
 
-def _prefix(key: str) -> str:
-    return key.rstrip("/") + "/" if key else ""
-
-
 def run_training(
     spec: TrainingSpec,
     *,
@@ -124,15 +120,15 @@ def run_training(
     ``transfer_config`` says; ``stop_budget`` is the time from SIGTERM (a :class:`StopRequest`'s)
     to a flushed checkpoint."""
     store, run_key = store_at(spec.output, make_s3_client=make_s3_client, transfer_config=transfer_config)
-    run_prefix = _prefix(run_key)
+    layout = RunLayout.at(run_key)
     progress = ProgressReporter(
         store,
-        run_prefix + PROGRESS_NAME,
+        layout.progress,
         engine=spec.engine,
         attempt=attempt,
         interval=progress_interval,
     )
-    previous = _previous_progress(store, run_prefix + PROGRESS_NAME, attempt)
+    previous = _previous_progress(store, layout.progress, attempt)
     interruptions = list((previous or {}).get("interruptions") or [])
     stop_event = stop_event or StopRequest()
     stop_clock = stop_event if isinstance(stop_event, StopRequest) else None
@@ -145,8 +141,8 @@ def run_training(
     workdir = Path(workdir or tempfile.mkdtemp(prefix="ocrbatch-run-"))
     sync: CheckpointSync | None = None
     try:
-        if store.exists(run_prefix + MODEL_DIR + artifact.MANIFEST_NAME):
-            log.info("model already published at %s; nothing to do", store.uri(run_prefix + MODEL_DIR))
+        if store.exists(layout.model_manifest):
+            log.info("model already published at %s; nothing to do", store.uri(layout.model))
             progress(state="succeeded", message="model already published")
             return EXIT_OK
 
@@ -155,7 +151,7 @@ def run_training(
         dataset = datasets.fetch_dataset(dataset_store, dataset_key.rstrip("/"), workdir / "dataset")
         log.info("dataset %s: %s", dataset.version, dataset.root)
 
-        sync = CheckpointSync(store, run_prefix + CHECKPOINTS_DIR, workdir / "checkpoints")
+        sync = CheckpointSync(store, layout.checkpoints, workdir / "checkpoints")
         restored = sync.restore()
         info = restored.get("info", {}) if restored else None
         cost = cost_of_previous_attempt(previous, info)
@@ -196,7 +192,7 @@ def run_training(
         _complete_export_dir(export_dir, spec, result, dataset.version)
         artifact.publish_artifact(
             store,
-            run_prefix + MODEL_DIR,
+            layout.model,
             export_dir,
             model_name=result.model_name,
             metrics=result.metrics,
@@ -204,7 +200,7 @@ def run_training(
             engine=spec.engine,
         )
         progress(state="succeeded", accuracy=result.metrics.get("accuracy"))
-        log.info("model published at %s", store.uri(run_prefix + MODEL_DIR))
+        log.info("model published at %s", store.uri(layout.model))
         return EXIT_OK
     except Preempted:
         flushed = sync.close(time_left()) if sync else True
@@ -248,8 +244,8 @@ def _complete_export_dir(export_dir: Path, spec: TrainingSpec, result, dataset_v
     for source, name in ((result.dict_file, "dict.txt"), (result.config_file, "config.yml")):
         if not (export_dir / name).exists():
             shutil.copyfile(source, export_dir / name)
-    (export_dir / "metrics.json").write_text(json.dumps(result.metrics, indent=2, sort_keys=True))
-    (export_dir / "dataset.json").write_text(
+    (export_dir / METRICS_NAME).write_text(json.dumps(result.metrics, indent=2, sort_keys=True))
+    (export_dir / DATASET_RECORD_NAME).write_text(
         json.dumps({"dataset": dataset_version, "spec": spec.to_json()}, indent=2, sort_keys=True)
     )
 

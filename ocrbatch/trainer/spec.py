@@ -12,9 +12,9 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 
 from ocrbatch.errors import BadInput
+from ocrbatch.tasks import TASKS
 
 ENGINES = ("builtin", "paddleocr")
-TASKS = ("rec", "det")
 
 ENV_PREFIX = "OCRBATCH_"
 
