@@ -15,13 +15,16 @@ message names the key and what is expected, and ``python -m cdk_app`` turns that
                                    zone, up to one per zone (resilient to a zone outage, N times the cost)
     OCRBATCH_GPU_INSTANCE_TYPES    default p3.2xlarge,p3.8xlarge,g4dn.xlarge,g4dn.2xlarge,g4dn.12xlarge,g5.12xlarge
     OCRBATCH_CPU_INSTANCE_TYPES    default c5.large,c5.xlarge,c5.2xlarge,c5.4xlarge
-    OCRBATCH_MAX_VCPUS             cap of the Spot GPU and of the CPU environment, each; default 256
+    OCRBATCH_MAX_VCPUS             cap of the Spot GPU and of the CPU environment, each; default 64
     OCRBATCH_MAX_ON_DEMAND_GPU_VCPUS  cap of the on-demand GPU environment; default 8 (one GPU job)
     OCRBATCH_USE_SPOT              default true
     OCRBATCH_SPOT_BID_PERCENTAGE   1-100 % of the on-demand price; default 100
     OCRBATCH_ON_DEMAND_GPU_FALLBACK  an on-demand GPU environment behind the Spot one; default true
     OCRBATCH_DESTROY_DATA_ON_DELETE  `cdk destroy` deletes the buckets (and their objects) and the log
                                    group; default false: all three are kept
+    OCRBATCH_SCAN_ON_PUSH          ECR scans the training image on push (this sets the account's registry
+                                   scanning configuration for the region: false where it is managed elsewhere);
+                                   default true
     OCRBATCH_ALERT_EMAIL           subscribe this address to the alert topic (failed jobs, blocked
                                    queues, invalid compute environments, budget); default none
     OCRBATCH_MONTHLY_BUDGET_USD    an AWS Budgets monthly cost budget for the account, alerting at 80 %
@@ -108,6 +111,7 @@ def load_settings(context: Callable[[str], Any], environ: Mapping[str, str]) -> 
         spot_bid_percentage=_or(source.integer("OCRBATCH_SPOT_BID_PERCENTAGE", 1, 100), 100),
         on_demand_gpu_fallback=_or(source.boolean("OCRBATCH_ON_DEMAND_GPU_FALLBACK"), True),
         destroy_data_on_delete=_or(source.boolean("OCRBATCH_DESTROY_DATA_ON_DELETE"), False),
+        scan_on_push=_or(source.boolean("OCRBATCH_SCAN_ON_PUSH"), True),
         alert_email=email,
         monthly_budget_usd=source.integer("OCRBATCH_MONTHLY_BUDGET_USD", 1, 1_000_000),
     )

@@ -127,6 +127,10 @@ class TrainingJobs(Construct):
         self.gpu_multi = self._definition(MULTI_GPU)
         self.cpu = self._definition(CPU)
 
+    def definition_name(self, size: JobSize) -> str:
+        """The definition's name as plain text (its ``job_definition_name`` is a deploy-time token)."""
+        return f"{self._prefix}-{size.suffix}"
+
     def _definition(self, size: JobSize) -> batch.EcsJobDefinition:
         scope = Construct(self, size.suffix.title().replace("-", ""))
         container = batch.EcsEc2ContainerDefinition(
@@ -148,7 +152,7 @@ class TrainingJobs(Construct):
         return batch.EcsJobDefinition(
             scope,
             "Definition",
-            job_definition_name=f"{self._prefix}-{size.suffix}",
+            job_definition_name=self.definition_name(size),
             container=container,
             timeout=size.timeout,
             propagate_tags=True,

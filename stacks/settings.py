@@ -10,7 +10,8 @@ from ocrbatch.stack_outputs import DEFAULT_PREFIX, DEFAULT_REGION
 # Three 4-GPU types from three families, so a multi-GPU job is not tied to one thin Spot pool.
 DEFAULT_GPU_INSTANCE_TYPES = ("p3.2xlarge", "p3.8xlarge", "g4dn.xlarge", "g4dn.2xlarge", "g4dn.12xlarge", "g5.12xlarge")
 DEFAULT_CPU_INSTANCE_TYPES = ("c5.large", "c5.xlarge", "c5.2xlarge", "c5.4xlarge")
-DEFAULT_MAX_VCPUS = 256
+# Spot GPUs and CPUs, each: two 4-GPU or eight single-GPU jobs at once; ~$24/h at most at list price.
+DEFAULT_MAX_VCPUS = 64
 # On-demand GPUs are the expensive fallback: by default one single-GPU job at a time (a p3.2xlarge
 # or two g4dn.xlarge), so a Spot drought cannot turn into a fleet billed at list price.
 DEFAULT_MAX_ON_DEMAND_GPU_VCPUS = 8
@@ -37,6 +38,7 @@ class Settings:
     spot_bid_percentage: int = 100
     on_demand_gpu_fallback: bool = True
     destroy_data_on_delete: bool = False
+    scan_on_push: bool = True  # ECR registry scanning of the CDK asset repository
     alert_email: str | None = None
     monthly_budget_usd: int | None = None
 

@@ -7,23 +7,23 @@ builds the image and pushes it to the CDK bootstrap ECR repository
 (``cdk-<qualifier>-container-assets-<account>-<region>``).
 
 Image scanning. That repository belongs to the bootstrap stack, not to this one, and the stock bootstrap
-template does not turn scanning on. We chose not to fork the bootstrap template (it changes with every
-CDK release) and not to copy the image into a second repository of our own (a custom resource, a Lambda,
-twice the storage). Scanning is switched on once per account and region, right after `cdk bootstrap`,
-with ECR's registry-level scanning configuration, which AWS recommends over per-repository settings:
+template does not turn scanning on. Rather than fork the bootstrap template (it changes with every CDK
+release) or copy the image into a repository of our own (a custom resource, twice the storage), the
+stack sets ECR's registry scanning configuration: scan on push (BASIC), for the CDK asset repositories
+of this account and region only. That configuration is one per registry and this replaces it: an
+account that already manages registry scanning (Amazon Inspector's ENHANCED scanning, say) sets
+``scan_on_push=False`` (OCRBATCH_SCAN_ON_PUSH=false) and keeps its own.
 
-    aws ecr put-registry-scanning-configuration --scan-type BASIC --rules \
-      '[{"scanFrequency":"SCAN_ON_PUSH","repositoryFilters":[{"filter":"cdk-*-container-assets-*","filterType":"WILDCARD"}]}]'
-
-(``put-registry-scanning-configuration`` replaces the registry's rules: merge with the output of
-``aws ecr get-registry-scanning-configuration`` when the account already has some. Choose
-``--scan-type ENHANCED`` for Amazon Inspector's continuous scanning.)
+Old images. Every deploy that changes the image pushes a new one and nothing deletes the old: run
+``npx cdk gc --unstable=gc --type=ecr`` now and then (it deletes asset images no deployed stack uses).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from aws_cdk import Aws
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from constructs import Construct
@@ -42,7 +42,9 @@ class TrainingImage(Construct):
     asset: ecr_assets.DockerImageAsset
     container_image: ecs.ContainerImage
 
-    def __init__(self, scope: Construct, construct_id: str, *, context_directory: Path = REPO_ROOT) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, scan_on_push: bool = True, context_directory: Path = REPO_ROOT
+    ) -> None:
         super().__init__(scope, construct_id)
         self.asset = ecr_assets.DockerImageAsset(
             self,
@@ -55,3 +57,21 @@ class TrainingImage(Construct):
             display_name="ocrbatch training image",
         )
         self.container_image = ecs.ContainerImage.from_docker_image_asset(self.asset)
+        if scan_on_push:
+            ecr.CfnRegistryScanningConfiguration(
+                self,
+                "ScanOnPush",
+                scan_type="BASIC",
+                rules=[
+                    ecr.CfnRegistryScanningConfiguration.ScanningRuleProperty(
+                        scan_frequency="SCAN_ON_PUSH",
+                        repository_filters=[
+                            ecr.CfnRegistryScanningConfiguration.RepositoryFilterProperty(
+                                # The bootstrap repository, whatever its qualifier.
+                                filter=f"cdk-*-container-assets-{Aws.ACCOUNT_ID}-{Aws.REGION}",
+                                filter_type="WILDCARD",
+                            )
+                        ],
+                    )
+                ],
+            )

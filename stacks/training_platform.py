@@ -10,10 +10,11 @@ from aws_cdk import Aws, CfnOutput, Environment, Stack
 from constructs import Construct
 
 from ocrbatch import stack_outputs
+from stacks.access import CliAccess
 from stacks.alerts import Alerts
 from stacks.compute import BatchCompute
 from stacks.findings import accept_cdk_providers
-from stacks.jobs import TrainingJobs
+from stacks.jobs import CPU, GPU, MULTI_GPU, TrainingJobs
 from stacks.network import Network
 from stacks.settings import Settings
 from stacks.storage import TrainingData
@@ -40,7 +41,7 @@ class TrainingPlatformStack(Stack):
             existing_vpc_id=existing.vpc_id if existing else None,
             existing_subnet_ids=existing.subnet_ids if existing else (),
         )
-        self.image = TrainingImage(self, "TrainingImage")
+        self.image = TrainingImage(self, "TrainingImage", scan_on_push=settings.scan_on_push)
         self.compute = BatchCompute(
             self,
             "Compute",
@@ -74,6 +75,15 @@ class TrainingPlatformStack(Stack):
             monthly_budget_usd=settings.monthly_budget_usd,
         )
         self.data.grant_training_access(self.jobs.job_role)
+        self.cli_access = CliAccess(
+            self,
+            "CliAccess",
+            bucket=self.data.bucket,
+            queues=[self.compute.gpu_queue, self.compute.cpu_queue],
+            job_definition_names=[self.jobs.definition_name(size) for size in (GPU, MULTI_GPU, CPU)],
+            log_group=self.jobs.log_group,
+            alert_topic=self.alerts.topic,
+        )
         accept_cdk_providers(self)
         self._publish_outputs()
 
@@ -91,6 +101,7 @@ class TrainingPlatformStack(Stack):
             stack_outputs.IMAGE_URI: self.image.asset.image_uri,
             stack_outputs.CPU_COMPUTE_ENV: compute.cpu.compute_environment_arn,
             stack_outputs.ALERT_TOPIC: self.alerts.topic.topic_arn,
+            stack_outputs.CLI_USER_POLICY: self.cli_access.policy.managed_policy_arn,
         }
         if compute.gpu_spot is not None:
             values[stack_outputs.GPU_SPOT_COMPUTE_ENV] = compute.gpu_spot.compute_environment_arn

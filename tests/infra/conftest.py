@@ -116,6 +116,7 @@ VARIANT = Settings(
     nat_gateways=3,
     alert_email="ops@example.com",
     monthly_budget_usd=500,
+    scan_on_push=False,
     gpu_instance_types=("g5.xlarge", "g5.12xlarge"),
 )
 

@@ -102,7 +102,7 @@ def test_on_demand_gpus_have_their_own_small_cap(platform):
     on_demand = platform.referenced(platform.document["Outputs"][stack_outputs.GPU_ON_DEMAND_COMPUTE_ENV]["Value"])
     spot = platform.referenced(platform.document["Outputs"][stack_outputs.GPU_SPOT_COMPUTE_ENV]["Value"])
     assert on_demand["Properties"]["ComputeResources"]["MaxvCpus"] == 8
-    assert spot["Properties"]["ComputeResources"]["MaxvCpus"] == 256
+    assert spot["Properties"]["ComputeResources"]["MaxvCpus"] == 64
 
 
 # --- the check itself, against stubbed clients -----------------------------------------------------

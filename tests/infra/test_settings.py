@@ -32,10 +32,11 @@ def test_defaults_match_the_issue():
         "p3.2xlarge", "p3.8xlarge", "g4dn.xlarge", "g4dn.2xlarge", "g4dn.12xlarge", "g5.12xlarge"
     )
     assert settings.cpu_instance_types == ("c5.large", "c5.xlarge", "c5.2xlarge", "c5.4xlarge")
-    assert settings.max_vcpus == 256
+    assert settings.max_vcpus == 64
     assert settings.max_on_demand_gpu_vcpus == 8
     assert settings.nat_gateways == 1
     assert settings.alert_email is None and settings.monthly_budget_usd is None
+    assert settings.scan_on_push is True
     assert settings.use_spot is True and settings.spot_bid_percentage == 100
     assert settings.on_demand_gpu_fallback is True
     assert settings.destroy_data_on_delete is False
@@ -58,6 +59,7 @@ def test_environment_values_are_parsed():
         OCRBATCH_NAT_GATEWAYS="3",
         OCRBATCH_ALERT_EMAIL="ops@example.com",
         OCRBATCH_MONTHLY_BUDGET_USD="300",
+        OCRBATCH_SCAN_ON_PUSH="false",
     )
     assert settings.existing_vpc == ExistingVpc(
         "vpc-0123456789abcdef0", ("subnet-0123456789abcdef0", "subnet-0fedcba9876543210")
@@ -72,6 +74,7 @@ def test_environment_values_are_parsed():
     assert settings.destroy_data_on_delete is True
     assert (settings.max_on_demand_gpu_vcpus, settings.nat_gateways) == (16, 3)
     assert (settings.alert_email, settings.monthly_budget_usd) == ("ops@example.com", 300)
+    assert settings.scan_on_push is False
 
 
 def test_context_wins_over_environment_and_accepts_json_types():

@@ -136,7 +136,7 @@ def test_gpu_queue_puts_spot_first_and_on_demand_behind_it(platform):
         AllocationStrategy="SPOT_PRICE_CAPACITY_OPTIMIZED",
         BidPercentage=100,
         MinvCpus=0,
-        MaxvCpus=256,
+        MaxvCpus=64,
         InstanceTypes=gpu_types,
         Ec2Configuration=[{"ImageType": "ECS_AL2023_NVIDIA"}],
     )
@@ -157,7 +157,7 @@ def test_cpu_queue_has_one_spot_cpu_environment(platform):
         Type="SPOT",
         AllocationStrategy="SPOT_PRICE_CAPACITY_OPTIMIZED",
         MinvCpus=0,
-        MaxvCpus=256,
+        MaxvCpus=64,
         InstanceTypes=["c5.large", "c5.xlarge", "c5.2xlarge", "c5.4xlarge"],
         Ec2Configuration=[{"ImageType": "ECS_AL2023"}],
     )
