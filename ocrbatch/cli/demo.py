@@ -15,6 +15,14 @@ def register(app: typer.Typer) -> None:
     app.command("predict")(predict)
 
 
+def _quiet_paddle_startup() -> None:
+    """Both commands import paddle here, which warns that it found no ccache (it would matter only
+    for compiling C++ extensions); the job logs keep such notices, the user's screen need not."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
+
+
 def demo(
     output_dir: Annotated[
         Path, typer.Option("--output-dir", help="Where the trained model is written.")
@@ -31,6 +39,7 @@ def demo(
     """Train a pinball score reader on this machine (no AWS, no Docker), then read some scores with it."""
     from ocrbatch.demo import run_demo
 
+    _quiet_paddle_startup()
     wiring = common.wire(common.make_target(True, home=home))
     report = run_demo(
         output_dir=output_dir, count=count, train_seconds=train_seconds, seed=seed, force=force,
@@ -63,6 +72,7 @@ def predict(
     """Read text from images with a trained model (stock paddleocr inference)."""
     from ocrbatch.predict import predict_images
 
+    _quiet_paddle_startup()
     model_dir = Path(model)
     if not model_dir.is_dir():
         from ocrbatch.jobs.runs import model_of_job

@@ -16,6 +16,7 @@ from typing import Callable
 
 from ocrbatch.errors import WaitTimedOut
 from ocrbatch.jobs.backend import JobBackend, JobInfo
+from ocrbatch.jobs.log_noise import NoiseFilter
 from ocrbatch.jobs.runs import read_progress, run_accuracy, run_id_from_uri, run_store, store_of
 from ocrbatch.layout import RunLayout
 
@@ -58,6 +59,7 @@ class JobMonitor:
         self._resume_seen: object = None
         self._log_token: str | None = None
         self._log_stream_announced: str | None = None
+        self._noise = NoiseFilter()  # Paddle's start-up notices stay in the raw log only
         self._runnable_since: float | None = None
         self._diagnosed_at: float | None = None
 
@@ -237,7 +239,8 @@ class JobMonitor:
             self._log_stream_announced = job.log_stream
             self.emit(f"log stream {job.log_stream}:")
         for line in lines:
-            self.emit(f"  | {line}")
+            if self._noise.keep(line):
+                self.emit(f"  | {line}")
         return bool(lines)
 
     def _drain_logs(self, job: JobInfo) -> None:

@@ -198,3 +198,28 @@ def test_reading_a_log_once_stops_when_caught_up(tmp_path):
     read = []
     final, _token = JobMonitor(backend, emit=print).tail_logs("job-1", read.extend)
     assert final.status == "RUNNING" and read == ["one"] and backend.polls == 1
+
+
+PADDLE_STARTUP = [
+    "/venv/lib/python3.11/site-packages/paddle/utils/cpp_extension/extension_utils.py:712: UserWarning: "
+    "No ccache found. Please be aware that recompiling all source files may be required.",
+    "  warnings.warn(warning_message)",
+    "W1130 03:30:36.574582 21690 eager_utils.cc:3584] Paddle static graph(PIR) not support input out tensor for now!!!!!",
+    "2026-11-30 03:31:59,908 INFO ocrbatch.trainer: dataset fetched",
+    "  warnings.warn(something_of_ours)",
+]
+
+
+def test_the_monitor_leaves_paddles_startup_notices_in_the_raw_log(tmp_path):
+    states = [job_state("RUNNING", log_stream="s"), job_state("SUCCEEDED", log_stream="s")]
+    backend = ScriptedBackend(tmp_path, states, logs={0: PADDLE_STARTUP})
+    _final, lines = follow(backend, FakeClock())
+    shown = [line for line in lines if line.startswith("  | ")]
+    assert shown == ["  | 2026-11-30 03:31:59,908 INFO ocrbatch.trainer: dataset fetched",
+                     "  |   warnings.warn(something_of_ours)"]
+
+    raw = []
+    JobMonitor(ScriptedBackend(tmp_path / "raw", states[1:], logs={0: PADDLE_STARTUP}), emit=print).tail_logs(
+        "job-1", raw.extend
+    )
+    assert raw == PADDLE_STARTUP
