@@ -229,7 +229,9 @@ class _Build:
         """Files in ``dest`` that no fetch wrote (someone put them there) go into the new tree too."""
         if not self.previous:
             return
-        for dirpath, _dirnames, filenames in os.walk(self.dest):
+        for dirpath, dirnames, filenames in os.walk(self.dest):
+            if dirpath == str(self.dest):  # our own leftovers (older fetches staged inside DEST)
+                dirnames[:] = [d for d in dirnames if not d.startswith(RESERVED_PREFIX)]
             for name in filenames:
                 full = os.path.join(dirpath, name)
                 rel = os.path.relpath(full, self.dest).replace(os.sep, "/")

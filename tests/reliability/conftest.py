@@ -103,6 +103,8 @@ class FaultProxy:
                 upstream.request(self.command, self.path, body=body or None, headers=headers)
                 response = upstream.getresponse()
                 data = response.read()
+                if self.command == "GET" and proxy.corrupt and proxy.corrupt in self.path and data:
+                    data = proxy.flip_a_bit(data)
                 self.send_response(response.status, response.reason)
                 for key, value in response.getheaders():
                     if key.lower() not in ("transfer-encoding", "connection", "content-length"):
@@ -119,6 +121,15 @@ class FaultProxy:
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    corrupt: str | None = None  # GET answers whose path contains this get one bit flipped
+
+    def flip_a_bit(self, data: bytes) -> bytes:
+        with self.lock:
+            self.counts["bit_flips"] += 1
+        flipped = bytearray(data)
+        flipped[len(flipped) // 2] ^= 0x10
+        return bytes(flipped)
 
     @property
     def url(self) -> str:

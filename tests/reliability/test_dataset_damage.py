@@ -20,9 +20,10 @@ import pytest
 from ocrbatch.datasets import fetch_dataset, publish_dataset
 from ocrbatch.datasets.checks import verify_versions
 from ocrbatch.datasets.fetch import MARKER_NAME
-from ocrbatch.storage import LocalStore
+from ocrbatch.errors import OcrbatchError
+from ocrbatch.storage import LocalStore, S3Store
 
-from .conftest import FIGURES
+from .conftest import FIGURES, FaultProxy, client_via
 from .test_transient_faults import make_dataset
 
 RACES = 25
@@ -154,3 +155,22 @@ def test_damage_found_by_verify_is_repaired_by_uploading_again(tmp_path, monkeyp
     fetched = fetch_dataset(store, "d", tmp_path / "f")
     assert fetched.train_labels.read_text() == (folder / "train.txt").read_text()
     FIGURES["store damage repaired"] = {"missing_shards": 1, "missing_chunks": 1, "broken_manifests": 1, "sent_to_repair": again.uploaded_bytes}
+
+
+def test_a_bit_flipped_in_transit_is_refused_naming_the_shard(tmp_path, moto_server, aws_env, monkeypatch):
+    monkeypatch.setenv("OCRBATCH_CACHE_DIR", str(tmp_path / "cache"))
+    with FaultProxy(moto_server, rate=0.0) as proxy:
+        client = client_via(proxy.url, "s3")
+        bucket = f"flips-{random.randrange(1 << 30)}"
+        client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+        store = S3Store(client, bucket)
+        folder = tmp_path / "data"
+        make_dataset(folder, 40, seed=4)
+        version = publish_dataset(store, folder, name="d")
+        proxy.corrupt = "/shards/"
+        with pytest.raises(OcrbatchError) as caught:
+            fetch_dataset(store, version.key, tmp_path / "f")
+    message = str(caught.value)
+    assert caught.value.exit_code == 3 and "/shards/" in message and message.count("\n") == 0
+    assert not (tmp_path / "f").exists() and proxy.counts["bit_flips"] >= 1
+    FIGURES["bit flipped in transit"] = {"refused": 1, "named": "/shards/" in message, "error": type(caught.value).__name__}
