@@ -91,7 +91,8 @@ def publish_dataset(
 
     label_bytes = render_labels(report)
     files = {path: (image.sha256, image.size) for path, image in report.images.items()}
-    content = _content(report, label_bytes, files)
+    paths = sorted(files)
+    content = _content(report, label_bytes, files, paths)
     version_id = version_id_of(content)
     repairing = True
     try:  # one GET: with the listing below, the whole cost of re-uploading an unchanged folder
@@ -112,11 +113,11 @@ def publish_dataset(
 
     # What still has to be sent: each distinct content once, under the first path that has it.
     pending: dict[str, tuple[str, int]] = {}  # sha -> (path, size)
-    for path in sorted(files):
+    for path in paths:
         sha, size = files[path]
         if sha not in located:
             pending.setdefault(sha, (path, size))
-    order = sorted(pending, key=lambda sha: pending[sha][0])
+    order = list(pending)  # in path order already
     sizes = [pending[sha][1] for sha in order]
     groups = plan_shards(order, sizes, shard_bytes or shard_target(sum(sizes)))
     sent = _send_shards(store, layout, folder, report, groups, pending, located, stored, progress)
@@ -126,7 +127,7 @@ def publish_dataset(
     shards = {sha: stored[layout.shard(sha)] for sha in used}
 
     def index_lines():
-        for path in sorted(files):
+        for path in paths:
             sha, size = files[path]
             yield index_line(path, sha, size, *located[sha])
 
@@ -160,10 +161,10 @@ def publish_dataset(
     )
 
 
-def _content(report: ValidationReport, label_bytes: dict[str, bytes], files: dict[str, tuple[str, int]]) -> dict:
-    """What the version id commits to (see ``manifest``)."""
+def _content(report: ValidationReport, label_bytes: dict[str, bytes], files: dict, paths: list[str]) -> dict:
+    """What the version id commits to (see ``manifest``); ``paths`` are ``files``' keys, sorted."""
     digest = FilesDigest()
-    for path in sorted(files):
+    for path in paths:
         digest.update(path, *files[path])
     labels = {
         split: {"path": FETCHED_LABEL_NAMES[split], "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
