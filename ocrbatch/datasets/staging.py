@@ -5,8 +5,8 @@
   next one removes every such folder whose lock is free, i.e. whose process was killed (Ctrl-C
   removes its own at once). Older versions' ``ocrbatch-upload-*`` folders are reclaimed too.
 * A fetch into ``DEST`` builds ``.DEST.ocrbatch-partial-*`` beside it and swaps it in only when
-  every byte is verified, under ``.DEST.ocrbatch-lock`` (``flock``), so two fetches into one folder
-  take turns and never mix. The swap is two renames (DEST aside, the new tree in, the old tree
+  every byte is verified, under ``.DEST.ocrbatch-lock`` (``flock``; removed when the fetch ends), so
+  two fetches into one folder take turns and never mix. The swap is two renames (DEST aside, the new tree in, the old tree
   removed); if a process dies between them, the next fetch puts the old DEST back first, so a failed
   fetch always leaves DEST as it was.
 """
@@ -91,20 +91,38 @@ def _beside(dest: Path, what: str) -> str:
 @contextmanager
 def exclusive(dest: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold ``dest``'s lock (waiting for another fetch into it to finish, after calling ``on_wait``),
-    with an interrupted swap undone and the leftovers of killed fetches removed."""
+    with an interrupted swap undone and the leftovers of killed fetches removed. The lock file is
+    removed on the way out, so nothing is left beside ``dest``."""
+    lock_path = dest.parent / _beside(dest, "lock")
     with writing(dest.parent):
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(dest.parent / _beside(dest, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    waited = False
+    while True:
+        with writing(dest.parent):
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            if on_wait:
+            if on_wait and not waited:
                 on_wait()
+            waited = True
             fcntl.flock(fd, fcntl.LOCK_EX)
+        # The previous holder removes the file as it leaves: a lock on that removed file guards
+        # nothing, so open the path again.
+        try:
+            if os.stat(lock_path).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
         _recover(dest)
         yield
     finally:
+        try:
+            os.unlink(lock_path)
+        except OSError:
+            pass
         os.close(fd)
 
 

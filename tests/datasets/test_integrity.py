@@ -49,7 +49,7 @@ def manifest_path(store, version) -> Path:
 
 
 def beside(dest: Path) -> list[str]:
-    return sorted(p.name for p in dest.parent.iterdir() if p.name.startswith(f".{dest.name}.ocrbatch-") and "lock" not in p.name)
+    return sorted(p.name for p in dest.parent.iterdir() if p.name.startswith(f".{dest.name}.ocrbatch-"))
 
 
 # --- 1. all or nothing -------------------------------------------------------------------------
@@ -126,9 +126,11 @@ def test_two_fetches_into_one_folder_take_turns(store, dataset, tmp_path):
     worker.start()
     worker.join(timeout=1.0)
     assert worker.is_alive() and waited == [1] and not dest.exists()
+    os.unlink(tmp_path / ".fetched.ocrbatch-lock")  # as a holder does when it is done
     os.close(fd)
     worker.join(timeout=30)
     assert not worker.is_alive() and (dest / MARKER_NAME).exists()
+    assert not (tmp_path / ".fetched.ocrbatch-lock").exists()
 
 
 # --- 2. verified from the version id down ------------------------------------------------------
