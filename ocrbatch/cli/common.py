@@ -59,6 +59,8 @@ def detach_hint(job_id: str, target: Target, headline: str | None = None) -> Non
     info(headline or f"detached from job {job_id}; it keeps running.")
     info(f"  reattach: ocrbatch monitor {job_id}{backend_flags(target)}")
     info(f"  cancel:   ocrbatch cancel {job_id}{backend_flags(target)}")
+    if not target.local:
+        info("  alerts:   a failure or a blocked queue also goes to the stack's alert topic (`ocrbatch doctor`: who gets it)")
 
 
 # --- output ----------------------------------------------------------------------------------

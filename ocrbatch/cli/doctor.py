@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 @acts_on_target()
 def doctor(target: Target, json_output: JsonOpt = False) -> None:
-    """Check credentials, the stack, compute environments, queues, image, GPU quota and bucket."""
+    """Check credentials, the stack, compute environments, queues, image, GPU quota, alerts, subnets and bucket."""
     from ocrbatch.jobs import doctor as checks_of
     from ocrbatch.stack_outputs import DEFAULT_STACK_NAME
 

@@ -274,6 +274,14 @@ def test_ctrl_c_detaches_with_how_to_reattach_and_never_cancels(scripted):
     assert backend.cancelled == []
 
 
+def test_detaching_from_an_aws_job_says_the_alert_topic_keeps_watching(scripted):
+    scripted([job_state("RUNNING")], errors={2: KeyboardInterrupt()})
+    result = run("monitor", "job-1", "--stack", "s")
+    assert result.exit_code == 130
+    assert "alert topic" in result.stderr
+    assert "alert topic" not in run("monitor", "job-1", "--local", "--timeout", "2m").stderr
+
+
 def test_monitor_timeout_exits_124_with_how_to_reattach(scripted):
     backend = scripted([job_state("RUNNING")])
     result = run("monitor", "job-1", "--local", "--timeout", "2m", "--json")
