@@ -60,7 +60,7 @@ def demo(
         typer.echo(f"  {line}")
 
 
-@acts_on_target(job_params=("model",))
+@acts_on_target()
 def predict(
     target: Target,
     images: Annotated[List[Path], typer.Argument(help="Images to read.", show_default=False)],

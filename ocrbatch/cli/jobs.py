@@ -9,9 +9,7 @@ from typing import Annotated
 import typer
 
 from ocrbatch.cli import common
-from ocrbatch.cli.options import (
-    ForceOpt, JobArg, JobIdOpt, JsonOpt, OutputDirOpt, acts_on_target, job_ref,
-)
+from ocrbatch.cli.options import ForceOpt, JsonOpt, OutputDirOpt, acts_on_target
 from ocrbatch.cli.progress import ProgressBar
 from ocrbatch.errors import BadInput
 from ocrbatch.wiring import Target
@@ -83,11 +81,10 @@ def _short_dataset(uri: str | None) -> str:
     return f"{parsed[0]}@{parsed[1][:12]}" if parsed else uri
 
 
-@acts_on_target(batch=True, job_params=("job", "job_id"))
+@acts_on_target(batch=True, job="required")
 def cancel(
     target: Target,
-    job: JobArg = None,
-    job_id: JobIdOpt = None,
+    job: str,
     reason: Annotated[str, typer.Option("--reason", help="Recorded on the job.")] = "cancelled with ocrbatch cancel",
     json_output: JsonOpt = False,
 ) -> None:
@@ -96,7 +93,7 @@ def cancel(
     from ocrbatch.jobs.runs import resolve_job
 
     backend = common.open_backend(target)
-    before = resolve_job(backend, job_ref(job, job_id))
+    before = resolve_job(backend, job)
     if before.done:
         action = "none"
         message = f"job {before.job_id} already {before.status}; nothing to cancel"
@@ -113,11 +110,10 @@ def cancel(
         typer.echo(message)
 
 
-@acts_on_target(batch=True, job_params=("job", "job_id"))
+@acts_on_target(batch=True, job="latest")
 def download(
     target: Target,
-    job: JobArg = None,
-    job_id: JobIdOpt = None,
+    job: str,
     output_dir: OutputDirOpt = None,
     force: ForceOpt = False,
     json_output: JsonOpt = False,
@@ -127,9 +123,8 @@ def download(
 
     if output_dir is None:
         raise BadInput("--output-dir is required: the folder to write the model to")
-    ref = job_ref(job, job_id, default="latest")
     backend = common.open_backend(target)
-    current = resolve_job(backend, ref, succeeded=ref == "latest")
+    current = resolve_job(backend, job, succeeded=job == "latest")
     common.info(f"downloading the model of job {current.job_id} ({current.job_name})")
     with ProgressBar() as bar:
         result = download_model(backend, current, output_dir, force=force, progress=bar.stage("downloading"))

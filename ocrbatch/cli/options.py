@@ -57,35 +57,52 @@ _TARGET_FLAGS = {
 _BATCH_FLAGS = {"job_queue": JobQueueOpt, "job_definition": JobDefinitionOpt}
 
 
-def acts_on_target(*, batch: bool = False, job_params: tuple[str, ...] = ()) -> Callable:
-    """Give a command the shared flags and hand it the resolved ``target`` instead.
-
-    ``batch`` adds ``--job-queue``/``--job-definition``. ``job_params`` names the command's
-    parameters that hold a job id: a Batch job id alone then means AWS (the seed's
-    ``monitor --job-id ID``).
-    """
-    flags = {**_TARGET_FLAGS, **(_BATCH_FLAGS if batch else {})}
+def _replaces(names: tuple[str, ...], options: dict[str, tuple], build: Callable[..., dict]) -> Callable:
+    """A decorator: the command's parameters ``names`` become the CLI ``options`` (each
+    ``(annotation, default)``); ``build(given, values)`` turns what they were given (and the command's
+    other values) into those parameters' values."""
 
     def decorate(command: Callable) -> Callable:
         signature = inspect.signature(command)
-        own = [p for name, p in signature.parameters.items() if name != "target"]
-        shared = [
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
-            for name, annotation in flags.items()
+        own = [p for p in signature.parameters.values() if p.name not in names]
+        added = [
+            inspect.Parameter(option, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+            for option, (annotation, default) in options.items()
         ]
 
         @functools.wraps(command)
-        def with_target(**values):
-            given = {name: values.pop(name) for name in flags}
-            job_ref = next((values[name] for name in job_params if values.get(name)), None)
-            target = common.make_target(given.pop("local"), job_ref=job_ref, **given)
-            return command(target=target, **values)
+        def replaced(**values):
+            given = {option: values.pop(option) for option in options}
+            return command(**build(given, values), **values)
 
-        with_target.__signature__ = signature.replace(parameters=own + shared)
-        with_target.__annotations__ = {p.name: p.annotation for p in own + shared}
-        return with_target
+        replaced.__signature__ = signature.replace(parameters=own + added)
+        replaced.__annotations__ = {p.name: p.annotation for p in own + added}
+        return replaced
 
     return decorate
+
+
+def acts_on_target(*, batch: bool = False, job: str | None = None) -> Callable:
+    """Give a command the shared flags and hand it the resolved ``target`` instead.
+
+    ``batch`` adds ``--job-queue``/``--job-definition``. ``job`` ("required" or a default such as
+    "latest") adds the JOB argument and the seed's ``--job-id`` and hands the command ``job``, the
+    ref they name; a Batch job id alone then means AWS (the seed's ``monitor --job-id ID``).
+    """
+    flags = {name: (annotation, None) for name, annotation in _TARGET_FLAGS.items()}
+    if batch:
+        flags.update({name: (annotation, None) for name, annotation in _BATCH_FLAGS.items()})
+    if job:
+        flags.update(job=(JobArg, None), job_id=(JobIdOpt, None))
+
+    def build(given: dict, values: dict) -> dict:
+        named = {}
+        if job:
+            named["job"] = job_ref(given.pop("job"), given.pop("job_id"), default=None if job == "required" else job)
+        target = common.make_target(given.pop("local"), job_ref=named.get("job"), **given)
+        return {"target": target, **named}
+
+    return _replaces(("target", "job") if job else ("target",), flags, build)
 
 
 # --- naming a job ---------------------------------------------------------------------------------
@@ -164,3 +181,35 @@ FromScratchOpt = Annotated[
         help="paddleocr engine: start from random weights, not the model's pretrained ones (needs far more data).",
     ),
 ]
+
+
+_TRAINING = {
+    "engine": (EngineOpt, "builtin"),
+    "task": (TaskOpt, None),
+    "model": (ModelOpt, None),
+    "from_scratch": (FromScratchOpt, False),
+    "epochs": (EpochsOpt, None),
+    "learning_rate": (LearningRateOpt, None),
+    "batch_size": (BatchSizeOpt, None),
+    "overrides": (SetOpt, None),
+    "queue": (QueueOpt, "gpu"),
+    "gpus": (GpusOpt, 1),
+    "job_name": (JobNameOpt, None),
+}
+
+
+def trains() -> Callable:
+    """Give a command the training options and hand it ``training``, their
+    :class:`~ocrbatch.jobs.submission.TrainingOptions` (under :func:`acts_on_target`, whose
+    ``--job-queue``/``--job-definition`` it takes in)."""
+
+    def build(given: dict, values: dict) -> dict:
+        from ocrbatch.jobs.submission import TrainingOptions
+        from ocrbatch.trainer.spec import parse_overrides
+
+        target = values["target"]
+        given["overrides"] = parse_overrides(given["overrides"] or [])
+        options = TrainingOptions(job_queue=target.job_queue, job_definition=target.job_definition, **given)
+        return {"training": options}
+
+    return _replaces(("training",), _TRAINING, build)

@@ -5,22 +5,23 @@ The seed's flags (``--training-data``, ``--s3-bucket``, ``--job-queue``, ``--job
 """
 
 import json
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ocrbatch.cli import common
 from ocrbatch.cli.options import (
-    BatchSizeOpt, DatasetNameOpt, DatasetOpt, EngineOpt, EpochsOpt, ForceOpt, FromScratchOpt, GpusOpt, JobNameOpt,
-    JsonOpt, LearningRateOpt, ModelOpt, OutputDirOpt, QueueOpt, SetOpt, TaskOpt, TimeoutOpt, acts_on_target, parse_timeout,
+    DatasetNameOpt, DatasetOpt, ForceOpt, JsonOpt, OutputDirOpt, TimeoutOpt, acts_on_target, parse_timeout, trains,
 )
 from ocrbatch.cli.progress import ProgressBar
 from ocrbatch.cli.watch import job_monitor
 from ocrbatch.errors import BadInput, WaitTimedOut
 from ocrbatch.wiring import Target
+
+if TYPE_CHECKING:  # imported when a command trains, not on every command's start
+    from ocrbatch.jobs.submission import TrainingOptions
 
 
 def register(app: typer.Typer) -> None:
@@ -28,45 +29,19 @@ def register(app: typer.Typer) -> None:
     app.command("pipeline")(pipeline)
 
 
-def _training_options(target: Target, *, overrides, **values):
-    from ocrbatch.jobs.submission import TrainingOptions
-    from ocrbatch.trainer.spec import parse_overrides
-
-    return TrainingOptions(
-        overrides=parse_overrides(overrides or []),
-        job_queue=target.job_queue,
-        job_definition=target.job_definition,
-        **values,
-    )
-
-
 @acts_on_target(batch=True)
+@trains()
 def submit(
     target: Target,
+    training: "TrainingOptions",
     dataset: DatasetOpt = None,
     dataset_name: DatasetNameOpt = None,
-    queue: QueueOpt = "gpu",
-    gpus: GpusOpt = 1,
-    job_name: JobNameOpt = None,
-    engine: EngineOpt = "builtin",
-    task: TaskOpt = None,
-    model: ModelOpt = None,
-    epochs: EpochsOpt = None,
-    learning_rate: LearningRateOpt = None,
-    batch_size: BatchSizeOpt = None,
-    overrides: SetOpt = None,
-    from_scratch: FromScratchOpt = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print exactly what would be submitted; submit nothing.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Start a training job on a dataset version (a folder is uploaded first)."""
     from ocrbatch.jobs.submission import newest_dataset, plan_run, resolve_dataset, submit_run
 
-    options = _training_options(
-        target, engine=engine, task=task, model=model, epochs=epochs, learning_rate=learning_rate,
-        batch_size=batch_size, overrides=overrides, from_scratch=from_scratch, queue=queue, gpus=gpus,
-        job_name=job_name,
-    )
     backend = common.open_backend(target)
     store = backend.store
     if not dataset:
@@ -82,12 +57,12 @@ def submit(
     else:
         with ProgressBar() as bar:
             version = resolve_dataset(
-                store, dataset, name=dataset_name, task=task,
+                store, dataset, name=dataset_name, task=training.task,
                 on_publish=lambda folder: common.info(f"uploading {folder} to {store.uri()} ..."),
                 progress=bar,
             )
         dataset_uri, dataset_task = version.uri, getattr(version, "task", None)
-    run = plan_run(store, dataset_uri, options, dataset_task=dataset_task)
+    run = plan_run(store, dataset_uri, training, dataset_task=dataset_task)
 
     if dry_run:
         plan = {
@@ -133,23 +108,14 @@ def submit(
 
 
 @acts_on_target(batch=True)
+@trains()
 def pipeline(
     target: Target,
+    training: "TrainingOptions",
     dataset: DatasetOpt = None,
     dataset_name: DatasetNameOpt = None,
     output_dir: OutputDirOpt = None,
     force: ForceOpt = False,
-    queue: QueueOpt = "gpu",
-    gpus: GpusOpt = 1,
-    job_name: JobNameOpt = None,
-    engine: EngineOpt = "builtin",
-    task: TaskOpt = None,
-    model: ModelOpt = None,
-    epochs: EpochsOpt = None,
-    learning_rate: LearningRateOpt = None,
-    batch_size: BatchSizeOpt = None,
-    overrides: SetOpt = None,
-    from_scratch: FromScratchOpt = False,
     no_logs: Annotated[bool, typer.Option("--no-logs", help="Do not tail the job's log while it runs.")] = False,
     timeout: TimeoutOpt = None,
     json_output: JsonOpt = False,
@@ -160,11 +126,6 @@ def pipeline(
     timeout_s = parse_timeout(timeout)
     if not dataset:
         raise BadInput("--training-data is required: a folder (or --dataset VERSION)")
-    options = _training_options(
-        target, engine=engine, task=task, model=model, epochs=epochs, learning_rate=learning_rate,
-        batch_size=batch_size, overrides=overrides, from_scratch=from_scratch, queue=queue, gpus=gpus,
-        job_name=job_name,
-    )
     backend = common.open_backend(target)
     with ProgressBar() as bar:
         flow = Pipeline(
@@ -175,7 +136,7 @@ def pipeline(
             upload_progress=bar,
         )
         try:
-            result = flow.run(dataset, options, output_dir, dataset_name=dataset_name, force=force)
+            result = flow.run(dataset, training, output_dir, dataset_name=dataset_name, force=force)
         except (KeyboardInterrupt, WaitTimedOut) as stopped:
             if flow.job is None:
                 raise

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ocrbatch.cli import common
-from ocrbatch.cli.options import JobArg, JobIdOpt, JsonOpt, TimeoutOpt, acts_on_target, job_ref, parse_timeout
+from ocrbatch.cli.options import JsonOpt, TimeoutOpt, acts_on_target, parse_timeout
 from ocrbatch.errors import BadInput, WaitTimedOut
 from ocrbatch.jobs.backend import JobBackend, JobInfo
 from ocrbatch.wiring import Target
@@ -40,11 +40,10 @@ def print_final(backend: JobBackend, job: JobInfo, json_output: bool) -> None:
         raise typer.Exit(1)
 
 
-@acts_on_target(batch=True, job_params=("job", "job_id"))
+@acts_on_target(batch=True, job="required")
 def monitor(
     target: Target,
-    job: JobArg = None,
-    job_id: JobIdOpt = None,
+    job: str,
     once: Annotated[bool, typer.Option("--once", "--no-follow", help="Print the current state and exit.")] = False,
     no_logs: Annotated[bool, typer.Option("--no-logs", help="Do not tail the job's log.")] = False,
     timeout: TimeoutOpt = None,
@@ -54,9 +53,8 @@ def monitor(
     from ocrbatch.jobs.runs import resolve_job
 
     timeout_s = parse_timeout(timeout)
-    ref = job_ref(job, job_id)
     backend = common.open_backend(target)
-    current = resolve_job(backend, ref)
+    current = resolve_job(backend, job)
     if not once:
         try:
             current = job_monitor(backend, show_logs=not no_logs).follow(current.job_id, timeout=timeout_s)
@@ -72,11 +70,10 @@ def monitor(
     print_final(backend, current, json_output)
 
 
-@acts_on_target(batch=True, job_params=("job", "job_id"))
+@acts_on_target(batch=True, job="required")
 def logs(
     target: Target,
-    job: JobArg = None,
-    job_id: JobIdOpt = None,
+    job: str,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until the job ends.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -85,9 +82,8 @@ def logs(
 
     if follow and json_output:
         raise BadInput("--follow streams text lines; use --json without --follow")
-    ref = job_ref(job, job_id)
     backend = common.open_backend(target)
-    current = resolve_job(backend, ref)
+    current = resolve_job(backend, job)
     collected: list[str] = []
 
     def take(lines: list[str]) -> None:

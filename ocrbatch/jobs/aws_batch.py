@@ -55,25 +55,11 @@ class AwsBatchBackend:
             return self._given.get(service)
         return self._clients(service)
 
-    @property
-    def batch(self):
-        return self._client("batch")
-
-    @property
-    def logs(self):
-        return self._client("logs")
-
-    @property
-    def s3(self):
-        return self._client("s3")
-
-    @property
-    def quotas(self):
-        return self._client("service-quotas")
-
-    @property
-    def ec2(self):
-        return self._client("ec2")
+    batch = property(lambda self: self._client("batch"))
+    logs = property(lambda self: self._client("logs"))
+    s3 = property(lambda self: self._client("s3"))
+    quotas = property(lambda self: self._client("service-quotas"))  # explains a job stuck in RUNNABLE
+    ec2 = property(lambda self: self._client("ec2"))  # likewise
 
     @cached_property
     def store(self) -> S3Store:
