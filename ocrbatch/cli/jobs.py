@@ -27,9 +27,9 @@ def list_jobs(
     limit: Annotated[int, typer.Option("--limit", help="Most recent jobs to show.", min=1)] = 20,
     json_output: JsonOpt = False,
 ) -> None:
-    """Recent jobs with status, age, dataset and accuracy."""
-    from ocrbatch.jobs.monitor import format_duration
-    from ocrbatch.jobs.runs import run_accuracy, run_id_from_uri, store_of
+    """Recent jobs with status, age, dataset, accuracy, and Spot reclaims with the training they cost."""
+    from ocrbatch.jobs.monitor import format_duration, reclaim_cost
+    from ocrbatch.jobs.runs import read_progress, run_accuracy, run_id_from_uri, store_of
 
     backend = common.open_backend(target)
     store = store_of(backend)
@@ -48,6 +48,8 @@ def list_jobs(
                 "dataset": info.dataset,
                 "run_id": run_id_from_uri(info.output),
                 "accuracy": run_accuracy(store, info),
+                # progress.json is read only for jobs that were reclaimed
+                **reclaim_cost(info, read_progress(store, info) if "reclaimed" in info.attempt_ends() else None),
             }
         )
     if json_output:
@@ -56,7 +58,7 @@ def list_jobs(
     if not rows:
         common.info(f"no jobs on the {backend.name} backend yet; start one with `ocrbatch submit`")
         return
-    table = [("JOB ID", "NAME", "STATUS", "AGE", "DATASET", "ACCURACY")]
+    table = [("JOB ID", "NAME", "STATUS", "AGE", "DATASET", "ACCURACY", "RECLAIMS")]
     for row in rows:
         table.append(
             (
@@ -66,9 +68,20 @@ def list_jobs(
                 format_duration(row["age_seconds"]) if row["age_seconds"] is not None else "-",
                 _short_dataset(row["dataset"]),
                 f"{row['accuracy']:.1%}" if row["accuracy"] is not None else "-",
+                _reclaims(row),
             )
         )
     common.print_table(table)
+
+
+def _reclaims(row: dict) -> str:
+    """``2 (lost 14s)``: reclaims are not failures, but they cost training time."""
+    from ocrbatch.jobs.monitor import format_duration
+
+    if not row["reclaims"]:
+        return "-"
+    lost = row["lost_training_seconds"]
+    return f"{row['reclaims']} (lost {format_duration(lost)})" if lost is not None else str(row["reclaims"])
 
 
 def _short_dataset(uri: str | None) -> str:

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterator, Protocol
 
 from ocrbatch.errors import BadInput
+from ocrbatch.stop_window import EXIT_STOPPED
 from ocrbatch.storage import ObjectStore
 from ocrbatch.trainer.spec import TrainingSpec
 
@@ -52,7 +53,13 @@ class Attempt:
 
     @property
     def spot_reclaimed(self) -> bool:
-        return bool(self.reason and self.reason.startswith("Host EC2"))
+        """The host went away under the attempt (on AWS "Host EC2 ...", in local mode "Host terminated")."""
+        return bool(self.reason and self.reason.startswith(("Host EC2", "Host terminated")) and not self.stopped)
+
+    @property
+    def stopped(self) -> bool:
+        """The trainer honoured a SIGTERM and exited 143: the Spot notice, a cancel or the job timeout."""
+        return self.exit_code == EXIT_STOPPED
 
 
 @dataclass(frozen=True)
@@ -74,9 +81,30 @@ class JobInfo:
     def done(self) -> bool:
         return self.status in FINAL_STATES
 
+    def attempt_ends(self) -> list[str]:
+        """How each attempt ended: "succeeded", "failed", "reclaimed" (its host went away, or the Spot
+        notice stopped the trainer and the job was retried: Batch retries exit 143 only then), or
+        "stopped" (exit 143 with no retry after it: a cancel, the job timeout, or a notice on the last
+        attempt allowed)."""
+        ends = []
+        for number, attempt in enumerate(self.attempts, start=1):
+            retried = number < len(self.attempts) or not self.done
+            if attempt.exit_code == 0:
+                ends.append("succeeded")
+            elif attempt.spot_reclaimed or (attempt.stopped and retried):
+                ends.append("reclaimed")
+            elif attempt.stopped:
+                ends.append("stopped")
+            else:
+                ends.append("failed")
+        return ends
+
     def to_json(self) -> dict:
         data = asdict(self)
-        data["attempts"] = [asdict(a) | {"spot_reclaimed": a.spot_reclaimed} for a in self.attempts]
+        data["attempts"] = [
+            asdict(a) | {"spot_reclaimed": end == "reclaimed", "ended": end}
+            for a, end in zip(self.attempts, self.attempt_ends())
+        ]
         return data
 
 

@@ -57,6 +57,7 @@ class JobMonitor:
         self._attempts_seen = 0
         self._progress_seen: tuple | None = None
         self._resume_seen: object = None
+        self._costs_seen: list[dict] = []
         self._log_token: str | None = None
         self._log_stream_announced: str | None = None
         self._noise = NoiseFilter()  # Paddle's start-up notices stay in the raw log only
@@ -185,15 +186,22 @@ class JobMonitor:
 
     def _report_attempts(self, job: JobInfo) -> bool:
         new = job.attempts[self._attempts_seen :]
+        ends = job.attempt_ends()
         for number, attempt in enumerate(new, start=self._attempts_seen + 1):
             retrying = not job.done
-            if attempt.spot_reclaimed:
-                line = f"attempt {number}: Spot instance reclaimed ({attempt.reason})"
+            end = ends[number - 1]
+            if end == "reclaimed":
+                how = ("the trainer checkpointed on the Spot notice" if attempt.stopped
+                       else f"the instance went away ({attempt.reason})")
+                line = f"attempt {number}: Spot reclaim, not a failure: {how}"
                 line += (
                     f"; Batch retries it as attempt {number + 1}, resuming from the last checkpoint"
-                    if retrying
+                    if number == len(job.attempts) and retrying
                     else ""
                 )
+            elif end == "stopped":
+                line = (f"attempt {number} stopped on SIGTERM (exit code 143), checkpoint saved: "
+                        f"{job.status_reason or 'a cancel, the job timeout or a reclaim on the last attempt'}")
             elif attempt.exit_code == 0 or (attempt.exit_code is None and not attempt.reason):
                 line = f"attempt {number} finished" + (" (exit code 0)" if attempt.exit_code == 0 else "")
             else:
@@ -219,6 +227,10 @@ class JobMonitor:
         if not progress:
             return False
         changed = False
+        for interruption in (progress.get("interruptions") or [])[len(self._costs_seen):]:
+            self._costs_seen.append(interruption)
+            self.emit(format_interruption(interruption))
+            changed = True
         resumed = progress.get("resumed_from")
         if resumed and resumed != self._resume_seen:
             self._resume_seen = resumed
@@ -269,6 +281,17 @@ class JobMonitor:
             self.emit(f"  - {finding}")
 
 
+def reclaim_cost(job: JobInfo, progress: dict | None) -> dict:
+    """Spot reclaims of the job and the training they cost, as the retried trainer recorded it
+    (``lost_training_seconds`` is None until a retried attempt has started and worked it out)."""
+    interruptions = (progress or {}).get("interruptions") or []
+    known = [i["lost_seconds"] for i in interruptions if i.get("lost_seconds") is not None]
+    return {
+        "reclaims": job.attempt_ends().count("reclaimed"),
+        "lost_training_seconds": round(sum(known), 1) if known else None,
+    }
+
+
 def snapshot(backend: JobBackend, job: JobInfo) -> dict:
     """The job's current state as one JSON-able document (`monitor --once`, the final result)."""
     data = job.to_json()
@@ -276,6 +299,7 @@ def snapshot(backend: JobBackend, job: JobInfo) -> dict:
     store = store_of(backend)
     data["run_id"] = run_id
     data["progress"] = read_progress(store, job)
+    data.update(reclaim_cost(job, data["progress"]))
     data["accuracy"] = run_accuracy(store, job)
     published = run_id and store is not None and job.status == "SUCCEEDED"
     data["model_uri"] = run_store(store, job).uri(RunLayout(run_id).model) if published else None
@@ -288,9 +312,19 @@ def describe_snapshot(data: dict) -> list[str]:
     lines = [f"{data['job_id']}  {data['job_name']}  {data['status']}"]
     if data.get("status_reason"):
         lines.append(f"reason: {data['status_reason']}")
+    costs = {i.get("attempt"): i for i in ((data.get("progress") or {}).get("interruptions") or [])}
     for number, attempt in enumerate(data.get("attempts") or [], start=1):
-        what = "Spot reclaim" if attempt.get("spot_reclaimed") else f"exit code {attempt.get('exit_code')}"
-        lines.append(f"attempt {number}: {what}" + (f" ({attempt['reason']})" if attempt.get("reason") else ""))
+        end = attempt.get("ended")
+        what = {"reclaimed": "Spot reclaim", "stopped": "stopped on SIGTERM"}.get(end) or (
+            f"exit code {attempt.get('exit_code')}")
+        line = f"attempt {number}: {what}" + (f" ({attempt['reason']})" if attempt.get("reason") else "")
+        if number in costs:
+            line += f"; {format_lost(costs[number])}"
+        lines.append(line)
+    if data.get("reclaims"):
+        lost = data.get("lost_training_seconds")
+        lines.append(f"reclaims: {data['reclaims']}, training lost: "
+                     + (format_duration(lost) if lost is not None else "not known yet"))
     if data.get("progress"):
         lines.append("progress: " + format_progress(data["progress"]))
     if data.get("accuracy") is not None:
@@ -321,6 +355,22 @@ def format_progress(progress: dict) -> str:
     if progress.get("message"):
         parts.append(str(progress["message"]))
     return ", ".join(parts)
+
+
+def format_lost(interruption: dict) -> str:
+    seconds, steps = interruption.get("lost_seconds"), interruption.get("lost_steps")
+    if seconds is None and steps is None:
+        return "training lost: unknown"
+    if not steps and not seconds:
+        return "no training lost"
+    amount = format_duration(seconds) if seconds is not None else "?"
+    return f"lost {amount} of training" + (f" ({steps} steps)" if steps is not None else "")
+
+
+def format_interruption(interruption: dict) -> str:
+    how = ("stopped on SIGTERM and checkpointed" if interruption.get("notice")
+           else "killed without notice")
+    return f"attempt {interruption.get('attempt')} was {how}: {format_lost(interruption)}"
 
 
 def format_position(resumed: object) -> str:

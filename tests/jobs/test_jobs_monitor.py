@@ -70,8 +70,8 @@ def test_spot_reclaim_is_shown_as_such_then_the_retry_resumes_and_succeeds(tmp_p
     assert final.status == "SUCCEEDED"
     reclaim = [line for line in lines if line.startswith("attempt 1:")]
     assert reclaim == [
-        "attempt 1: Spot instance reclaimed (Host EC2 (instance i-0abc123) terminated.); "
-        "Batch retries it as attempt 2, resuming from the last checkpoint"
+        "attempt 1: Spot reclaim, not a failure: the instance went away (Host EC2 (instance i-0abc123) "
+        "terminated.); Batch retries it as attempt 2, resuming from the last checkpoint"
     ]
     assert "progress: training, epoch 2/10, step 80, loss 0.5000" in lines
     assert "resumed from checkpoint: epoch 2, step 80" in lines
