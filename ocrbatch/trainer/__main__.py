@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             epochs=args.epochs, learning_rate=args.learning_rate, batch_size=args.batch_size,
             from_scratch=args.from_scratch,
         )
-        spec = TrainingSpec.from_env(**cli_values)
+        spec = TrainingSpec.from_env(os.environ, **cli_values)
         if args.set:
             spec = TrainingSpec(**{**spec.to_json(), "overrides": {**spec.overrides, **parse_overrides(args.set)}})
     except OcrbatchError as exc:

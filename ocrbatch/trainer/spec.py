@@ -8,7 +8,7 @@ process); the trainer reads them back with :meth:`TrainingSpec.from_env`. Comman
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 
 from ocrbatch.errors import BadInput
@@ -59,9 +59,8 @@ class TrainingSpec:
         return env
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **cli_values) -> "TrainingSpec":
+    def from_env(cls, environ: Mapping[str, str], **cli_values) -> "TrainingSpec":
         """Build from OCRBATCH_* variables; non-None keyword arguments win over the environment."""
-        environ = os.environ if environ is None else environ
         values: dict = {}
         for f in fields(cls):
             raw = environ.get(ENV_PREFIX + f.name.upper())
