@@ -178,7 +178,8 @@ def diagnose_runnable(job: dict, *, batch, quotas=None, ec2=None) -> list[str]:
             "no configuration problem found: "
             + (
                 "Spot capacity for these instance types may be short in this region right now; "
-                "the job starts when capacity appears (or when the on-demand environment takes it)"
+                "the job starts when capacity appears (an on-demand environment behind it may take the job, "
+                "but Batch does not promise that)"
                 if spot
                 else "instances may still be launching (this takes a few minutes from zero)"
             )
