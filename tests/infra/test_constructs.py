@@ -152,3 +152,11 @@ def test_variant_passes_the_security_checks(variant_platform):
     variant_platform.template.resource_count_is("Custom::S3AutoDeleteObjects", 2)
     assert AwsSolutionsChecks().validate_scope(variant_platform.app).violations == []
     assert cfnlint.api.lint(variant_platform.template_path.read_text(), regions=["eu-west-1"]) == []
+
+
+def test_nat_gateways_follow_the_setting(variant_platform, new_vpc_platform):
+    assert len(new_vpc_platform.resources("AWS::EC2::NatGateway")) == 1  # the default: one for every zone
+    assert len(variant_platform.resources("AWS::EC2::NatGateway")) == 3  # one per zone
+    routes = [r["Properties"] for r in variant_platform.resources("AWS::EC2::Route").values()]
+    private_nat_routes = {r["NatGatewayId"]["Ref"] for r in routes if "NatGatewayId" in r}
+    assert len(private_nat_routes) == 3, "each zone's private subnets route to their own zone's gateway"
