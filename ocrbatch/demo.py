@@ -19,6 +19,13 @@ from ocrbatch.layout import METRICS_NAME
 # The builtin engine stops at this many seconds of training (its own override key).
 TIME_BUDGET_KEY = "max_train_seconds"
 SAMPLES = 8
+# What the demo reads: scores (digits with comma, period or no separators) on every display look
+# (7-segment, 14/16-segment, dot-matrix, LCD fonts) and as phone photos, from every renderer set.
+STYLES = "scores"
+RENDERERS = "all"
+DATA_VERSION = 2  # in the cached data folder's name: a generator change must not reuse old crops
+# The builtin engine's settings for it (overrides; bench/generalization.py trains the same recipe).
+RECIPE: dict[str, str] = {}
 
 
 def run_demo(
@@ -39,16 +46,16 @@ def run_demo(
     from ocrbatch.predict import model_name_of, predict_images
     from ocrbatch.synth import generate_dataset
 
-    data_dir = Path(work_dir) / f"pinball-scores-{count}-{seed}"
+    data_dir = Path(work_dir) / f"pinball-scores-v{DATA_VERSION}-{count}-{seed}"
     if not (data_dir / "train.txt").is_file():
         log(f"generating {count} pinball score crops in {data_dir}")
-        generate_dataset(data_dir, count=count, seed=seed, task="rec", styles=["seg7"])
+        generate_dataset(data_dir, count=count, seed=seed, task="rec", styles=STYLES, renderers=RENDERERS)
 
     monitor = JobMonitor(backend, emit=log)
     pipeline = Pipeline(backend=backend, follow=monitor.follow, step=log)
     options = TrainingOptions(
         engine="builtin",
-        overrides={TIME_BUDGET_KEY: str(train_seconds)},
+        overrides={**RECIPE, TIME_BUDGET_KEY: str(train_seconds)},
         queue="cpu",
         job_name="pinball-demo",
     )

@@ -26,13 +26,18 @@ def synth(
     val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of images in val.txt.")] = 0.1,
     workers: Annotated[Optional[int], typer.Option("--workers", help="Processes (default: all cores).")] = None,
     height: Annotated[int, typer.Option("--height", help="Height of rec crops in pixels.")] = 48,
+    renderers: Annotated[
+        str,
+        typer.Option("--renderers", help="Typefaces, shapes and camera effects: train, heldout (never in train), or all."),
+    ] = "all",
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty folder that synth did not make.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Generate labelled pinball display images (7/14-segment, dot-matrix, LCD) in PaddleOCR's layout.
 
     Labels are what the display lights, separators included: a score shown as 1,234,560 is
-    labelled "1,234,560". No fonts or network are used; the same seed writes the same bytes.
+    labelled "1,234,560". Fonts come from installed packages, never the network; the same seed
+    writes the same bytes.
     """
     from ocrbatch.synth import generate_dataset  # needs OpenCV; keep it out of every other command
 
@@ -46,6 +51,7 @@ def synth(
             styles=styles.split(",") if styles is not None else None,
             workers=workers,
             height=height,
+            renderers=renderers,
             force=force,
             progress=bar.stage("generating"),
         )

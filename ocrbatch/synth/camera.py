@@ -106,31 +106,70 @@ def _motion_kernel(length: int, angle: float) -> np.ndarray:
     return kernel / kernel.sum()
 
 
-def blur(image: np.ndarray, rng: np.random.Generator, text_px: float) -> np.ndarray:
-    """Out of focus (Gaussian) or hand shake (short motion streak), relative to text height."""
+@functools.lru_cache(maxsize=32)
+def _disk_kernel(radius: float) -> np.ndarray:
+    size = 2 * math.ceil(radius) + 1
+    kernel = np.zeros((size, size), np.float32)
+    c = size // 2
+    cv2.circle(kernel, (c * 16, c * 16), int(round(radius * 16)), 1.0, -1, lineType=cv2.LINE_AA, shift=4)
+    return kernel / kernel.sum()
+
+
+def blur(image: np.ndarray, rng: np.random.Generator, text_px: float, heldout: bool = False,
+         strength: float = 1.0) -> np.ndarray:
+    """Out of focus or hand shake (a short motion streak), relative to text height.
+
+    A lens out of focus spreads light over a disc (``heldout`` cameras); the training cameras blur
+    with a Gaussian, so a model judged on the held-out set has never seen a disc-shaped blur.
+    """
     roll = rng.random()
+    if heldout and roll < 0.45:
+        radius = rng.uniform(0.5, (0.06 * text_px + 0.5) * strength)
+        return cv2.filter2D(image, -1, _disk_kernel(round(radius * 4) / 4))
     if roll < 0.45:
-        sigma = rng.uniform(0.2, 0.045 * text_px + 0.3)
+        sigma = rng.uniform(0.2, (0.045 * text_px + 0.3) * strength)
         # Kernel cut at 3 sigma (OpenCV's float default is 4): 0.3% of the weight, a third fewer taps.
         size = 2 * math.ceil(3 * sigma) + 1
         return cv2.GaussianBlur(image, (size, size), sigma)
     if roll < 0.6:
-        length = int(rng.integers(3, max(4, int(text_px * 0.12)) + 1))
+        length = int(rng.integers(3, max(4, int(text_px * 0.12 * strength)) + 1))
         return cv2.filter2D(image, -1, _motion_kernel(length, rng.uniform(0, np.pi)))
     return image
 
 
-def low_resolution(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def add_scanlines(image: np.ndarray, rng: np.random.Generator, strength: float) -> None:
+    """A screen filmed through its own refresh or line structure: dark horizontal bands every few rows."""
+    h, w = image.shape[:2]
+    period = rng.uniform(2.0, 6.0)
+    rows = np.arange(h, dtype=np.float32)
+    profile = 1.0 - strength * (0.5 + 0.5 * np.cos(2 * np.pi * rows / period + rng.uniform(0, 2 * np.pi)))
+    cv2.multiply(image, cv2.merge([np.repeat(profile[:, None], w, axis=1).astype(np.float32)] * 3), dst=image)
+
+
+def add_moire(image: np.ndarray, rng: np.random.Generator, strength: float) -> None:
+    """The beat between a display's pixel grid and the camera's: slanted, slowly varying light and dark
+    fringes (held-out cameras only)."""
+    h, w = image.shape[:2]
+    angle, period = rng.uniform(0, np.pi), rng.uniform(5.0, 24.0)
+    xs = np.arange(w, dtype=np.float32)[None, :] * np.float32(np.cos(angle))
+    ys = np.arange(h, dtype=np.float32)[:, None] * np.float32(np.sin(angle))
+    phase = (xs + ys) * np.float32(2 * np.pi / period) + np.float32(rng.uniform(0, 2 * np.pi))
+    profile = (1.0 - strength * (0.5 + 0.5 * np.cos(phase))).astype(np.float32)
+    tint = (0.8 + 0.4 * rng.random(3)).astype(np.float32)
+    cv2.multiply(image, cv2.merge([profile ** float(t) for t in tint]), dst=image)
+
+
+def low_resolution(image: np.ndarray, rng: np.random.Generator, low: float = 0.35) -> np.ndarray:
     """A distant or cheap camera: down-sample, then back up."""
     h, w = image.shape[:2]
-    factor = rng.uniform(0.35, 0.8)
+    factor = rng.uniform(low, 0.8)
     small = cv2.resize(image, (max(1, int(w * factor)), max(1, int(h * factor))), interpolation=cv2.INTER_AREA)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def expose(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def expose(image: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
     """Exposure, contrast, white balance and gamma; returns 8-bit BGR."""
-    balance = rng.uniform(0.85, 1.15, 3) * rng.uniform(0.7, 1.3) * 255.0
+    balance = rng.uniform(1 - 0.15 * strength, 1 + 0.15 * strength, 3) * rng.uniform(0.7, 1.1 + 0.2 * strength) * 255.0
     lift = rng.uniform(-0.02, 0.08) * 255.0
     matrix = np.zeros((3, 4), np.float32)
     matrix[(0, 1, 2), (0, 1, 2)] = balance

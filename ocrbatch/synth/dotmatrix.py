@@ -1,5 +1,6 @@
 """Dot-matrix displays (DMD): a 5x7 bitmap font defined here as data, text layout on the dot grid,
-and the round plasma dots each grid position is drawn as.
+and the dots (round plasma, rounded or square LED) each grid position is drawn as. Further DMD fonts
+are drawn from typefaces in ``typefaces.pixel_text``.
 
 Pinball DMDs are 128x32 grids of round dots (orange neon plasma; later LED panels in other colours).
 Text is laid out in dot units first (a boolean grid), then each dot becomes a soft disc ``pitch``
@@ -93,12 +94,19 @@ def text_dots(text: str, *, scale: int = 1, bold: bool = False) -> np.ndarray:
     return grid
 
 
-@functools.lru_cache(maxsize=32)
-def dot_sprite(pitch: int, fill: float = 0.78, softness: float = 0.18) -> np.ndarray:
-    """One dot: a disc filling ``fill`` of the pitch with a soft edge, as a pitch x pitch tile."""
+DOT_SHAPES = ("round", "rounded", "square")
+# Distance norms: 2 draws a disc, 4 a rounded square (LED panels), a large one a square (LCD DMDs).
+_SHAPE_NORMS = {"round": 2.0, "rounded": 4.0, "square": 16.0}
+
+
+@functools.lru_cache(maxsize=64)
+def dot_sprite(pitch: int, fill: float = 0.78, softness: float = 0.18, shape: str = "round") -> np.ndarray:
+    """One dot: a disc (or rounded/plain square) filling ``fill`` of the pitch with a soft edge, as a
+    pitch x pitch tile."""
     centre = (pitch - 1) / 2
     yy, xx = np.mgrid[0:pitch, 0:pitch]
-    distance = np.hypot(yy - centre, xx - centre) / (pitch / 2)
+    norm = _SHAPE_NORMS[shape]
+    distance = (np.abs(yy - centre) ** norm + np.abs(xx - centre) ** norm) ** (1 / norm) / (pitch / 2)
     edge = max(softness, 1.0 / pitch)
     sprite = np.clip((fill - distance) / edge + 0.5, 0.0, 1.0)
     return sprite.astype(np.float32)
@@ -111,9 +119,9 @@ class DotRender:
     pitch: int
 
 
-def render_dots(levels: np.ndarray, pitch: int, *, fill: float = 0.78) -> DotRender:
-    """Draw a grid of dot brightness levels (rows x cols, 0..1) as round dots ``pitch`` px apart."""
-    sprite = dot_sprite(pitch, round(fill, 2))
+def render_dots(levels: np.ndarray, pitch: int, *, fill: float = 0.78, shape: str = "round") -> DotRender:
+    """Draw a grid of dot brightness levels (rows x cols, 0..1) as dots ``pitch`` px apart."""
+    sprite = dot_sprite(pitch, round(fill, 2), shape=shape)
     rows, cols = levels.shape
     # Tiling and repeating are plain copies; a 4-d broadcast product is several times slower.
     ghost = np.tile(sprite, (rows, cols))

@@ -35,7 +35,7 @@ from ocrbatch.synth.scenes import STYLES, Recipe
 PRESETS = {"all": (STYLES, False), "scores": (STYLES, True)}
 MARKER = "synth.json"
 GENERATOR_NAME = "ocrbatch synth"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # Below these counts, starting worker processes (~0.5 s each) costs more than it saves.
 PARALLEL_THRESHOLD = {"rec": 400, "det": 24}
 CHUNK_SIZES = {"rec": 256, "det": 16}  # samples per task handed to a worker
@@ -93,16 +93,24 @@ def check_out_dir(out_dir: Path, force: bool) -> bool:
     return False
 
 
-def sample_name(index: int, style: str, count: int) -> str:
-    return f"images/{index:0{max(6, len(str(count - 1)))}d}_{style}.jpg"
+def sample_name(index: int, style: str, count: int, photo: bool = False) -> str:
+    """``images/000042_dmd.jpg``; photo-like rec crops end in ``_photo.jpg`` (what benchmarks group by)."""
+    return f"images/{index:0{max(6, len(str(count - 1)))}d}_{style}{'_photo' if photo else ''}.jpg"
 
 
-def make_sample(index: int, seed: int, task: str, recipes: Sequence[Recipe], height: int) -> tuple[bytes, str, str, str]:
-    """(jpeg, style, label column, characters) of sample ``index``: pure function of its arguments."""
+def look_of(path: str) -> tuple[str, bool]:
+    """(style, photo) of a generated image path: the inverse of ``sample_name``."""
+    parts = Path(path).stem.split("_")
+    return parts[1], parts[-1] == "photo"
+
+
+def make_sample(index: int, seed: int, task: str, recipes: Sequence[Recipe], height: int) -> tuple[bytes, str, str, str, bool]:
+    """(jpeg, style, label column, characters, photo) of sample ``index``: pure function of its arguments."""
     rng = np.random.default_rng([seed, index])
     recipe = recipes[int(rng.integers(len(recipes)))]
+    photo = False
     if task == "rec":
-        image, label = scenes.render_rec(recipe, rng, height)
+        image, label, photo = scenes.render_rec(recipe, rng, height)
         column, chars = label, label
     else:
         while True:
@@ -111,7 +119,7 @@ def make_sample(index: int, seed: int, task: str, recipes: Sequence[Recipe], hei
                 break
         column = json.dumps([{"transcription": b.text, "points": b.quad.astype(int).tolist()} for b in boxes], ensure_ascii=False)
         chars = "".join(b.text for b in boxes)
-    return camera.encode_jpeg(image, scenes.jpeg_quality(rng)), recipe.style, column, chars
+    return camera.encode_jpeg(image, scenes.jpeg_quality(rng, photo)), recipe.style, column, chars, photo
 
 
 def write_chunk(job: tuple) -> list[tuple[int, str, str, str]]:
@@ -119,8 +127,8 @@ def write_chunk(job: tuple) -> list[tuple[int, str, str, str]]:
     out_dir, start, stop, seed, task, recipes, height, count = job
     rows, files = [], []
     for index in range(start, stop):
-        data, style, column, chars = make_sample(index, seed, task, recipes, height)
-        name = sample_name(index, style, count)
+        data, style, column, chars, photo = make_sample(index, seed, task, recipes, height)
+        name = sample_name(index, style, count, photo)
         files.append((name, data))
         rows.append((index, style, f"{name}\t{column}", chars))
     # Render the whole chunk, then write it: each loop keeps its own code and data hot in the CPU
@@ -179,6 +187,7 @@ def generate_dataset(
     styles: Sequence[str] | None = None,
     workers: int | None = None,
     height: int = 48,
+    renderers: str = "all",
     force: bool = False,
     progress: Progress | None = None,
 ) -> dict:
@@ -190,7 +199,9 @@ def generate_dataset(
     ``height`` is the rec crop height (width follows the text, at most height*320/48); det frames
     are 512-768 px wide. ``val_fraction`` 0 writes an empty val.txt. An existing non-empty folder
     is refused unless it is a previous synth output (which is replaced) or ``force`` is set (files
-    are written beside what is there). ``progress(done, total)`` is called after each chunk.
+    are written beside what is there). ``renderers``: train, heldout or all (default): which
+    typefaces, segment and dot shapes and camera effects are drawn (see ``scenes``); a model judged
+    on ``heldout`` data should be trained on ``train`` data. ``progress(done, total)`` is called after each chunk.
 
     Returns the summary: the settings, ``splits`` {train, val}, ``per_style`` {style: {train,
     val}}, ``characters`` (sorted, as one string), ``workers``, ``seconds``, ``images_per_second``.
@@ -207,8 +218,10 @@ def generate_dataset(
         raise BadInput(f"height must be an integer in [16, 256], got {height!r}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers <= 0):
         raise BadInput(f"workers must be a positive integer, got {workers!r}")
+    if renderers not in scenes.RENDERER_SETS:
+        raise BadInput(f"renderers must be one of {', '.join(scenes.RENDERER_SETS)}, got {renderers!r}")
     style_names, numeric = resolve_styles(styles)
-    recipes = tuple(Recipe(s, numeric) for s in style_names)
+    recipes = tuple(Recipe(s, numeric, renderers) for s in style_names)
     out_dir = Path(out_dir)
 
     previous = check_out_dir(out_dir, force)
@@ -225,6 +238,7 @@ def generate_dataset(
         "seed": seed,
         "styles": style_names,
         "numeric_only": numeric,
+        "renderers": renderers,
         "val_fraction": val_fraction,
         "height": height if task == "rec" else None,
     }

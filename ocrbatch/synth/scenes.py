@@ -7,7 +7,15 @@ lets the camera degrade the picture. Labels come from the drawn cells/dots, neve
 string, so they always say what is shown.
 
 Styles: ``seg7`` (7-segment score displays), ``seg14`` (14/16-segment alphanumeric), ``dmd``
-(128x32 plasma dot matrix), ``lcd`` (dark segments on a light background).
+(128x32 dot matrix: the 5x7 font here and pixel fonts drawn from typefaces; round, rounded or square
+dots), ``lcd`` (rec crops: scores in outline fonts on the busy screens of modern games; det frames:
+dark segments on a light background). Segment displays also come as segmented LCDs.
+
+Renderer sets (``Recipe.renderers``): ``train`` and ``heldout`` draw from disjoint typeface families,
+segment bar shapes, dot shapes and camera effects (Gaussian blur and scanlines vs disc defocus and
+moire); ``all`` draws from both. The held-out set is what ``bench/generalization.py`` judges on.
+About a third of rec crops are "photos": looser, rotated, lower-resolution, blurrier crops, named
+``*_photo.jpg``.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ocrbatch.synth import camera, dotmatrix, looks, segments, texts
+from ocrbatch.synth import camera, dotmatrix, looks, segments, texts, typefaces
 from ocrbatch.synth.opencv import cv2
 from ocrbatch.synth.segments import Cell, SegmentFont
 
@@ -29,14 +37,27 @@ DET_SIZES = (512, 576, 640, 704, 768)
 # Real segment displays were mostly orange plasma; refits and Gottlieb VFDs add the others.
 SEGMENT_PALETTE = {"plasma_orange": 4, "amber": 1, "red": 1.5, "green": 1, "vfd_cyan": 1, "blue": 1, "white": 0.5}
 DMD_PALETTE = {"plasma_orange": 6, "amber": 1, "red": 1, "green": 0.5, "blue": 0.5, "white": 0.5}
+RENDERER_SETS = typefaces.RENDERER_SETS
+PHOTO_SHARE = 0.35  # rec crops taken like a phone photo of the cabinet rather than a tidy crop
+SEGMENT_LCD_SHARE = 0.2  # segment displays drawn as dark LCD segments instead of glowing ones
+SEGMENT_SHAPES = {"train": ("hex", "round"), "heldout": ("rect",)}
+DOT_SHAPES = {"train": ("round", "rounded"), "heldout": ("square",)}
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """What to draw: a style, and whether its texts are scores only (numeric charset)."""
+    """What to draw: a style, whether its texts are scores only (numeric charset), and from which
+    renderer set (train, heldout or all) fonts, shapes and camera effects come."""
 
     style: str
     numeric_only: bool = False
+    renderers: str = "all"
+
+    def renderer_set(self, rng: np.random.Generator) -> str:
+        """``train`` or ``heldout`` for one drawing decision (``all``: either, evenly)."""
+        if self.renderers != "all":
+            return self.renderers
+        return "heldout" if rng.random() < 0.5 else "train"
 
 
 @dataclass(frozen=True)
@@ -52,7 +73,7 @@ class Drawing:
     maps: np.ndarray  # channels: lit, ghost, window[, panel]
     boxes: list[TextBox]
     glyph_px: float
-    look: looks.Look
+    look: looks.Look | None  # None: maps are (text coverage, B, G, R), already painted
 
 
 # --- fonts: a fixed family per kind, so glyph masks are rasterised once per process ---------------
@@ -60,18 +81,21 @@ class Drawing:
 
 # Ranges (in glyph heights) of width, bar thickness, bar gap, slant and cell spacing.
 FONT_RANGES = {
-    "seg7": ((0.46, 0.6), (0.09, 0.15), (0.008, 0.03), (0.06, 0.16), (0.2, 0.36)),
-    "seg14": ((0.55, 0.68), (0.08, 0.12), (0.008, 0.025), (0.05, 0.14), (0.22, 0.32)),
+    "seg7": ((0.42, 0.64), (0.07, 0.18), (0.004, 0.045), (0.04, 0.2), (0.18, 0.4)),
+    "seg14": ((0.5, 0.7), (0.06, 0.13), (0.004, 0.035), (0.04, 0.16), (0.2, 0.34)),
 }
 
 
 @functools.lru_cache(maxsize=None)
-def font_family(kind: str, size: int = 10) -> tuple[SegmentFont, ...]:
-    """``size`` fonts of one kind, the same in every process (a fixed seed per kind)."""
-    rng = np.random.default_rng({"seg7": 7, "seg14": 14, "seg16": 16}[kind])
+def font_family(kind: str, renderers: str = "train") -> tuple[SegmentFont, ...]:
+    """Fonts of one kind from one renderer set, the same in every process (a fixed seed per set)."""
+    if renderers == "all":
+        return font_family(kind, "train") + font_family(kind, "heldout")
+    heldout = renderers == "heldout"
+    rng = np.random.default_rng({"seg7": 7, "seg14": 14, "seg16": 16}[kind] + (1000 if heldout else 0))
     width, thickness, gap, slant, spacing = FONT_RANGES["seg7" if kind == "seg7" else "seg14"]
     fonts = []
-    for _ in range(size):
+    for _ in range(8 if heldout else 16):
         upright = rng.random() < 0.3
         fonts.append(SegmentFont(
             kind,
@@ -80,12 +104,13 @@ def font_family(kind: str, size: int = 10) -> tuple[SegmentFont, ...]:
             gap=round(rng.uniform(*gap), 3),
             slant=0.0 if upright else round(rng.uniform(*slant), 3),
             spacing=round(rng.uniform(*spacing), 3),
+            shape=texts.pick(rng, SEGMENT_SHAPES[renderers]),
         ))
     return tuple(fonts)
 
 
-def pick_font(rng: np.random.Generator, kind: str) -> SegmentFont:
-    family = font_family(kind)
+def pick_font(rng: np.random.Generator, kind: str, renderers: str = "all") -> SegmentFont:
+    family = font_family(kind, renderers)
     return family[int(rng.integers(len(family)))]
 
 
@@ -180,12 +205,13 @@ def fill_rect(mask: np.ndarray, rect, value: float = 1.0) -> None:
 
 def segment_rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
     """One text on a short segment display, with blank (ghosted) positions around it."""
-    lcd = recipe.style == "lcd"
+    lcd = rng.random() < SEGMENT_LCD_SHARE
     numeric = recipe.numeric_only or recipe.style == "seg7"
     kind = segment_kind(recipe.style, rng)
     row = segment_rec_text(rng, kind, numeric)
     px = REC_GLYPH_PX
-    line = draw_segment_row(row, pick_font(rng, kind), px, rng, lcd=lcd, margin=(int(px * 1.3), int(px * 0.9)))
+    font = pick_font(rng, kind, recipe.renderers)
+    line = draw_segment_row(row, font, px, rng, lcd=lcd, margin=(int(px * 1.3), int(px * 0.9)))
     box = line.box(row.first, row.last, row.cells)
     window = np.zeros_like(line.lit)
     fill_rect(window, window_around(line, len(row.cells), rng.uniform(0.15, 0.5)))
@@ -207,22 +233,152 @@ def dmd_text(rng: np.random.Generator, numeric: bool) -> tuple[str, int, bool]:
     return text, 2 if big else 1, big and rng.random() < 0.4
 
 
+def dmd_dots(text: str, big: bool, bold: bool, recipe: Recipe, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """The lit dots of a text in one of the DMD fonts, and the font's cap height in dots: the 5x7
+    font (doubled for big text) or a pixel font drawn from a typeface of the recipe's renderer set."""
+    renderers = recipe.renderer_set(rng)
+    if renderers == "train" and rng.random() < 0.3:
+        scale = 2 if big else 1
+        return dotmatrix.text_dots(text, scale=scale, bold=bold), dotmatrix.GLYPH_HEIGHT * scale
+    face = texts.pick(rng, typefaces.faces(renderers))
+    rows = int(rng.integers(11, 17)) if big else int(rng.integers(8, 11))
+    threshold = rng.uniform(0.35, 0.6)
+    return typefaces.pixel_text(text, face, rows, threshold=threshold, bold=bold and rows >= 10,
+                                spacing=1 + int(rng.random() < 0.2)), rows
+
+
 def dmd_rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
     text, scale, bold = dmd_text(rng, recipe.numeric_only)
-    dots = dotmatrix.text_dots(text, scale=scale, bold=bold)
+    dots, rows = dmd_dots(text, scale == 2, bold, recipe, rng)
     pad_rows, pad_cols = int(rng.integers(2, 6)), int(rng.integers(2, 8))
     levels = np.zeros((dots.shape[0] + 2 * pad_rows, dots.shape[1] + 2 * pad_cols), np.float32)
     levels[pad_rows : pad_rows + dots.shape[0], pad_cols : pad_cols + dots.shape[1]] = dots * texts.pick(rng, [1.0, 1.0, 0.8, 0.67])
-    pitch = {1: 6, 2: 4}[scale]
-    render = dotmatrix.render_dots(levels, pitch, fill=texts.pick(rng, [0.7, 0.78, 0.86]))
-    margin = int(dots.shape[0] * pitch * 0.8)
+    pitch = int(np.clip(round(rng.uniform(32, 52) / rows), 2, 6))
+    shape = texts.pick(rng, DOT_SHAPES[recipe.renderer_set(rng)])
+    render = dotmatrix.render_dots(levels, pitch, fill=rng.uniform(0.62, 0.9), shape=shape)
+    margin = int(rows * pitch * 0.8)
     glass = np.ones_like(render.lit)
     maps = cv2.copyMakeBorder(cv2.merge([render.lit, render.ghost, glass]),
                               margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=0)
-    x0, y0 = margin + pad_cols * pitch, margin + pad_rows * pitch
-    box = (x0, y0, x0 + dots.shape[1] * pitch, y0 + dots.shape[0] * pitch)
-    glyph_px = dots.shape[0] * pitch
-    return Drawing(maps, [TextBox(text, camera.quad_from_box(*box))], glyph_px, looks.emissive_look(rng, DMD_PALETTE))
+    ys, xs = np.nonzero(dots)
+    x0, y0 = margin + (pad_cols + xs.min()) * pitch, margin + (pad_rows + ys.min()) * pitch
+    box = (x0, y0, margin + (pad_cols + xs.max() + 1) * pitch, margin + (pad_rows + ys.max() + 1) * pitch)
+    return Drawing(maps, [TextBox(text, camera.quad_from_box(*box))], rows * pitch, looks.emissive_look(rng, DMD_PALETTE))
+
+
+# --- LCD screens with outline fonts ------------------------------------------------------------
+
+
+def _colour(rng: np.random.Generator, luminance: float) -> np.ndarray:
+    """A random colour (BGR) of about the given luminance."""
+    colour = rng.random(3).astype(np.float32) ** 1.5 + 0.05
+    lum = float(colour @ np.float32([0.114, 0.587, 0.299]))
+    return np.clip(colour * (luminance / max(lum, 1e-3)), 0.0, 1.0).astype(np.float32)
+
+
+def busy_background(rng: np.random.Generator, height: int, width: int, dark: bool) -> np.ndarray:
+    """What modern games draw behind a score: gradients, blurred art, shapes, stripes, texture (BGR).
+    Drawn at half size and scaled up: cheaper, and the camera softens it anyway."""
+    full = (width, height)
+    height, width = (height + 1) // 2, (width + 1) // 2
+    low, high = (0.0, 0.32) if dark else (0.55, 0.95)
+    a, b = _colour(rng, rng.uniform(low, high)), _colour(rng, rng.uniform(low, high))
+    angle = rng.uniform(0, np.pi)
+    ramp = (np.arange(width, dtype=np.float32)[None, :] * np.float32(np.cos(angle))
+            + np.arange(height, dtype=np.float32)[:, None] * np.float32(np.sin(angle)))
+    ramp = (ramp - ramp.min()) / max(float(ramp.max() - ramp.min()), 1.0)
+    image = cv2.merge([a[c] + (b[c] - a[c]) * ramp for c in range(3)])
+    if rng.random() < 0.6:  # blurred artwork
+        coarse = np.stack([_colour(rng, rng.uniform(low, high)) for _ in range(12)]).reshape(3, 4, 3)
+        fields = cv2.resize(coarse[: int(rng.integers(2, 4)), : int(rng.integers(2, 5))], (width, height),
+                            interpolation=cv2.INTER_CUBIC)
+        image = cv2.addWeighted(image, 0.5, fields, 0.5, 0.0)
+    if rng.random() < 0.5:  # shapes: circles, boxes and streaks
+        layer = image.copy()
+        for _ in range(int(rng.integers(2, 9))):
+            colour = tuple(float(c) for c in _colour(rng, rng.uniform(low, high)))
+            x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+            size = int(rng.integers(4, max(5, height)))
+            kind = rng.random()
+            if kind < 0.4:
+                cv2.circle(layer, (x, y), size, colour, -1 if rng.random() < 0.6 else int(rng.integers(1, 5)))
+            elif kind < 0.7:
+                cv2.rectangle(layer, (x, y), (x + 2 * size, y + size), colour, -1)
+            else:
+                cv2.line(layer, (x, y), (int(rng.integers(0, width)), int(rng.integers(0, height))), colour,
+                         int(rng.integers(1, 6)))
+        if rng.random() < 0.5:
+            layer = cv2.GaussianBlur(layer, (0, 0), rng.uniform(0.8, 4.0))
+        image = cv2.addWeighted(image, 0.3, layer, 0.7, 0.0)
+    if rng.random() < 0.25:  # stripes or rays
+        period, phase = rng.uniform(6, 40), rng.uniform(0, 2 * np.pi)
+        stripes = 0.5 + 0.5 * np.sin(ramp * np.float32(width / period * 2 * np.pi) + np.float32(phase))
+        image = image * (1 - 0.25 * stripes[:, :, None]).astype(np.float32) + (0.1 if dark else 0.0) * stripes[:, :, None]
+    if rng.random() < 0.3:  # texture
+        image = image + rng.normal(0, rng.uniform(0.02, 0.08), (height, width, 1)).astype(np.float32)
+    return cv2.resize(np.clip(image, 0.0, 1.0).astype(np.float32), full, interpolation=cv2.INTER_LINEAR)
+
+
+def _paint_over(paint: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> None:
+    """paint = paint x (1 - mask) + colour x mask, in place (colour: BGR, or an image like paint)."""
+    # OpenCV's per-element calls, not numpy broadcasting over a last axis of 3 (several times slower)
+    cv2.multiply(paint, cv2.cvtColor(1.0 - mask, cv2.COLOR_GRAY2BGR), dst=paint)
+    if colour.ndim == 1:
+        looks.add_tinted(paint, mask, colour)
+    else:
+        cv2.add(paint, cv2.multiply(cv2.cvtColor(mask, cv2.COLOR_GRAY2BGR), colour), dst=paint)
+
+
+def lcd_rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
+    """A score (or message) in an outline font on an LCD screen: weights, outlines, shadows, glow,
+    gradient fills and busy backgrounds. Its maps are text coverage then the painted BGR picture."""
+    if recipe.numeric_only or rng.random() < 0.65:
+        label = texts.score_text(rng, texts.pick_separator(rng), max_digits=10)
+    else:
+        label = texts.message_text(rng, max_length=16)
+    face = texts.pick(rng, typefaces.faces(recipe.renderer_set(rng)))
+    size = texts.pick(rng, (32, 38))  # few sizes: glyphs are cached per size; the crop rescales anyway
+    tracking = rng.uniform(-0.03, 0.15) if rng.random() < 0.5 else 0.0
+    outline = int(rng.integers(1, 4)) if rng.random() < 0.35 else 0
+    fill, box = typefaces.text_mask(label, face, size, tracking=tracking)
+    edge = typefaces.text_mask(label, face, size, stroke=outline, tracking=tracking)[0] if outline else None
+    squeeze = rng.uniform(0.75, 1.3)
+    h, w = fill.shape
+    new_w = max(8, round(w * squeeze))
+    fill = cv2.resize(fill, (new_w, h), interpolation=cv2.INTER_AREA)
+    if edge is not None:
+        edge = cv2.resize(edge, (new_w, h), interpolation=cv2.INTER_AREA)
+    box = (box[0] * new_w / w, box[1], box[2] * new_w / w, box[3])
+    glyph_px = box[3] - box[1]
+    mx, my = int(glyph_px * 1.3), int(glyph_px * 0.6)
+    fill = cv2.copyMakeBorder(fill, my, my, mx, mx, cv2.BORDER_CONSTANT, value=0)
+    if edge is not None:
+        edge = cv2.copyMakeBorder(edge, my, my, mx, mx, cv2.BORDER_CONSTANT, value=0)
+    box = (box[0] + mx - 1, box[1] + my - 1, box[2] + mx + 1, box[3] + my + 1)
+    h, w = fill.shape
+    dark = rng.random() < 0.65
+    paint = busy_background(rng, h, w, dark)
+    text_colour = _colour(rng, rng.uniform(0.75, 1.0) if dark else rng.uniform(0.0, 0.25))
+    if rng.random() < 0.35:  # drop shadow
+        shift = np.float32([[1, 0, rng.uniform(1, 5)], [0, 1, rng.uniform(1, 5)]])
+        shadow = cv2.warpAffine(edge if edge is not None else fill, shift, (w, h))
+        shadow = cv2.GaussianBlur(shadow, (0, 0), rng.uniform(0.5, 3.0)) * np.float32(rng.uniform(0.5, 1.0))
+        _paint_over(paint, shadow, np.zeros(3, np.float32))
+    if dark and rng.random() < 0.3:  # glow
+        glow = cv2.GaussianBlur(fill, (0, 0), rng.uniform(2.0, 6.0)) * np.float32(rng.uniform(0.3, 0.8))
+        looks.add_tinted(paint, glow, text_colour)
+    if edge is not None:
+        edge_colour = _colour(rng, rng.uniform(0.0, 0.15) if dark or rng.random() < 0.5 else rng.uniform(0.85, 1.0))
+        _paint_over(paint, edge, edge_colour)
+    top = text_colour
+    if rng.random() < 0.35:  # gradient fill, top to bottom
+        other = _colour(rng, float(text_colour @ np.float32([0.114, 0.587, 0.299])) * rng.uniform(0.7, 1.1))
+        t = np.clip((np.arange(h, dtype=np.float32) - box[1]) / max(glyph_px, 1.0), 0, 1)[:, None, None]
+        top = np.broadcast_to(top * (1 - t) + other * t, paint.shape).astype(np.float32)
+    _paint_over(paint, fill, top)
+    b, g, r = cv2.split(paint)
+    maps = cv2.merge([fill, b, g, r])
+    return Drawing(maps, [TextBox(label, camera.quad_from_box(*box))], glyph_px, None)
 
 
 # --- recognition crops ---------------------------------------------------------------------------
@@ -231,33 +387,39 @@ def dmd_rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
 def rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
     if recipe.style == "dmd":
         return dmd_rec_drawing(recipe, rng)
+    if recipe.style == "lcd":
+        return lcd_rec_drawing(recipe, rng)
     return segment_rec_drawing(recipe, rng)
 
 
-def crop_quad(box: TextBox, glyph_px: float, rng: np.random.Generator) -> np.ndarray:
+def crop_quad(box: TextBox, glyph_px: float, rng: np.random.Generator, photo: bool = False) -> np.ndarray:
     """Where a detector-like crop around the text lands in the drawing (a jittered quad).
 
     Crops are loose or tight; a tight one may shave glyph edges but never a character: the padding
-    always exceeds how far the tilt and the corner jitter can move the crop's edges.
+    always exceeds how far the tilt and the corner jitter can move the crop's edges. A ``photo``
+    crop is looser, turned further and seen more from the side.
     """
     (x0, y0), (x1, y1) = (float(v) for v in box.quad[0]), (float(v) for v in box.quad[2])
-    jitter = rng.uniform(0.0, 0.06)  # corner movement, in crop heights
-    rotation = min(max(rng.normal(0, 0.02), -0.05), 0.05)
+    jitter = rng.uniform(0.0, 0.12 if photo else 0.06)  # corner movement, in crop heights
+    limit = 0.12 if photo else 0.05
+    rotation = min(max(rng.normal(0, 0.05 if photo else 0.02), -limit), limit)
     tilt = abs(rotation) * (x1 - x0) / 2
-    x0 -= rng.uniform(0.08, 0.8) * glyph_px
-    x1 += rng.uniform(0.08, 0.8) * glyph_px
-    y0 -= rng.uniform(-0.03, 0.35) * glyph_px + tilt
-    y1 += rng.uniform(-0.03, 0.35) * glyph_px + tilt
+    loose = 1.6 if photo else 1.0
+    x0 -= rng.uniform(0.08, 0.8 * loose) * glyph_px
+    x1 += rng.uniform(0.08, 0.8 * loose) * glyph_px
+    y0 -= rng.uniform(-0.03, 0.35 * loose) * glyph_px + tilt
+    y1 += rng.uniform(-0.03, 0.35 * loose) * glyph_px + tilt
     reach = jitter * (y1 - y0) / (1 - 2 * jitter)  # jitter of the final (padded) height
     quad = camera.quad_from_box(x0 - reach, y0 - reach, x1 + reach, y1 + reach)
     return camera.jitter_quad(rng, quad, jitter, rotation)
 
 
-def render_rec(recipe: Recipe, rng: np.random.Generator, height: int = 48) -> tuple[np.ndarray, str]:
-    """One recognition crop (8-bit BGR, ``height`` rows) and its label."""
+def render_rec(recipe: Recipe, rng: np.random.Generator, height: int = 48) -> tuple[np.ndarray, str, bool]:
+    """One recognition crop (8-bit BGR, ``height`` rows), its label, and whether it is a photo."""
     drawing = rec_drawing(recipe, rng)
     (box,) = drawing.boxes
-    src = crop_quad(box, drawing.glyph_px, rng)
+    photo = rng.random() < PHOTO_SHARE
+    src = crop_quad(box, drawing.glyph_px, rng, photo)
     (ax, ay), (bx, by), (cx, cy), (dx, dy) = src.tolist()
     top, bottom = math.hypot(bx - ax, by - ay), math.hypot(cx - dx, cy - dy)
     sides = math.hypot(dx - ax, dy - ay) + math.hypot(cx - bx, cy - by)
@@ -266,28 +428,39 @@ def render_rec(recipe: Recipe, rng: np.random.Generator, height: int = 48) -> tu
     dst = camera.quad_from_box(0, 0, width, height)
     maps = camera.warp_maps(drawing.maps, src, dst, (width, height))
     text_px = drawing.glyph_px * height / (sides / 2)
-    return finish(maps, drawing.look, rng, text_px), box.text
+    heldout = recipe.renderer_set(rng) == "heldout"
+    return finish(maps, drawing.look, rng, text_px, heldout_camera=heldout, photo=photo), box.text, photo
 
 
 def finish(
-    maps: np.ndarray, look: looks.Look, rng: np.random.Generator, text_px: float, base: np.ndarray | None = None
+    maps: np.ndarray, look: looks.Look | None, rng: np.random.Generator, text_px: float,
+    base: np.ndarray | None = None, *, heldout_camera: bool = False, photo: bool = False,
 ) -> np.ndarray:
-    """Colour the warped maps and pass them through the camera: 8-bit BGR out."""
-    halo = looks.halo_map(cv2.extractChannel(maps, 0), look, text_px)
-    image = looks.compose(maps, halo, look, base)
-    if rng.random() < 0.4:
-        camera.add_glare(image, rng, rng.uniform(0.04, 0.35))
+    """Colour the warped maps (or take the painted picture) and pass them through the camera: 8-bit
+    BGR out. A ``photo`` gets stronger blur, resolution loss, noise and colour casts; held-out
+    cameras blur with a disc and show moire, training cameras blur with a Gaussian and show scanlines."""
+    if look is None:
+        image = np.ascontiguousarray(maps[:, :, 1:4])
+    else:
+        halo = looks.halo_map(cv2.extractChannel(maps, 0), look, text_px)
+        image = looks.compose(maps, halo, look, base)
+    strength = 1.6 if photo else 1.0
+    if rng.random() < (0.6 if photo else 0.4):
+        camera.add_glare(image, rng, rng.uniform(0.04, 0.35 * strength))
     if rng.random() < 0.25:
         camera.add_reflection(image, rng, rng.uniform(0.03, 0.15))
-    image = camera.blur(image, rng, text_px)
-    if rng.random() < 0.2:
-        image = camera.low_resolution(image, rng)
-    camera.add_noise(image, rng, rng.uniform(0.004, 0.045))
-    return camera.expose(image, rng)
+    if rng.random() < (0.35 if photo else 0.1):
+        pattern = camera.add_moire if heldout_camera else camera.add_scanlines
+        pattern(image, rng, rng.uniform(0.1, 0.45))
+    image = camera.blur(image, rng, text_px, heldout_camera, strength)
+    if rng.random() < (0.5 if photo else 0.2):
+        image = camera.low_resolution(image, rng, 0.3 if photo else 0.35)
+    camera.add_noise(image, rng, rng.uniform(0.004, 0.045 * strength))
+    return camera.expose(image, rng, strength)
 
 
-def jpeg_quality(rng: np.random.Generator) -> int:
-    return int(rng.integers(30, 96))
+def jpeg_quality(rng: np.random.Generator, photo: bool = False) -> int:
+    return int(rng.integers(20 if photo else 30, 96))
 
 
 # --- detection frames ----------------------------------------------------------------------------
@@ -321,7 +494,7 @@ def segment_frame(recipe: Recipe, rng: np.random.Generator) -> tuple[Panel, floa
     lcd = recipe.style == "lcd"
     numeric = recipe.numeric_only or recipe.style == "seg7"
     kind = segment_kind(recipe.style, rng)
-    font = pick_font(rng, kind)
+    font = pick_font(rng, kind, recipe.renderers)
     px = texts.pick(rng, [24, 28, 32])
     rows = segment_frame_rows(rng, kind, numeric, lcd)
     lines = [draw_segment_row(r, font, px, rng, lcd=lcd) for r in rows]
@@ -454,7 +627,8 @@ def dmd_frame(recipe: Recipe, rng: np.random.Generator) -> tuple[Panel, float, l
         place(first, 2, rng.random() < 0.3, 2, "centre")
         place(texts.message_text(rng, max_length=20), 1, False, 22, "centre", texts.pick(rng, [0.67, 1.0]))
     pitch = texts.pick(rng, [4, 5])
-    render = dotmatrix.render_dots(levels, pitch, fill=texts.pick(rng, [0.7, 0.78, 0.86]))
+    shape = texts.pick(rng, DOT_SHAPES[recipe.renderer_set(rng)])
+    render = dotmatrix.render_dots(levels, pitch, fill=texts.pick(rng, [0.7, 0.78, 0.86]), shape=shape)
     border = pitch * 3
     panel = Panel(cols * pitch + 2 * border, rows * pitch + 2 * border)
     panel.paste(render.lit, render.ghost, border, border)
@@ -494,7 +668,7 @@ def render_det(recipe: Recipe, rng: np.random.Generator) -> tuple[np.ndarray, li
     panel_mask = cv2.extractChannel(maps, 3)
     base = cv2.multiply(scene, cv2.cvtColor(1.0 - panel_mask, cv2.COLOR_GRAY2BGR))
     looks.add_tinted(base, panel_mask, look.bezel[::-1])
-    image = finish(maps, look, rng, glyph_px * scale, base)
+    image = finish(maps, look, rng, glyph_px * scale, base, heldout_camera=recipe.renderer_set(rng) == "heldout")
     boxes = []
     for box in panel.boxes:
         quad = camera.project(box.quad, src, dst)

@@ -1,7 +1,7 @@
 """Segment displays: glyph geometry (7, 14 and 16 segments), the segment maps, and the rasteriser.
 
 Everything here is data defined in this file; no font is read from the system. A glyph cell is one
-unit tall; segments are hexagonal bars (the shape gas-plasma and LED displays use) laid out in that
+unit tall; segments are bars with pointed, square or round ends (``SegmentFont.shape``) laid out in that
 unit cell, sheared by the font's slant, and filled with anti-aliasing at the requested pixel size.
 Masks are cached per (font, size), so drawing a line of text is a few array additions.
 
@@ -113,6 +113,7 @@ class SegmentFont:
     gap: float = 0.018  # dark gap between neighbouring bars
     slant: float = 0.1  # horizontal shift of the top relative to the bottom
     spacing: float = 0.3  # gap between cells, where the period and comma sit
+    shape: str = "hex"  # bar ends: hex (pointed), rect (square) or round
 
     @property
     def pitch(self) -> float:
@@ -163,14 +164,24 @@ def text_from_cells(cells: Sequence[Cell]) -> str:
 # --- geometry ----------------------------------------------------------------------------------
 
 
-def _bar(p0, p1, half: float, gap: float) -> np.ndarray:
-    """A hexagonal bar from p0 to p1 (pointed ends), shortened by ``gap`` at both ends."""
+def _bar(p0, p1, half: float, gap: float, shape: str = "hex") -> np.ndarray:
+    """A bar from p0 to p1, shortened by ``gap`` at both ends: ``hex`` with pointed ends (plasma and
+    LED tubes), ``rect`` with square ends (LCD and many LED digits) or ``round`` (capsule ends)."""
     p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
     u = p1 - p0
     u /= np.linalg.norm(u)
     n = np.array([-u[1], u[0]])
     a, b = p0 + u * gap, p1 - u * gap
     tip = min(half, np.linalg.norm(b - a) / 2)
+    if shape == "rect":
+        a, b = a + u * tip * 0.5, b - u * tip * 0.5
+        return np.array([a + n * half, b + n * half, b - n * half, a - n * half])
+    if shape == "round":  # elliptic caps, ``tip`` long, the bar's full width where they meet the sides
+        a, b = a + u * tip, b - u * tip
+        angles = np.linspace(-math.pi / 2, math.pi / 2, 7)[:, None]
+        cap_b = b + u * np.cos(angles) * tip - n * np.sin(angles) * half
+        cap_a = a - u * np.cos(angles) * tip + n * np.sin(angles) * half
+        return np.concatenate([cap_b, cap_a])
     return np.array([a, a + u * tip + n * half, b - u * tip + n * half, b, b - u * tip - n * half, a + u * tip - n * half])
 
 
@@ -184,35 +195,39 @@ def segment_polygons(font: SegmentFont) -> dict[str, np.ndarray]:
     w, t, g = font.width, font.thickness, font.gap
     h = t / 2
     left, right, top, mid, bottom, centre = h, w - h, h, 0.5, 1 - h, w / 2
+
+    def bar(p0, p1, half, gap):
+        return _bar(p0, p1, half, gap, font.shape)
+
     polys = {
-        "b": _bar((right, top), (right, mid), h, g),
-        "c": _bar((right, mid), (right, bottom), h, g),
-        "e": _bar((left, mid), (left, bottom), h, g),
-        "f": _bar((left, top), (left, mid), h, g),
+        "b": bar((right, top), (right, mid), h, g),
+        "c": bar((right, mid), (right, bottom), h, g),
+        "e": bar((left, mid), (left, bottom), h, g),
+        "f": bar((left, top), (left, mid), h, g),
     }
     if font.kind == "seg7":
-        polys["a"] = _bar((left, top), (right, top), h, g)
-        polys["d"] = _bar((left, bottom), (right, bottom), h, g)
-        polys["g"] = _bar((left, mid), (right, mid), h, g)
+        polys["a"] = bar((left, top), (right, top), h, g)
+        polys["d"] = bar((left, bottom), (right, bottom), h, g)
+        polys["g"] = bar((left, mid), (right, mid), h, g)
     else:
         if font.kind == "seg16":
-            polys["a1"] = _bar((left, top), (centre, top), h, g)
-            polys["a2"] = _bar((centre, top), (right, top), h, g)
-            polys["d1"] = _bar((left, bottom), (centre, bottom), h, g)
-            polys["d2"] = _bar((centre, bottom), (right, bottom), h, g)
+            polys["a1"] = bar((left, top), (centre, top), h, g)
+            polys["a2"] = bar((centre, top), (right, top), h, g)
+            polys["d1"] = bar((left, bottom), (centre, bottom), h, g)
+            polys["d2"] = bar((centre, bottom), (right, bottom), h, g)
         else:
-            polys["a"] = _bar((left, top), (right, top), h, g)
-            polys["d"] = _bar((left, bottom), (right, bottom), h, g)
-        polys["g1"] = _bar((left, mid), (centre, mid), h, g)
-        polys["g2"] = _bar((centre, mid), (right, mid), h, g)
-        polys["i"] = _bar((centre, top), (centre, mid), h * 0.85, g)
-        polys["l"] = _bar((centre, mid), (centre, bottom), h * 0.85, g)
+            polys["a"] = bar((left, top), (right, top), h, g)
+            polys["d"] = bar((left, bottom), (right, bottom), h, g)
+        polys["g1"] = bar((left, mid), (centre, mid), h, g)
+        polys["g2"] = bar((centre, mid), (right, mid), h, g)
+        polys["i"] = bar((centre, top), (centre, mid), h * 0.85, g)
+        polys["l"] = bar((centre, mid), (centre, bottom), h * 0.85, g)
         # Diagonals run between the inner corners, thinner than the frame bars as on real tubes.
         inset, dh = t * 1.05, h * 0.75
-        polys["h"] = _bar((left + inset * 0.6, top + inset * 0.6), (centre - h, mid - h), dh, g)
-        polys["j"] = _bar((right - inset * 0.6, top + inset * 0.6), (centre + h, mid - h), dh, g)
-        polys["k"] = _bar((centre - h, mid + h), (left + inset * 0.6, bottom - inset * 0.6), dh, g)
-        polys["m"] = _bar((centre + h, mid + h), (right - inset * 0.6, bottom - inset * 0.6), dh, g)
+        polys["h"] = bar((left + inset * 0.6, top + inset * 0.6), (centre - h, mid - h), dh, g)
+        polys["j"] = bar((right - inset * 0.6, top + inset * 0.6), (centre + h, mid - h), dh, g)
+        polys["k"] = bar((centre - h, mid + h), (left + inset * 0.6, bottom - inset * 0.6), dh, g)
+        polys["m"] = bar((centre + h, mid + h), (right - inset * 0.6, bottom - inset * 0.6), dh, g)
     r = font.dot_radius
     dot = (w + font.spacing * 0.45, 1 - r)
     polys["dp"] = _disc(dot, r)

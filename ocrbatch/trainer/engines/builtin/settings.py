@@ -29,6 +29,9 @@ class Settings:
     warmup_fraction: float = 0.05  # share of the schedule spent ramping the learning rate up
     min_steps: int = 4000  # used to choose epochs when none are given
     max_train_seconds: float | None = None  # stop training after this long; the schedule fits in it
+    # What max_train_seconds counts: "wall" seconds, or "cpu" seconds of the training thread (the same
+    # amount of training however busy a shared machine is; benchmarks use it).
+    budget_clock: str = "wall"
     checkpoint_every_seconds: float = 120.0  # mid-epoch checkpoints, so a kill loses at most this
     seed: int = 1234
     max_width: int = 960  # resized line images wider than this are squeezed to it
@@ -126,6 +129,8 @@ def _check(s: Settings) -> None:
         raise BadInput(f"channels must be four positive integers, got {list(s.channels)}")
     if not 0 <= s.warmup_fraction < 1 or not 0 <= s.dropout < 1:
         raise BadInput("warmup_fraction and dropout must be in [0, 1)")
+    if s.budget_clock not in ("wall", "cpu"):
+        raise BadInput(f"budget_clock must be wall or cpu, got {s.budget_clock!r}")
     if s.augment not in ("auto", "true", "false"):
         raise BadInput(f"augment must be auto, true or false, got {s.augment!r}")
     if s.max_width < 32:

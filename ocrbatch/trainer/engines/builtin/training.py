@@ -1,7 +1,9 @@
 """The training loop of the builtin engine: schedule, AMP, evaluation, checkpoints, resume, stop.
 
 One-cycle learning rate (linear warm-up, cosine decay) whose progress is the larger of the share of
-steps done and the share of ``max_train_seconds`` used, so a time-capped run still anneals. The
+steps done and the share of ``max_train_seconds`` used, so a time-capped run still anneals (those
+seconds are wall-clock, or with ``budget_clock=cpu`` the CPU time of the training thread, which a
+busy shared machine does not eat into). The
 position saved in ``latest.*`` is (epoch, batches done in that epoch); batch plans and augmentation
 are functions of (seed, epoch, step), so a resumed run continues with exactly the next batch.
 """
@@ -179,14 +181,15 @@ class Trainer:
             batches = plan_epoch(self.train.widths, self.batch_size, settings.seed, state.epoch)
             # Dropout draws from Paddle's generator: reseed at every (re)start of an epoch.
             paddle.seed(settings.seed * 1000003 + state.epoch * 7919 + state.step)
-            tick = time.monotonic()
+            clock = time.thread_time if settings.budget_clock == "cpu" else time.monotonic
+            tick = clock()
             for step, batch in self.stream.iterate(batches, settings.seed, state.epoch, state.step):
                 if ctx.stop_requested.is_set():
                     self._checkpoint(state, reason="stop")
                     raise Preempted(f"stopped at epoch {state.epoch}, step {state.step}")
                 self.optimizer.set_lr(self._learning_rate(state))
                 loss_value = self._train_step(batch)
-                now = time.monotonic()
+                now = clock()
                 state.train_seconds += now - tick
                 state.step, state.global_step = step + 1, state.global_step + 1
                 self._report(state, loss_value)
@@ -198,7 +201,7 @@ class Trainer:
                 if time.monotonic() - last_checkpoint >= settings.checkpoint_every_seconds:
                     self._checkpoint(state, reason="interval")
                     last_checkpoint = time.monotonic()
-                tick = time.monotonic()  # evaluation and checkpoints are not training time
+                tick = clock()  # evaluation and checkpoints are not training time
             self._evaluate_and_keep_best(state, loss_value)
             if state.step >= len(batches):
                 state.epoch, state.step = state.epoch + 1, 0

@@ -1,0 +1,176 @@
+"""Outline fonts for LCD score screens and dot-matrix lettering, from font packages installed from PyPI.
+
+Modern pinball LCDs draw scores in ordinary (often heavy) typefaces, and dot-matrix games use pixel
+fonts that designers drew from such typefaces. Both are made here from the OFL/Apache-licensed font
+files that the ``font-*`` packages ship (installed with the ``train`` extra; nothing is fetched at
+run time). The files are found through each package's install location, without importing it.
+
+Families are split into two renderer sets: ``train`` families are what a model learns from, and
+``heldout`` families are drawn only for the held-out-renderer evaluation (``bench/generalization.py``),
+so a score there measures reading digits rather than recognising one renderer.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from ocrbatch.errors import OcrbatchError
+
+# package -> (renderer set, file name stems to use); every family spans several weights.
+FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "font_lato": ("train", ("Lato-Regular", "Lato-Bold", "Lato-Black", "Lato-Italic", "Lato-BoldItalic", "Lato-Light")),
+    "font_manrope": ("train", ("Manrope-Regular", "Manrope-SemiBold", "Manrope-ExtraBold", "Manrope-Light")),
+    "font_source_sans_pro": ("train", ("SourceSansPro-Regular", "SourceSansPro-Bold", "SourceSansPro-Black",
+                                       "SourceSansPro-It", "SourceSansPro-BoldIt")),
+    "font_hanken_grotesk": ("train", ("HankenGrotesk-Regular", "HankenGrotesk-Bold", "HankenGrotesk-SemiBoldItalic")),
+    "font_caladea": ("train", ("Caladea-Regular", "Caladea-Bold", "Caladea-BoldItalic")),
+    "font_fredoka_one": ("train", ("FredokaOne-Regular",)),
+    "font_rhd": ("heldout", ("RedHatDisplay-Regular", "RedHatDisplay-Bold", "RedHatDisplay-Black",
+                             "RedHatDisplay-MediumItalic", "RedHatDisplay-ExtraBoldItalic")),
+    "font_source_serif_pro": ("heldout", ("SourceSerifPro-Regular", "SourceSerifPro-Bold", "SourceSerifPro-Black")),
+    "font_fjallaone": ("heldout", ("FjallaOne-Regular",)),
+}
+RENDERER_SETS = ("train", "heldout", "all")
+
+
+@dataclass(frozen=True)
+class Face:
+    family: str
+    path: str
+
+
+def _package_dir(package: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "files"
+
+
+@functools.lru_cache(maxsize=None)
+def faces(renderers: str) -> tuple[Face, ...]:
+    """The font files of one renderer set (``all``: both), in a fixed order."""
+    found = []
+    for package, (split, stems) in FAMILIES.items():
+        if renderers != "all" and split != renderers:
+            continue
+        folder = _package_dir(package)
+        for stem in stems:
+            for suffix in (".ttf", ".otf"):
+                path = folder / f"{stem}{suffix}" if folder else None
+                if path is not None and path.is_file():
+                    found.append(Face(package, str(path)))
+                    break
+    if not found:
+        raise OcrbatchError(
+            f"no {renderers} fonts found: the synth LCD and dot-matrix styles need the font packages "
+            "of the train extra (pip install 'ocrbatch[train]')"
+        )
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=256)
+def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, size)
+
+
+@functools.lru_cache(maxsize=8192)
+def _glyph(ch: str, path: str, size: int, stroke: int) -> tuple[np.ndarray, int, int, float, tuple[int, int, int, int]]:
+    """One character's coverage (float), where its mask sits relative to the pen position (x, y),
+    its advance, and its unstroked ink box relative to the pen. Rendered once per process."""
+    font = _font(path, size)
+    pad = stroke + 2
+    left, top, right, bottom = font.getbbox(ch, stroke_width=stroke)
+    image = Image.new("L", (max(1, right - left + 2 * pad), max(1, bottom - top + 2 * pad)), 0)
+    ImageDraw.Draw(image).text((pad - left, pad - top), ch, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
+    ink = font.getbbox(ch)
+    mask = np.asarray(image, np.float32) * np.float32(1 / 255)
+    return mask, left - pad, top - pad, font.getlength(ch), ink
+
+
+def text_mask(text: str, face: Face, size: int, *, stroke: int = 0, tracking: float = 0.0) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Anti-aliased coverage (float 0..1) of ``text`` in ``face`` at ``size`` px, and the ink box.
+
+    ``tracking`` adds that share of the size between characters (scores are often letter-spaced);
+    ``stroke`` widens every stroke by that many pixels (an outline's outer edge). The mask has a
+    margin of ``size // 2`` around the text; the box (x0, y0, x1, y1) is where the ink of the
+    unstroked text is. Characters are cached glyph masks laid side by side (no kerning, as on
+    a game's score font).
+    """
+    margin = size // 2 + stroke
+    glyphs = [_glyph(ch, face.path, size, stroke) for ch in text]
+    pens, x = [], float(margin)
+    for glyph in glyphs:
+        pens.append(x)
+        x += glyph[3] + tracking * size
+    ascent, descent = _font(face.path, size).getmetrics()
+    mask = np.zeros((ascent + descent + 2 * margin, int(x + margin + size)), np.float32)
+    boxes = []
+    for ch, pen, (glyph, dx, dy, _, ink) in zip(text, pens, glyphs):
+        gx, gy = int(round(pen)) + dx, margin + dy
+        region = mask[gy : gy + glyph.shape[0], gx : gx + glyph.shape[1]]
+        np.maximum(region, glyph[: region.shape[0], : region.shape[1]], out=region)
+        if not ch.isspace():
+            boxes.append((int(round(pen)) + ink[0], margin + ink[1], int(round(pen)) + ink[2], margin + ink[3]))
+    if not boxes:
+        return mask, (margin, margin, margin + 1, margin + 1)
+    return mask, (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+@functools.lru_cache(maxsize=512)
+def _pixel_size(path: str, rows: int) -> int:
+    """The font size whose digit height is ``rows`` pixels ("0" is as tall as the capitals)."""
+    size = max(6, round(rows * 1.45))
+    for _ in range(4):
+        _, top, _, bottom = _font(path, size).getbbox("0")
+        if bottom - top == rows:
+            break
+        size = max(6, round(size * rows / max(1, bottom - top)))
+    return size
+
+
+@functools.lru_cache(maxsize=8192)
+def _pixel_coverage(ch: str, path: str, rows: int) -> np.ndarray:
+    """Coverage of one character on a grid of one pixel per dot, cap top on row 0; comma and
+    period keep their drop below the line."""
+    font = _font(path, _pixel_size(path, rows))
+    cap_top = font.getbbox("0")[1]
+    box = font.getbbox(ch)
+    width = max(1, box[2] - min(box[0], 0)) + 2
+    image = Image.new("L", (width, rows + rows // 4 + 1), 0)
+    ImageDraw.Draw(image).text((-min(box[0], 0) + 1, -cap_top), ch, font=font, fill=255)
+    return np.asarray(image, np.float32) / 255
+
+
+def pixel_glyph(ch: str, face: Face, rows: int, threshold: float, bold: bool) -> np.ndarray:
+    """One character as a dot grid ``rows`` dots high from the cap height: a DMD font drawn from a
+    typeface, the way game artists made theirs (``threshold``: how much ink lights a dot)."""
+    grid = _pixel_coverage(ch, face.path, rows) >= threshold
+    if bold:
+        grid = np.concatenate([grid, np.zeros((grid.shape[0], 1), bool)], axis=1)
+        grid[:, 1:] |= grid[:, :-1].copy()
+    columns = np.flatnonzero(grid.any(axis=0))
+    if columns.size == 0:
+        return np.zeros((grid.shape[0], max(2, rows // 3)), bool)
+    return grid[:, columns[0] : columns[-1] + 1]
+
+
+def pixel_text(text: str, face: Face, rows: int, *, threshold: float = 0.5, bold: bool = False,
+               spacing: int = 1) -> np.ndarray:
+    """A string on a dot grid: glyphs from ``pixel_glyph`` side by side, ``spacing`` dark columns apart.
+    A space is as wide as half the row count."""
+    parts = []
+    height = rows + rows // 4 + 1
+    for i, ch in enumerate(text):
+        if i:
+            parts.append(np.zeros((height, spacing), bool))
+        if ch == " ":
+            parts.append(np.zeros((height, max(2, rows // 2)), bool))
+        else:
+            parts.append(pixel_glyph(ch, face, rows, threshold, bold))
+    return np.concatenate(parts, axis=1) if parts else np.zeros((height, 0), bool)

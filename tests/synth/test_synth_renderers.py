@@ -1,0 +1,104 @@
+"""Renderer variety and the held-out-renderer split: typefaces, pixel fonts, shapes, camera effects."""
+
+import numpy as np
+import pytest
+
+from ocrbatch.errors import BadInput
+from ocrbatch.synth import camera, dotmatrix, generate_dataset, scenes, typefaces
+from ocrbatch.synth.generator import look_of, sample_name
+from ocrbatch.synth.scenes import Recipe
+
+
+def test_train_and_heldout_typefaces_are_disjoint_families():
+    train, heldout = typefaces.faces("train"), typefaces.faces("heldout")
+    assert len({f.family for f in train}) >= 5 and len({f.family for f in heldout}) >= 3
+    assert not {f.family for f in train} & {f.family for f in heldout}
+    assert set(typefaces.faces("all")) == set(train) | set(heldout)
+
+
+def test_segment_and_dot_shapes_differ_between_renderer_sets():
+    for kind in ("seg7", "seg14", "seg16"):
+        train = {f.shape for f in scenes.font_family(kind, "train")}
+        heldout = {f.shape for f in scenes.font_family(kind, "heldout")}
+        assert train and heldout and not train & heldout
+    assert not set(scenes.DOT_SHAPES["train"]) & set(scenes.DOT_SHAPES["heldout"])
+
+
+def test_every_bar_shape_draws_all_seven_segments_differently():
+    from ocrbatch.synth.segments import Cell, SegmentFont, glyph_masks
+
+    eights = {}
+    for shape in ("hex", "rect", "round"):
+        masks = glyph_masks(SegmentFont("seg7", shape=shape), 40)
+        for name in "abcdefg":
+            assert (masks.segments[name] > 0.5).sum() > 20, (shape, name)
+        eights[shape] = masks.cell(Cell("8")) > 0.5
+    assert (eights["rect"] != eights["hex"]).sum() > 10
+    assert (eights["round"] != eights["hex"]).sum() > 10
+
+
+def test_text_mask_box_holds_all_the_ink():
+    face = typefaces.faces("train")[0]
+    mask, (x0, y0, x1, y1) = typefaces.text_mask("1,234.50", face, 36, tracking=0.1)
+    ys, xs = np.nonzero(mask > 0.2)
+    assert xs.min() >= x0 - 1 and xs.max() <= x1 + 1 and ys.min() >= y0 - 1 and ys.max() <= y1 + 1
+    assert y1 - y0 > 20  # digits about cap height at size 36
+
+
+@pytest.mark.parametrize("renderers", ["train", "heldout"])
+def test_pixel_fonts_draw_ten_different_digits_of_the_asked_height(renderers):
+    for face in typefaces.faces(renderers)[:3]:
+        grids = [typefaces.pixel_glyph(d, face, 10, 0.5, False) for d in "0123456789"]
+        assert all(g.any(axis=1)[:10].sum() >= 8 for g in grids)  # ink spans (nearly) all 10 rows
+        assert len({g.tobytes() + bytes(g.shape) for g in grids}) == 10
+
+
+@pytest.mark.parametrize("shape", dotmatrix.DOT_SHAPES)
+def test_dot_shapes_fill_their_pitch_differently(shape):
+    sprite = dotmatrix.dot_sprite(9, 0.8, shape=shape)
+    assert sprite[4, 4] == 1.0 and sprite[0, 0] < sprite[4, 0] + 1e-6
+    corner = {s: dotmatrix.dot_sprite(9, 0.8, shape=s)[1, 1] for s in dotmatrix.DOT_SHAPES}
+    assert corner["round"] < corner["rounded"] <= corner["square"]
+
+
+def test_camera_patterns_and_disc_blur_change_the_picture():
+    rng = np.random.default_rng(3)
+    image = np.full((48, 160, 3), 0.5, np.float32)
+    for effect in (camera.add_scanlines, camera.add_moire):
+        out = image.copy()
+        effect(out, rng, 0.4)
+        assert out.std() > 0.02 and out.max() <= 0.5 + 1e-6
+    assert camera._disk_kernel(2.5).sum() == pytest.approx(1.0)
+
+
+def test_lcd_crops_read_their_label_and_photos_are_named(tmp_path):
+    summary = generate_dataset(tmp_path, count=60, seed=4, styles="scores", renderers="heldout", val_fraction=0.0)
+    assert summary["renderers"] == "heldout"
+    names = [line.split("\t")[0] for line in (tmp_path / "train.txt").read_text().splitlines()]
+    looks = [look_of(name) for name in names]
+    assert {style for style, _ in looks} == set(scenes.STYLES)
+    assert 5 < sum(photo for _, photo in looks) < 40
+    assert look_of(sample_name(12, "lcd", 100, photo=True)) == ("lcd", True)
+
+
+def test_unknown_renderer_set_is_bad_input(tmp_path):
+    with pytest.raises(BadInput, match="renderers"):
+        generate_dataset(tmp_path / "x", count=3, renderers="some")
+
+
+def test_heldout_recipes_never_draw_training_fonts():
+    train_paths = {f.path for f in typefaces.faces("train")}
+    seen = set()
+    original = typefaces.text_mask
+
+    def spy(text, face, *args, **kwargs):
+        seen.add(face.path)
+        return original(text, face, *args, **kwargs)
+
+    scenes.typefaces.text_mask = spy
+    try:
+        for i in range(30):
+            scenes.rec_drawing(Recipe("lcd", True, "heldout"), np.random.default_rng([8, i]))
+    finally:
+        scenes.typefaces.text_mask = original
+    assert seen and not seen & train_paths
