@@ -174,6 +174,34 @@ def test_a_time_budget_ends_training_early_and_a_given_dict_is_used(tmp_path, se
     assert result.dict_file.read_text().splitlines() == list("9876543210,")
 
 
+@pytest.mark.slow
+def test_a_cpu_budget_counts_the_training_threads_cpu_seconds(tmp_path, seg7):
+    """budget_clock=cpu: the budget is CPU time of the training thread, so waiting does not use it."""
+    import time
+
+    from ocrbatch.trainer.engines.builtin import data
+
+    slow_build = data.BatchStream._build
+
+    def sleepy_build(self, indices, rng):  # a machine so busy that batches come late
+        time.sleep(0.05)
+        return slow_build(self, indices, rng)
+
+    recorder = Recorder()
+    overrides = {"max_train_seconds": "0.6", "budget_clock": "cpu", "num_workers": "1"}
+    data.BatchStream._build = sleepy_build
+    try:
+        started = time.monotonic()
+        result = train(make_context(tmp_path, seg7, recorder, epochs=200, overrides=overrides))
+    finally:
+        data.BatchStream._build = slow_build
+    history = result.metrics["history"]
+    assert result.metrics["epochs"] < 200
+    assert 0.6 <= history[-1]["train_seconds"] < 1.5
+    # each step waited ~50 ms for its batch: far more wall time than CPU budget went by
+    assert result.metrics["global_step"] * 0.05 > 0.6 * 1.5 and time.monotonic() - started > 1.5
+
+
 # ---- stop and resume ----------------------------------------------------------------------------
 
 @pytest.mark.slow
@@ -260,6 +288,8 @@ def test_unknown_overrides_are_refused_before_training(tmp_path, seg7):
         train(make_context(tmp_path, seg7, recorder, overrides={"Global.use_amp_typo": "true"}))
     with pytest.raises(BadInput, match="hidden_size"):
         train(make_context(tmp_path, seg7, recorder, overrides={"hidden_size": "many"}))
+    with pytest.raises(BadInput, match="budget_clock must be wall or cpu"):
+        train(make_context(tmp_path, seg7, recorder, overrides={"budget_clock": "gpu"}))
     assert recorder.reports == [] and not (tmp_path / "run" / "checkpoints").exists()
 
 
