@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -84,6 +85,7 @@ def train(data: Path, summary: dict, workdir: Path, seconds: float, overrides: d
     dataset = LocalDataset(root=data, task="rec", train_labels=data / "train.txt", val_labels=data / "val.txt",
                            characters=tuple(sorted(summary["characters"])), version="synth:generalization")
     run = workdir / "run"
+    shutil.rmtree(run, ignore_errors=True)  # a fresh model, not a resumed one
     ctx = TrainContext(
         spec=TrainingSpec(dataset=dataset.version, output=f"file://{run}",
                           overrides={**RECIPE, "max_train_seconds": str(seconds), "budget_clock": "cpu",
