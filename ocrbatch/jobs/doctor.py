@@ -150,34 +150,41 @@ def _check_image(ecr, image_uri: str | None) -> Check:
 
 
 def _check_gpu_quota(quotas, batch, outputs: dict) -> list[Check]:
-    """Spot vCPU quota for the GPU families the Spot environment uses (G/VT by default)."""
-    groups = {"G"}
-    name = outputs.get(keys.GPU_SPOT_COMPUTE_ENV)
-    if name:
-        environments = batch.describe_compute_environments(computeEnvironments=[name]).get("computeEnvironments", [])
-        types = [t for ce in environments for t in (ce.get("computeResources") or {}).get("instanceTypes", [])]
-        groups = {family_group(t) for t in types} - {None} or groups
+    """vCPU quotas for the GPU families of the Spot environment (G/VT by default) and of the on-demand one."""
     checks = []
-    for group in sorted(groups):
-        code, title = QUOTA_CODES[(True, group)]
-        value = read_quota(quotas, code)
-        label = f"GPU Spot quota ({group})"
-        if value is None:
-            checks.append(Check(label, WARN, f"could not read {code} \"{title}\" (needs servicequotas:GetServiceQuota)"))
-        elif value <= 0:
-            checks.append(
-                Check(
-                    label,
-                    FAIL,
-                    f"\"{title}\" is 0 vCPUs, so no Spot GPU instance can start: request an increase "
-                    f"(aws service-quotas request-service-quota-increase --service-code ec2 --quota-code {code} "
-                    "--desired-value 8); Batch does not move jobs to the on-demand environment when Spot "
-                    "instances cannot launch, so GPU jobs may wait in RUNNABLE meanwhile",
-                )
-            )
-        else:
-            checks.append(Check(label, OK, f"\"{title}\" is {value:g} vCPUs"))
+    for spot, key in ((True, keys.GPU_SPOT_COMPUTE_ENV), (False, keys.GPU_ON_DEMAND_COMPUTE_ENV)):
+        name = outputs.get(key)
+        if not spot and not name:
+            continue  # no on-demand fallback deployed
+        groups = {"G"}
+        if name:
+            environments = batch.describe_compute_environments(computeEnvironments=[name]).get("computeEnvironments", [])
+            types = [t for ce in environments for t in (ce.get("computeResources") or {}).get("instanceTypes", [])]
+            groups = {family_group(t) for t in types} - {None} or groups
+        checks += [_quota_check(quotas, spot, group) for group in sorted(groups)]
     return checks
+
+
+def _quota_check(quotas, spot: bool, group: str) -> Check:
+    code, title = QUOTA_CODES[(spot, group)]
+    value = read_quota(quotas, code)
+    label = f"GPU {'Spot' if spot else 'on-demand'} quota ({group})"
+    if value is None:
+        return Check(label, WARN, f"could not read {code} \"{title}\" (needs servicequotas:GetServiceQuota)")
+    if value > 0:
+        return Check(label, OK, f"\"{title}\" is {value:g} vCPUs")
+    increase = (
+        f"request an increase (aws service-quotas request-service-quota-increase --service-code ec2 "
+        f"--quota-code {code} --desired-value 8)"
+    )
+    if spot:
+        return Check(
+            label,
+            FAIL,
+            f"\"{title}\" is 0 vCPUs, so no Spot GPU instance can start: {increase}; Batch does not move jobs "
+            "to the on-demand environment when Spot instances cannot launch, so GPU jobs may wait in RUNNABLE",
+        )
+    return Check(label, WARN, f"\"{title}\" is 0 vCPUs, so the on-demand fallback can never start an instance: {increase}")
 
 
 def check_alerts(sns, topic_arn: str | None) -> Check:

@@ -2,9 +2,10 @@
 
 import boto3
 import pytest
-from jobs_fakes import REGION
+from jobs_fakes import REGION, FakeQuotas
 
-from ocrbatch.jobs.doctor import INTERFACE_ENDPOINTS, check_alerts, check_network
+from ocrbatch import stack_outputs as keys
+from ocrbatch.jobs.doctor import INTERFACE_ENDPOINTS, check_alerts, check_aws, check_network
 
 
 @pytest.fixture
@@ -127,3 +128,23 @@ def test_alerts_check_says_who_is_told(subscriptions, status, says):
 
 def test_alerts_check_on_an_older_stack():
     assert check_alerts(FakeSns([]), None).status == "warn"
+
+
+def test_the_on_demand_fallback_quota_is_checked_too(deployment):
+    quotas = FakeQuotas({"L-3819A6DF": 32, "L-DB2E81BA": 0})
+    clients = lambda service: quotas if service == "service-quotas" else boto3.client(service, region_name=REGION)  # noqa: E731
+    checks = {c.name: c for c in check_aws(clients, region=REGION, stack_name=deployment.stack_name)}
+    on_demand = checks["GPU on-demand quota (G)"]
+    assert on_demand.status == "warn" and "L-DB2E81BA" in on_demand.detail and "never start" in on_demand.detail
+    assert checks["GPU Spot quota (G)"].status == "ok"
+    assert "L-DB2E81BA" in quotas.asked
+
+
+def test_no_on_demand_environment_means_no_on_demand_quota_check(moto_aws):
+    from jobs_fakes import deploy_fake_stack
+
+    deployment = deploy_fake_stack("spot-only", with_outputs=tuple(k for k in keys.ALL if k != keys.GPU_ON_DEMAND_COMPUTE_ENV))
+    quotas = FakeQuotas({"L-3819A6DF": 32})
+    clients = lambda service: quotas if service == "service-quotas" else boto3.client(service, region_name=REGION)  # noqa: E731
+    names = [c.name for c in check_aws(clients, region=REGION, stack_name=deployment.stack_name)]
+    assert "GPU Spot quota (G)" in names and not [n for n in names if "on-demand" in n]
