@@ -184,6 +184,8 @@ FromScratchOpt = Annotated[
 
 
 _TRAINING = {
+    "dataset": (DatasetOpt, None),
+    "dataset_name": (DatasetNameOpt, None),
     "engine": (EngineOpt, "builtin"),
     "task": (TaskOpt, None),
     "model": (ModelOpt, None),
@@ -199,17 +201,18 @@ _TRAINING = {
 
 
 def trains() -> Callable:
-    """Give a command the training options and hand it ``training``, their
-    :class:`~ocrbatch.jobs.submission.TrainingOptions` (under :func:`acts_on_target`, whose
-    ``--job-queue``/``--job-definition`` it takes in)."""
+    """Give a command the dataset and training options; it gets ``dataset``, ``dataset_name`` and
+    ``training``, the :class:`~ocrbatch.jobs.submission.TrainingOptions` (under
+    :func:`acts_on_target`, whose ``--job-queue``/``--job-definition`` it takes in)."""
 
     def build(given: dict, values: dict) -> dict:
         from ocrbatch.jobs.submission import TrainingOptions
         from ocrbatch.trainer.spec import parse_overrides
 
         target = values["target"]
+        dataset = {"dataset": given.pop("dataset"), "dataset_name": given.pop("dataset_name")}
         given["overrides"] = parse_overrides(given["overrides"] or [])
         options = TrainingOptions(job_queue=target.job_queue, job_definition=target.job_definition, **given)
-        return {"training": options}
+        return {"training": options, **dataset}
 
-    return _replaces(("training",), _TRAINING, build)
+    return _replaces(("training", "dataset", "dataset_name"), _TRAINING, build)

@@ -13,7 +13,7 @@ import typer
 
 from ocrbatch.cli import common
 from ocrbatch.cli.options import (
-    DatasetNameOpt, DatasetOpt, ForceOpt, JsonOpt, OutputDirOpt, TimeoutOpt, acts_on_target, parse_timeout, trains,
+    ForceOpt, JsonOpt, OutputDirOpt, TimeoutOpt, acts_on_target, parse_timeout, trains,
 )
 from ocrbatch.cli.progress import ProgressBar
 from ocrbatch.cli.watch import job_monitor
@@ -34,8 +34,8 @@ def register(app: typer.Typer) -> None:
 def submit(
     target: Target,
     training: "TrainingOptions",
-    dataset: DatasetOpt = None,
-    dataset_name: DatasetNameOpt = None,
+    dataset: str | None,
+    dataset_name: str | None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print exactly what would be submitted; submit nothing.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -112,8 +112,8 @@ def submit(
 def pipeline(
     target: Target,
     training: "TrainingOptions",
-    dataset: DatasetOpt = None,
-    dataset_name: DatasetNameOpt = None,
+    dataset: str | None,
+    dataset_name: str | None,
     output_dir: OutputDirOpt = None,
     force: ForceOpt = False,
     no_logs: Annotated[bool, typer.Option("--no-logs", help="Do not tail the job's log while it runs.")] = False,
