@@ -108,6 +108,7 @@ def cancel(
     backend = common.open_backend(target)
     before = resolve_job(backend, job)
     if before.done:
+        backend.cancel(before.job_id, reason)  # a local job's stray processes stop even so
         action = "none"
         message = f"job {before.job_id} already {before.status}; nothing to cancel"
     else:

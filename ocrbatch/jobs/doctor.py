@@ -351,7 +351,20 @@ def check_local(home: Path) -> list[Check]:
         else:
             checks.append(Check(package, OK, f"installed ({use})"))
     checks.append(Check("cpu cores", OK, f"{os.cpu_count()} available for local training"))
+    checks.append(check_stray_trainers(home))
     return checks
+
+
+def check_stray_trainers(home: Path) -> Check:
+    """A process of a local job that no runner answers for trains beside the slot's job and may publish."""
+    from ocrbatch.jobs.local import stray_processes
+
+    strays = stray_processes(home)
+    if not strays:
+        return Check("local processes", OK, "every running trainer belongs to a job's live runner")
+    named = "; ".join(f"job {job_id}: pid {', '.join(map(str, pids))}" for job_id, pids in strays.items())
+    stop = " ".join(f"ocrbatch cancel {job_id};" for job_id in strays).rstrip(";")
+    return Check("local processes", FAIL, f"stray trainer processes ({named}): stop them with {stop}")
 
 
 def _reason(exc: BaseException) -> str:

@@ -7,16 +7,23 @@ watched, cancelled or downloaded by another:
     <home>/jobs/<job_id>/job.json  the job record, written only by the job's runner process
     <home>/jobs/<job_id>/log.txt   the trainer's output, all attempts (the "CloudWatch" stream)
     <home>/jobs/<job_id>/cancel    present once a cancel was asked for
+    <home>/jobs/<job_id>/runner.lock  locked by the job's runner for as long as it lives
 
 ``submit`` starts a detached runner (``python -m ocrbatch.jobs.local_runner``) that waits for the
 single local slot (RUNNABLE, like a queue without capacity), then runs the same trainer the image runs
 as a child process. Like Batch's retry strategy, an attempt killed by a signal the user did not send
 (a kill, an OOM) is retried up to three attempts and resumes from its checkpoint; any other failure
 ends the job.
+
+The runner is the job's host. When it dies (killed, however) its trainer dies with it, and the next
+command that looks at the job (``monitor``, ``list``, ``cancel``...) finds its lock free and starts
+a new runner, which clears what is left of the lost attempt, records it, and retries, as Batch does
+after losing an instance.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -28,9 +35,12 @@ from pathlib import Path
 
 from ocrbatch.errors import NotFound
 from ocrbatch.jobs.backend import ACTIVE_STATES, Attempt, JobInfo, JobRequest
+from ocrbatch.jobs.local_processes import job_processes, marked_processes, stop_job_processes
 from ocrbatch.storage import LocalStore
 
 MAX_ATTEMPTS = 3
+JOB_LOCK = "runner.lock"
+LOST_RUNNER = "Host terminated: local runner died"
 
 
 def local_store(home: Path) -> LocalStore:
@@ -43,21 +53,28 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
+def lock_job(job_dir: Path, fd: int | None = None):
+    """The job's lock (its runner holds it for as long as it lives), or None if it is held already."""
+    handle = os.fdopen(fd, "w") if fd is not None else open(Path(job_dir) / JOB_LOCK, "w")
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped) is not alive for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return True
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return handle
+    except BlockingIOError:
+        handle.close()
+        return None
+
+
+def _start_runner(home: Path, job_dir: Path, job_lock) -> None:
+    """Start the job's runner and hand it the job's lock, so no moment passes with the lock free."""
+    with job_lock, open(job_dir / "runner.err", "ab") as errors:
+        subprocess.Popen(
+            [sys.executable, "-m", "ocrbatch.jobs.local_runner", str(home), job_dir.name, str(job_lock.fileno())],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            start_new_session=True,  # survives the CLI that started it, like a real queue
+            pass_fds=(job_lock.fileno(),),
+        )
 
 
 class LocalBackend:
@@ -100,32 +117,29 @@ class LocalBackend:
             "trainer_pid": None,
         }
         _write_json(job_dir / "job.json", record)
-        runner = subprocess.Popen(
-            [sys.executable, "-m", "ocrbatch.jobs.local_runner", str(self.home), job_id],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open(job_dir / "runner.err", "ab"),
-            start_new_session=True,  # survives the CLI that started it, like a real queue
-            close_fds=True,
-        )
-        (job_dir / "runner.pid").write_text(str(runner.pid))
+        _start_runner(self.home, job_dir, lock_job(job_dir))
         return self.describe(job_id)
 
     def describe(self, job_id: str) -> JobInfo:
         job_dir = self.job_dir(job_id)
         record = json.loads((job_dir / "job.json").read_text())
         if record["status"] in ACTIVE_STATES:
-            runner_pid = int((job_dir / "runner.pid").read_text()) if (job_dir / "runner.pid").exists() else None
-            if runner_pid and not _pid_alive(runner_pid):
-                # Re-read: the runner may have finished between our two reads.
-                record = json.loads((job_dir / "job.json").read_text())
-                if record["status"] in ACTIVE_STATES:
-                    # Reported, not written: the runner is the record's only writer, and a reader
-                    # that wrote could race a runner that is merely slow to be seen.
-                    stopped = (job_dir / "job.json").stat().st_mtime
-                    record = {**record, "status": "FAILED", "status_reason": "local runner process died",
-                              "stopped_at": stopped}
+            record = self._restart_if_lost(job_dir) or record
         return _to_info(record)
+
+    def _restart_if_lost(self, job_dir: Path) -> dict | None:
+        """If the job's runner died, start another (it retries, like Batch after a lost host); what to report."""
+        job_lock = lock_job(job_dir)
+        if job_lock is None:
+            return None  # its runner is alive
+        # Re-read under the lock: the runner may have finished between our two reads.
+        record = json.loads((job_dir / "job.json").read_text())
+        if record["status"] not in ACTIVE_STATES:
+            job_lock.close()
+            return record
+        _start_runner(self.home, job_dir, job_lock)
+        # Reported, not written: the runner is the record's only writer.
+        return {**record, "status": "RUNNABLE", "status_reason": f"restarting after: {LOST_RUNNER}"}
 
     def list_jobs(self, *, limit: int = 50) -> list[JobInfo]:
         infos = []
@@ -136,14 +150,22 @@ class LocalBackend:
         return infos[:limit]
 
     def cancel(self, job_id: str, reason: str) -> JobInfo:
+        """Stop the job, and every process of it whatever its record says. Asking twice sends nothing new."""
         job_dir = self.job_dir(job_id)
-        info = self.describe(job_id)
-        if info.done:
-            return info
-        (job_dir / "cancel").write_text(reason or "cancelled by user")
         record = json.loads((job_dir / "job.json").read_text())
-        # SIGTERM, as Batch's terminate does: the trainer checkpoints and exits; the runner records it.
-        if record.get("trainer_pid") and _pid_alive(record["trainer_pid"]):
+        flag = job_dir / "cancel"
+        if record["status"] not in ACTIVE_STATES:
+            stop_job_processes(job_dir, grace_s=5)  # strays of a finished job: nothing to record
+            return _to_info(record)
+        if flag.exists():
+            return self.describe(job_id)
+        # The flag first: a runner restarted by describe() below must see it.
+        flag.write_text(reason or "cancelled by user")
+        if self.describe(job_id).done:
+            return self.describe(job_id)
+        # SIGTERM to the trainer, as Batch's terminate does to the container: it checkpoints and
+        # exits; its runner records the attempt and stops whatever the trainer started.
+        if record.get("trainer_pid") in job_processes(job_dir):
             os.kill(record["trainer_pid"], signal.SIGTERM)
         return self.describe(job_id)
 
@@ -158,6 +180,23 @@ class LocalBackend:
         complete = data.rfind(b"\n") + 1  # only whole lines; the rest is read next time
         lines = data[:complete].decode("utf-8", "replace").splitlines()
         return lines, str(offset + complete)
+
+
+def stray_processes(home: Path) -> dict[str, list[int]]:
+    """Processes of local jobs that no live runner answers for (a finished job's, or a dead runner's):
+    job id -> pids. A job's processes are its runner's only while the runner holds the job's lock."""
+    strays: dict[str, list[int]] = {}
+    for pid, job_dir in sorted(marked_processes(home).items()):
+        try:
+            status = json.loads((job_dir / "job.json").read_text())["status"]
+        except (OSError, ValueError, KeyError):
+            status = None
+        job_lock = lock_job(job_dir) if status in ACTIVE_STATES else None
+        if status not in ACTIVE_STATES or job_lock is not None:
+            strays.setdefault(job_dir.name, []).append(pid)
+        if job_lock is not None:
+            job_lock.close()
+    return strays
 
 
 def _to_info(record: dict) -> JobInfo:

@@ -315,9 +315,13 @@ def describe_snapshot(data: dict) -> list[str]:
     costs = {i.get("attempt"): i for i in ((data.get("progress") or {}).get("interruptions") or [])}
     for number, attempt in enumerate(data.get("attempts") or [], start=1):
         end = attempt.get("ended")
+        code = attempt.get("exit_code")
         what = {"reclaimed": "Spot reclaim", "stopped": "stopped on SIGTERM"}.get(end) or (
-            f"exit code {attempt.get('exit_code')}")
-        line = f"attempt {number}: {what}" + (f" ({attempt['reason']})" if attempt.get("reason") else "")
+            f"exit code {code}" if code is not None else None)
+        if what is None:  # a lost host leaves no exit code: its reason says what happened
+            line = f"attempt {number}: {attempt.get('reason') or 'no exit code recorded'}"
+        else:
+            line = f"attempt {number}: {what}" + (f" ({attempt['reason']})" if attempt.get("reason") else "")
         if number in costs:
             line += f"; {format_lost(costs[number])}"
         lines.append(line)

@@ -1,9 +1,16 @@
-"""The local backend's bookkeeping, without training: what the trainer is given, who writes job.json."""
+"""The local backend's bookkeeping, without training: what the trainer is given, who writes job.json, and
+what is left in the process table when a runner or a finished job leaves processes behind."""
 
 import json
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
-from ocrbatch.jobs.local import LocalBackend
+from ocrbatch.jobs.doctor import check_stray_trainers
+from ocrbatch.jobs.local import LOST_RUNNER, MAX_ATTEMPTS, LocalBackend
+from ocrbatch.jobs.local_processes import job_mark, job_processes
 from ocrbatch.jobs.local_runner import trainer_environment
 from ocrbatch.trainer.spec import TrainingSpec
 
@@ -17,24 +24,84 @@ def test_the_trainer_gets_the_jobs_spec_and_none_of_the_users_ocrbatch_variables
     assert TrainingSpec.from_env(env) == spec
 
 
-def dead_pid() -> int:
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
-    os.waitpid(pid, 0)
-    return pid
+def marked_sleeper(job_dir: Path) -> subprocess.Popen:
+    """A process carrying the job's mark, as a trainer (or its data loader worker) would."""
+    return subprocess.Popen(["sleep", "600"], env={**os.environ, **job_mark(job_dir)}, start_new_session=True)
 
 
-def test_describe_reports_a_dead_runner_without_writing_the_record(tmp_path):
-    backend = LocalBackend(tmp_path)
-    job_dir = backend.jobs_dir / "local-1"
+def write_record(backend: LocalBackend, job_id: str, **values) -> Path:
+    job_dir = backend.jobs_dir / job_id
     job_dir.mkdir()
-    record = {"job_id": "local-1", "job_name": "j", "status": "RUNNING", "created_at": 1.0, "attempts": []}
+    spec = TrainingSpec(dataset="file:///nowhere/datasets/d/versions/v", output="file:///nowhere/runs/r/")
+    record = {"job_id": job_id, "job_name": "j", "status": "RUNNING", "created_at": 1.0, "attempts": [],
+              "spec": spec.to_json(), **values}
     (job_dir / "job.json").write_text(json.dumps(record))
-    (job_dir / "runner.pid").write_text(str(dead_pid()))
-    before = (job_dir / "job.json").read_bytes()
+    return job_dir
 
-    info = backend.describe("local-1")
-    assert info.status == "FAILED" and info.status_reason == "local runner process died"
-    assert [job.status for job in backend.list_jobs()] == ["FAILED"]
-    assert (job_dir / "job.json").read_bytes() == before
+
+def wait_for(condition, timeout: float = 30, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def gone(process: subprocess.Popen) -> bool:
+    return process.poll() is not None
+
+
+def test_a_dead_runner_is_a_lost_host_its_processes_are_stopped_and_its_attempt_recorded(tmp_path):
+    backend = LocalBackend(tmp_path)
+    lost = {"started_at": 2.0, "stopped_at": 3.0, "exit_code": -9, "reason": "Host terminated: trainer killed by SIGKILL"}
+    # Two attempts already lost, the third in flight when its runner died: no attempt is left after it.
+    job_dir = write_record(backend, "local-1", attempts=[lost, lost], current_attempt={"number": 3, "started_at": 4.0})
+    orphan = marked_sleeper(job_dir)
+    try:
+        before = (job_dir / "job.json").read_bytes()
+        info = backend.describe("local-1")  # finds the job's lock free: starts a runner, writes nothing itself
+        assert info.status == "RUNNABLE" and info.status_reason == f"restarting after: {LOST_RUNNER}"
+        assert (job_dir / "job.json").read_bytes() == before
+
+        done = wait_for(lambda: (job := backend.describe("local-1")).done and job, what="the restarted runner")
+        assert gone(orphan), "the lost attempt's process outlived it"
+        assert done.status == "FAILED" and done.status_reason == LOST_RUNNER
+        assert [a.reason for a in done.attempts][-1] == LOST_RUNNER and len(done.attempts) == MAX_ATTEMPTS
+        assert job_processes(job_dir) == []
+    finally:
+        orphan.kill()
+        orphan.wait()
+
+
+def test_cancel_and_doctor_find_the_stray_processes_of_a_finished_job(tmp_path):
+    backend = LocalBackend(tmp_path)
+    job_dir = write_record(backend, "local-2", status="FAILED", status_reason=LOST_RUNNER)
+    stray = marked_sleeper(job_dir)
+    try:
+        wait_for(lambda: job_processes(job_dir), what="the stray in the process table")
+        check = check_stray_trainers(tmp_path)
+        assert check.status == "fail" and "local-2" in check.detail and str(stray.pid) in check.detail
+        assert "ocrbatch cancel local-2" in check.detail
+
+        assert backend.cancel("local-2", "cancelled with ocrbatch cancel").status == "FAILED"
+        assert gone(stray) and job_processes(job_dir) == []
+        assert check_stray_trainers(tmp_path).status == "ok"
+    finally:
+        stray.kill()
+        stray.wait()
+
+
+def test_the_trainer_dies_with_its_parent_whatever_killed_it(tmp_path):
+    """The parent-death signal the runner arms in its trainer: a SIGKILLed parent takes the child along."""
+    pid_file = tmp_path / "child.pid"
+    parent = subprocess.Popen([sys.executable, "-c", (
+        "import subprocess, sys, time; from ocrbatch.jobs.local_processes import die_with_parent\n"
+        "child = subprocess.Popen(['sleep', '600'], preexec_fn=die_with_parent())\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid)); time.sleep(600)"
+    )])
+    child = int(wait_for(lambda: pid_file.exists() and pid_file.read_text(), what="the child"))
+    parent.kill()
+    parent.wait()
+    wait_for(lambda: not os.path.exists(f"/proc/{child}") or open(f"/proc/{child}/stat").read().split(") ")[1][0] == "Z",
+             timeout=5, what="the child to die with its parent")
