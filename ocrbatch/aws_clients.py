@@ -5,7 +5,8 @@ build clients here and inject them. Profile and
 region come from flags or the usual AWS_PROFILE / AWS_REGION; AWS_ENDPOINT_URL (and the per-service
 AWS_ENDPOINT_URL_<SERVICE>) are honoured by botocore itself, which is how MinIO/LocalStack-style
 endpoints and the loopback servers of the tests are reached. Throttling and transient errors are
-retried by botocore's adaptive mode, which also slows the client down when AWS says so.
+retried by botocore's adaptive mode, which also slows the client down when AWS says so; a refused
+connection is not retried (nothing listens there: the command says so at once).
 
 Clients come from botocore directly: boto3's session is a thin wrapper whose import (it pulls in
 s3transfer and its resource layer) costs ~40 ms on every command, and nothing here uses resources.
@@ -66,7 +67,30 @@ def region_of(profile: str | None = None, region: str | None = None) -> str:
 
 def make_client(service: str, *, profile: str | None = None, region: str | None = None):
     chosen = session(profile, region)
-    return chosen.create_client(service, region_name=chosen.get_config_variable("region"), config=_retry_config())
+    client = chosen.create_client(service, region_name=chosen.get_config_variable("region"), config=_retry_config())
+    client.meta.events.register_first("needs-retry", _no_retry_when_refused)
+    return client
+
+
+def connection_refused(exc: BaseException | None) -> bool:
+    """Nothing listens at the endpoint: an answer, not a hiccup (the error or anything it wraps)."""
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        pending += [(getattr(current, "kwargs", None) or {}).get("error"), current.__cause__, current.__context__]
+    return False
+
+
+def _no_retry_when_refused(caught_exception=None, **_):
+    """botocore retries a refused connection for ~25 s (10 attempts, backing off); retrying rarely
+    helps, and the user waits for nothing. Raising here ends the call at once with that error."""
+    if caught_exception is not None and connection_refused(caught_exception):
+        raise caught_exception
 
 
 class AwsClients:

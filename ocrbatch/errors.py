@@ -46,7 +46,10 @@ class WaitTimedOut(OcrbatchError):
 
     exit_code = 124
 
-    def __init__(self, job_id: str, status: str, waited_s: float):
-        super().__init__(f"stopped waiting after {waited_s:g} s (--timeout): job {job_id} is {status} and keeps going")
+    def __init__(self, job_id: str, status: str, waited_s: float, *, detail: str | None = None):
+        why = f" ({detail})" if detail else ""
+        super().__init__(
+            f"stopped waiting after {waited_s:g} s (--timeout){why}: job {job_id} is {status} and keeps going"
+        )
         self.job_id = job_id
         self.status = status

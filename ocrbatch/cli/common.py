@@ -99,13 +99,28 @@ def print_table(rows: list[tuple], *, last_unpadded: bool = False) -> None:
 # --- errors ----------------------------------------------------------------------------------
 
 
-def one_line(exc: BaseException) -> tuple[str, int]:
-    """The message and exit code the user gets for an exception."""
+def unreachable_message(exc: BaseException, elapsed_s: float | None) -> str:
+    """Which endpoint, how long the command tried, why, and what to check."""
+    from ocrbatch.aws_clients import connection_refused
+    from ocrbatch.jobs.monitor import unreachable
+
+    endpoint = unreachable(exc) or "AWS"
+    why = "connection refused" if connection_refused(exc) else type(exc).__name__
+    tried = f" after {elapsed_s:.0f} s" if elapsed_s is not None and elapsed_s >= 1 else ""
+    return (
+        f"cannot reach {endpoint} ({why}){tried}: check the network or proxy, the region (--region), "
+        "and AWS_ENDPOINT_URL if you use one"
+    )
+
+
+def one_line(exc: BaseException, elapsed_s: float | None = None) -> tuple[str, int]:
+    """The message and exit code the user gets for an exception (``elapsed_s``: how long the command ran)."""
     if isinstance(exc, OcrbatchError):
         return str(exc), exc.exit_code
     try:
         from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, ProfileNotFound
-        from botocore.exceptions import EndpointConnectionError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+        from botocore.exceptions import HTTPClientError
     except ImportError:  # pragma: no cover - botocore is a hard dependency
         pass
     else:
@@ -115,8 +130,8 @@ def one_line(exc: BaseException) -> tuple[str, int]:
             return f"{exc}", 3
         if isinstance(exc, NoRegionError):
             return "no AWS region: pass --region or set AWS_REGION", 3
-        if isinstance(exc, EndpointConnectionError):
-            return f"cannot reach AWS: {exc}", 3
+        if isinstance(exc, (BotoConnectionError, HTTPClientError)):
+            return unreachable_message(exc, elapsed_s), 3
         if isinstance(exc, ClientError):
             error = exc.response.get("Error", {})
             return f"AWS {exc.operation_name} failed: {error.get('Code')}: {error.get('Message')}", 3
@@ -134,6 +149,7 @@ def one_line_errors(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def reporting(*args, **kwargs):
+        started = time.monotonic()
         try:
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
@@ -144,7 +160,7 @@ def one_line_errors(command: Callable) -> Callable:
         except Exception as exc:  # noqa: BLE001 - this is the CLI's last line of defence
             if os.environ.get("OCRBATCH_DEBUG"):  # the traceback too; the exit code stays what it means
                 traceback.print_exc()
-            message, code = one_line(exc)
+            message, code = one_line(exc, time.monotonic() - started)
             typer.echo(f"error: {message}", err=True)
             raise typer.Exit(code)
 

@@ -4,6 +4,7 @@ Both poll through :class:`~ocrbatch.jobs.monitor.JobMonitor`, so both back off w
 and ride out throttling. Ctrl-C detaches; the job keeps running.
 """
 
+import time
 from typing import Annotated
 
 import typer
@@ -26,11 +27,11 @@ def job_monitor(backend: JobBackend, *, show_logs: bool = True):
     return JobMonitor(backend, emit=common.info, clock=common.clock, sleep=common.sleep, show_logs=show_logs)
 
 
-def print_final(backend: JobBackend, job: JobInfo, json_output: bool) -> None:
-    """Print a job's final result and exit 1 when it failed."""
+def print_final(backend: JobBackend, job: JobInfo, json_output: bool, data: dict | None = None) -> None:
+    """Print a job's final result (``data``: its snapshot, when already read) and exit 1 when it failed."""
     from ocrbatch.jobs.monitor import describe_snapshot, snapshot
 
-    data = snapshot(backend, job)
+    data = data if data is not None else snapshot(backend, job)
     if json_output:
         common.emit_json(data)
     else:
@@ -50,24 +51,50 @@ def monitor(
     json_output: JsonOpt = False,
 ) -> None:
     """Follow a job to its end (exit 0 SUCCEEDED, 1 FAILED, 124 --timeout). Ctrl-C detaches; the job keeps running."""
+    from ocrbatch.jobs.monitor import NoAnswerInTime, PollSettings, call_within
     from ocrbatch.jobs.runs import resolve_job
 
     timeout_s = parse_timeout(timeout)
-    backend = common.open_backend(target)
-    current = resolve_job(backend, job)
+
+    grace = PollSettings().deadline_grace
+    started = time.monotonic()
+
+    def attach() -> tuple[JobBackend, JobInfo]:
+        backend = common.open_backend(target)
+        return backend, resolve_job(backend, job)
+
+    try:  # finding the stack and the job counts against --timeout too
+        backend, current = call_within(None if timeout_s is None else timeout_s + grace, attach)
+    except NoAnswerInTime:
+        raise WaitTimedOut(job, "not known yet", timeout_s, detail="no answer from AWS while looking it up") from None
     if not once:
         try:
-            current = job_monitor(backend, show_logs=not no_logs).follow(current.job_id, timeout=timeout_s)
+            left = None if timeout_s is None else max(timeout_s - (time.monotonic() - started), 0)
+            current = job_monitor(backend, show_logs=not no_logs).follow(current.job_id, timeout=left)
         except KeyboardInterrupt:
             common.detach_hint(current.job_id, target)
             raise typer.Exit(130)
         except WaitTimedOut as stopped:
-            current = backend.describe(current.job_id)
-            if not current.done:  # it may have ended in the moment since the last poll
-                common.detach_hint(current.job_id, target, headline=str(stopped))
-                print_final(backend, current, json_output)
+            stopped = WaitTimedOut(stopped.job_id, stopped.status, timeout_s)  # the user's --timeout, not what was left
+            try:  # it may have ended in the moment since the last poll; a silent network gets a few seconds
+                current, data = call_within(grace, lambda: _final_state(backend, current.job_id))
+            except Exception:  # noqa: BLE001 - the timeout is the news; the state is only a bonus
+                common.detach_hint(current.job_id, target, headline=f"{stopped} (its state could not be read)")
                 raise typer.Exit(stopped.exit_code)
+            if not current.done:
+                common.detach_hint(current.job_id, target, headline=str(stopped))
+                print_final(backend, current, json_output, data)
+                raise typer.Exit(stopped.exit_code)
+            print_final(backend, current, json_output, data)
+            return
     print_final(backend, current, json_output)
+
+
+def _final_state(backend: JobBackend, job_id: str) -> tuple[JobInfo, dict]:
+    from ocrbatch.jobs.monitor import snapshot
+
+    job = backend.describe(job_id)
+    return job, snapshot(backend, job)
 
 
 @acts_on_target(batch=True, job="required")

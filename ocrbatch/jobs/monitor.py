@@ -10,9 +10,10 @@ and when the service throttles; the clock and sleep are injected so tests run in
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, TypeVar
 
 from ocrbatch.errors import WaitTimedOut
 from ocrbatch.jobs.backend import JobBackend, JobInfo
@@ -21,6 +22,50 @@ from ocrbatch.jobs.runs import read_progress, run_accuracy, run_id_from_uri, run
 from ocrbatch.layout import RunLayout
 
 Emit = Callable[[str], None]
+T = TypeVar("T")
+
+
+
+class NoAnswerInTime(Exception):
+    """A call bounded by :func:`call_within` had not returned when its time was up."""
+
+
+def call_within(seconds: float | None, call: Callable[[], T]) -> T:
+    """``call()``'s result, or :class:`NoAnswerInTime` after ``seconds`` (None: no bound).
+
+    The call runs in a daemon thread, so a network that neither answers nor fails (a black-holed
+    endpoint, a stalled read) cannot hold a deadline: the thread is left behind, and the process
+    does not wait for it when it exits."""
+    if seconds is None:
+        return call()
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="bounded-call", daemon=True)
+    worker.start()
+    worker.join(max(seconds, 0.0))
+    if worker.is_alive():
+        raise NoAnswerInTime(f"no answer within {seconds:.0f} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def unreachable(exc: BaseException) -> str | None:
+    """The endpoint of a network failure (botocore names it), else None."""
+    kwargs = getattr(exc, "kwargs", None) or {}
+    endpoint = kwargs.get("endpoint_url")
+    if not endpoint:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else endpoint
 
 
 @dataclass(frozen=True)
@@ -31,6 +76,7 @@ class PollSettings:
     runnable_diagnosis_after: float = 180.0  # seconds in RUNNABLE before explaining why
     rediagnose_every: float = 900.0
     max_transient_errors: int = 8  # consecutive throttling/network errors before giving up
+    deadline_grace: float = 5.0  # how far past its --timeout a poll begun on the deadline may run
 
 
 class JobMonitor:
@@ -63,6 +109,7 @@ class JobMonitor:
         self._noise = NoiseFilter()  # Paddle's start-up notices stay in the raw log only
         self._runnable_since: float | None = None
         self._diagnosed_at: float | None = None
+        self._failing_since: float | None = None  # the first of the current run of failed polls
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -77,16 +124,20 @@ class JobMonitor:
         deadline = None if timeout is None else self.clock() + timeout
         status = "SUBMITTED"
         while True:
+            # A poll that hangs (the network neither answering nor failing) is let go at the deadline.
+            bound = None if deadline is None else max(deadline - self.clock(), 0) + self.settings.deadline_grace
             try:
-                job, changed = self.poll(job_id)
-                errors = 0
+                job, changed = call_within(bound, lambda: self.poll(job_id))
+                errors, self._failing_since = 0, None
+            except NoAnswerInTime:
+                raise WaitTimedOut(job_id, status, timeout) from None
             except Exception as exc:  # noqa: BLE001 - only transient errors are swallowed below
                 if not is_transient(exc):
                     raise
                 errors += 1
                 if errors >= self.settings.max_transient_errors:
                     raise
-                self.emit(f"the service is busy or unreachable ({type(exc).__name__}); retrying")
+                self.emit(self._retry_line(exc, deadline))
                 interval = min(interval * 2, self.settings.max_interval * 2)
             else:
                 status = job.status
@@ -105,6 +156,20 @@ class JobMonitor:
                     raise WaitTimedOut(job_id, status, timeout)
                 interval = min(interval, left)
             self.sleep(interval)
+
+    def _retry_line(self, exc: Exception, deadline: float | None = None) -> str:
+        """What a user can act on: which endpoint, for how long, until when, and what to check."""
+        if self._failing_since is None:
+            self._failing_since = self.clock()
+        failing_for = self.clock() - self._failing_since
+        until = "" if deadline is None else f" until the --timeout ({format_duration(max(deadline - self.clock(), 0))} left)"
+        endpoint = unreachable(exc)
+        if endpoint is None:
+            return f"the service is busy ({_error_code(exc)}); retrying{until}"
+        return (
+            f"cannot reach {endpoint} ({type(exc).__name__}) for {format_duration(failing_for)}; retrying{until}: "
+            "check the network or proxy, the region (--region) and AWS_ENDPOINT_URL"
+        )
 
     def tail_logs(
         self, job_id: str, on_lines: Callable[[list[str]], None], *, follow: bool = False
@@ -126,7 +191,7 @@ class JobMonitor:
                 errors = self._ride_out(exc, errors)
                 self.sleep(min(interval * 2, self.settings.max_interval))
                 continue
-            errors = 0
+            errors, self._failing_since = 0, None
             if lines:
                 on_lines(lines)
                 interval = self.settings.min_interval
@@ -144,7 +209,7 @@ class JobMonitor:
         """Re-raise ``exc`` unless it is transient and not yet one too many; returns the new count."""
         if not is_transient(exc) or errors + 1 >= self.settings.max_transient_errors:
             raise exc
-        self.emit(f"the service is busy or unreachable ({type(exc).__name__}); retrying")
+        self.emit(self._retry_line(exc))
         return errors + 1
 
     def poll(self, job_id: str) -> tuple[JobInfo, bool]:
@@ -392,6 +457,13 @@ def format_duration(seconds: float) -> str:
     if seconds < 48 * 3600:
         return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
     return f"{seconds // 86400}d"
+
+
+def _error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return response.get("Error", {}).get("Code") or type(exc).__name__
+    return type(exc).__name__
 
 
 def is_transient(exc: BaseException) -> bool:

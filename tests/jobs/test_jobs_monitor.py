@@ -1,5 +1,8 @@
 """JobMonitor over scripted state sequences moto cannot produce, with a fake clock (no real waiting)."""
 
+import threading
+import time
+
 import pytest
 from botocore.exceptions import ClientError
 from jobs_fakes import SPOT_RECLAIM, FakeClock, ScriptedBackend, job_state
@@ -119,7 +122,7 @@ def test_throttling_is_waited_out_but_other_errors_are_not(tmp_path):
     backend = ScriptedBackend(tmp_path, [job_state("RUNNING"), job_state("SUCCEEDED")], errors={1: throttled})
     final, lines = follow(backend, clock)
     assert final.status == "SUCCEEDED"
-    assert any("busy or unreachable" in line for line in lines)
+    assert "the service is busy (TooManyRequestsException); retrying" in lines
 
     denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeJobs")
     backend = ScriptedBackend(tmp_path, [job_state("RUNNING")], errors={1: denied})
@@ -190,7 +193,7 @@ def test_following_a_log_rides_out_throttling_and_reads_to_the_end(tmp_path):
     monitor = JobMonitor(backend, emit=notes.append, clock=clock, sleep=clock.sleep)
     final, token = monitor.tail_logs("job-1", read.extend, follow=True)
     assert final.status == "SUCCEEDED" and read == ["one", "two"] and token is not None
-    assert any("busy or unreachable" in note for note in notes)
+    assert "the service is busy (ThrottlingException); retrying" in notes
 
 
 def test_reading_a_log_once_stops_when_caught_up(tmp_path):
@@ -223,3 +226,48 @@ def test_the_monitor_leaves_paddles_startup_notices_in_the_raw_log(tmp_path):
         "job-1", raw.extend
     )
     assert raw == PADDLE_STARTUP
+
+
+class HangingBackend(ScriptedBackend):
+    """A network that neither answers nor fails: every describe after the first blocks."""
+
+    def __init__(self, tmp_path, states):
+        super().__init__(tmp_path, states)
+        self.release = threading.Event()
+
+    def describe(self, job_id):
+        if self.polls >= 1:
+            self.release.wait(60)
+        return super().describe(job_id)
+
+
+def test_timeout_holds_when_a_poll_never_returns(tmp_path):
+    from ocrbatch.errors import WaitTimedOut
+
+    backend = HangingBackend(tmp_path, [job_state("RUNNING")] * 3)
+    settings = PollSettings(min_interval=0.2, deadline_grace=0.5)
+    monitor = JobMonitor(backend, emit=lambda line: None, settings=settings, show_logs=False)
+    started = time.monotonic()
+    try:
+        with pytest.raises(WaitTimedOut) as stopped:
+            monitor.follow("job-1", timeout=1.0)
+    finally:
+        backend.release.set()
+    assert time.monotonic() - started < 3.0  # the deadline plus the grace, not the hanging call's 60 s
+    assert stopped.value.status == "RUNNING"
+
+
+def test_an_unreachable_endpoint_is_named_with_how_long_and_what_to_check(tmp_path):
+    from botocore.exceptions import EndpointConnectionError
+
+    clock = FakeClock()
+    down = EndpointConnectionError(endpoint_url="https://batch.us-west-2.amazonaws.com/v1/describejobs")
+    backend = ScriptedBackend(tmp_path, [job_state("RUNNING")] * 4 + [job_state("SUCCEEDED")],
+                              errors={1: down, 2: down, 3: down})
+    final, lines = follow(backend, clock)
+    assert final.status == "SUCCEEDED"
+    failures = [line for line in lines if line.startswith("cannot reach")]
+    assert len(failures) == 3
+    assert failures[0].startswith("cannot reach https://batch.us-west-2.amazonaws.com (EndpointConnectionError) for 0s")
+    assert "for 6s" in failures[1] and "for 18s" in failures[2]  # the retries back off: 6 s, then 12 s more
+    assert failures[0].endswith("check the network or proxy, the region (--region) and AWS_ENDPOINT_URL")
