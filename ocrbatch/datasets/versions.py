@@ -182,12 +182,14 @@ def _content(report: ValidationReport, label_bytes: dict[str, bytes], files: dic
 
 
 def _stored_objects(store: ObjectStore, layout: DatasetLayout) -> dict[str, int]:
-    """key -> size of the dataset's shards and chunks (two listings)."""
-    stored = {}
-    for prefix in (layout.shards, layout.chunks):
-        with naming(store, prefix, "list"):
-            stored.update((info.key, info.size) for info in store.list(prefix))
-    return stored
+    """key -> size of the dataset's shards and chunks: one listing of the dataset (one request
+    until it holds a thousand objects), part of what an unchanged re-upload costs."""
+    with naming(store, layout.prefix, "list"):
+        return {
+            info.key: info.size
+            for info in store.list(layout.prefix)
+            if info.key.startswith(layout.shards) or info.key.startswith(layout.chunks)
+        }
 
 
 def _missing_objects(manifest: dict, layout: DatasetLayout, stored: dict[str, int]) -> list[str]:
