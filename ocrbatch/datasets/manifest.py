@@ -10,7 +10,8 @@ Trust runs down from the version id, the one thing a user, a job or a record nam
 
 * ``content`` (task, label files' sha256, characters, counts, and the digest of every image's path,
   sha256 and size) is what the id commits to: the id is the first 16 hex digits of the sha256 of its
-  canonical JSON. A manifest whose content does not hash to the id in its key is refused.
+  canonical JSON. A manifest whose content does not hash to the id in its key is refused. (64 bits:
+  ample against damage and edits, not a signature against someone who may write the bucket.)
 * ``index`` lists the chunks of the file index (lines ``path<TAB>sha256<TAB>size<TAB>shard<TAB>offset``,
   sorted by path); a reader checks each chunk against its name and the (path, sha256, size) of all
   lines against ``content.files_sha256``, so the index cannot be swapped, truncated or reordered.
