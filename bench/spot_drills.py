@@ -36,10 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from ocrbatch.stop_window import SPOT_NOTICE_S  # noqa: E402
+from ocrbatch.stop_window import SPOT_NOTICE_S
 
 MODES = ("notice", "no-notice")
 

@@ -81,7 +81,9 @@ def _reclaims(row: dict) -> str:
     if not row["reclaims"]:
         return "-"
     lost = row["lost_training_seconds"]
-    return f"{row['reclaims']} (lost {format_duration(lost)})" if lost is not None else str(row["reclaims"])
+    if lost is None:
+        return str(row["reclaims"])
+    return f"{row['reclaims']} ({'nothing lost' if lost == 0 else 'lost ' + format_duration(lost)})"
 
 
 def _short_dataset(uri: str | None) -> str:

@@ -393,7 +393,7 @@ def describe_snapshot(data: dict) -> list[str]:
     if data.get("reclaims"):
         lost = data.get("lost_training_seconds")
         lines.append(f"reclaims: {data['reclaims']}, training lost: "
-                     + (format_duration(lost) if lost is not None else "not known yet"))
+                     + ("not known yet" if lost is None else "none" if lost == 0 else format_duration(lost)))
     if data.get("progress"):
         lines.append("progress: " + format_progress(data["progress"]))
     if data.get("accuracy") is not None:
