@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ocrbatch.errors import BadInput
-from ocrbatch.trainer.engines.paddleocr import contract
+from ocrbatch.trainer.engines.paddleocr import contract, log_lines
 
 sys.path.insert(0, str(Path(__file__).parent))  # pytest runs with --import-mode=importlib
 from fake_paddleocr import DET_CONFIG, REC_CONFIG, make_checkout  # noqa: E402
@@ -378,7 +378,7 @@ STEP_LINE = (
 
 
 def test_step_line_is_parsed():
-    event = contract.parse_log_line(STEP_LINE)
+    event = log_lines.parse_log_line(STEP_LINE)
     assert event.kind == "step"
     assert event.values["epoch"] == 3 and event.values["epochs"] == 75
     assert event.values["global_step"] == 120
@@ -387,7 +387,7 @@ def test_step_line_is_parsed():
         "CTCLoss": 2.345678, "NRTRLoss": 1.234567, "loss": 3.580245,
     }
     assert event.values["eta_seconds"] == 86400 + 2 * 3600 + 3 * 60 + 4
-    assert contract.progress_values(event, "rec") == {
+    assert log_lines.progress_values(event, "rec") == {
         "epoch": 3, "epochs": 75, "step": 120, "loss": 3.580245, "eta_seconds": 93784.0,
     }
 
@@ -398,40 +398,40 @@ def test_step_line_variants():
         "[2026/11/29 18:40:00] root INFO: epoch: [1/2], global_step: 10, lr: 0.001000, loss: 0.500000, "
         "avg_reader_cost: 0.1 s, avg_batch_cost: 0.2 s, avg_samples: 8.0, ips: 40.0 samples/s, eta: 0:00:07"
     )
-    event = contract.parse_log_line(line)
+    event = log_lines.parse_log_line(line)
     assert event.values["eta_seconds"] == 7
     assert event.values["stats"]["loss"] == 0.5
     # older PaddleOCR: iter / reader_cost, no eta
     old = PREFIX + "epoch: [2/5], iter: 30, lr: 0.001000, loss: 1.250000, reader_cost: 0.1 s, batch_cost: 0.2 s"
-    event = contract.parse_log_line(old)
+    event = log_lines.parse_log_line(old)
     assert (event.values["global_step"], event.values["eta_seconds"]) == (30, None)
-    assert contract.progress_values(event, "rec") == {"epoch": 2, "epochs": 5, "step": 30, "loss": 1.25}
+    assert log_lines.progress_values(event, "rec") == {"epoch": 2, "epochs": 5, "step": 30, "loss": 1.25}
 
 
 @given(st.integers(min_value=0, max_value=400 * 86400), st.integers(min_value=0, max_value=999999))
 def test_eta_parses_any_timedelta(seconds, microseconds):
     delta = datetime.timedelta(seconds=seconds, microseconds=microseconds)
-    assert contract.eta_seconds(f"ips: 1.0 samples/s, eta: {delta}, max_mem_reserved: 1 MB") == pytest.approx(
+    assert log_lines.eta_seconds(f"ips: 1.0 samples/s, eta: {delta}, max_mem_reserved: 1 MB") == pytest.approx(
         delta.total_seconds()
     )
 
 
 def test_eval_lines_rec_and_det():
-    cur = contract.parse_log_line(PREFIX + "cur metric, acc: 0.9375, norm_edit_dis: 0.98, fps: 812.5")
+    cur = log_lines.parse_log_line(PREFIX + "cur metric, acc: 0.9375, norm_edit_dis: 0.98, fps: 812.5")
     assert cur.kind == "cur_metric"
     assert cur.values == {"acc": 0.9375, "norm_edit_dis": 0.98, "fps": 812.5}
-    assert contract.progress_values(cur, "rec") == {"accuracy": 0.9375}
-    best = contract.parse_log_line(
+    assert log_lines.progress_values(cur, "rec") == {"accuracy": 0.9375}
+    best = log_lines.parse_log_line(
         PREFIX + "best metric, acc: 0.96875, is_float16: False, norm_edit_dis: 0.99, fps: 800.0, "
         "best_epoch: 4, start_epoch: 3"
     )
     assert best.kind == "best_metric"
     assert best.values["best_epoch"] == 4 and best.values["is_float16"] is False
-    assert contract.progress_values(best, "rec") == {"best_accuracy": 0.96875}
+    assert log_lines.progress_values(best, "rec") == {"best_accuracy": 0.96875}
     det_line = PREFIX + "cur metric, precision: 0.8, recall: 0.7, hmean: 0.7466666666666667, fps: 9.1"
-    assert contract.progress_values(contract.parse_log_line(det_line), "det") == {"accuracy": 0.7466666666666667}
+    assert log_lines.progress_values(log_lines.parse_log_line(det_line), "det") == {"accuracy": 0.7466666666666667}
     # a metric line without the task's main indicator reports nothing
-    assert contract.progress_values(contract.parse_log_line(det_line), "rec") == {}
+    assert log_lines.progress_values(log_lines.parse_log_line(det_line), "rec") == {}
 
 
 @pytest.mark.parametrize(
@@ -444,7 +444,7 @@ def test_eval_lines_rec_and_det():
     ],
 )
 def test_other_lines_are_ignored(line):
-    assert contract.parse_log_line(line) is None
+    assert log_lines.parse_log_line(line) is None
 
 
 def test_eval_output_is_read_after_its_marker():
@@ -460,7 +460,7 @@ def test_eval_output_is_read_after_its_marker():
             PREFIX + "fps:12.5",
         ]
     )
-    assert contract.parse_eval_output(text) == {
+    assert log_lines.parse_eval_output(text) == {
         "precision": 0.875, "recall": 0.7, "hmean": 0.7777777777777778, "fps": 12.5,
     }
-    assert contract.parse_eval_output("no metrics here") == {}
+    assert log_lines.parse_eval_output("no metrics here") == {}

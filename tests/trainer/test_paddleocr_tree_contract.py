@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ocrbatch.trainer.engines.paddleocr import contract, launcher
+from ocrbatch.trainer.engines.paddleocr import contract, launcher, log_lines
 
 TREE = Path(__file__).resolve().parents[2].parent / "shared" / "paddleocr" / "src"
 pytestmark = pytest.mark.skipif(not (TREE / "tools" / "train.py").is_file(), reason=f"no PaddleOCR tree at {TREE}")
@@ -103,7 +103,7 @@ def test_log_formats_the_engine_parses():
     assert '"cur metric, {}"' in program and '"best metric, {}"' in program
     assert 'logger.info("metric eval ***************")' in source("tools/eval.py")
     sample = "epoch: [3/10], global_step: 12, lr: 0.000500, loss: 1.500000, avg_reader_cost: 0.1 s, eta: 0:01:02"
-    assert contract.parse_log_line(sample).values["global_step"] == 12
+    assert log_lines.parse_log_line(sample).values["global_step"] == 12
 
 
 def test_every_pp_ocr_model_with_a_config_resolves():

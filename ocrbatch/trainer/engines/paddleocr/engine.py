@@ -32,7 +32,7 @@ import yaml
 
 from ocrbatch.errors import BadInput, RunFailed
 from ocrbatch.trainer.engines.base import Preempted, TrainContext, TrainResult
-from ocrbatch.trainer.engines.paddleocr import contract
+from ocrbatch.trainer.engines.paddleocr import contract, log_lines
 
 log = logging.getLogger("ocrbatch.trainer")
 
@@ -258,7 +258,7 @@ class PaddleOCREngine:
             what="tools/eval.py",
             on_line=lines.append,
         )
-        metrics = contract.parse_eval_output("".join(lines))
+        metrics = log_lines.parse_eval_output("".join(lines))
         if "hmean" not in metrics:
             raise RunFailed("tools/eval.py printed no hmean")
         return {
@@ -298,9 +298,9 @@ def _end_group(process: subprocess.Popen, grace: float) -> None:
 
 
 def _report_line(ctx: TrainContext, line: str, task: str) -> None:
-    event = contract.parse_log_line(line)
+    event = log_lines.parse_log_line(line)
     if event:
-        values = contract.progress_values(event, task)
+        values = log_lines.progress_values(event, task)
         if values:
             ctx.report(**values)
 
