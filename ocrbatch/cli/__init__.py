@@ -25,7 +25,10 @@ from ocrbatch.cli import common, datasets, demo, doctor, jobs, submit, synth, wa
 
 app = typer.Typer(
     name="ocrbatch",
-    help="Train PaddleOCR models on AWS Batch Spot GPUs, or on this machine with --local.",
+    help=(
+        "Train PaddleOCR models on this machine (local mode, the default) or on AWS Batch Spot GPUs "
+        "(--aws, or any of --stack, --s3-bucket, --job-queue, --job-definition, --region, --profile)."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -9,6 +9,7 @@ OCRBATCH_DEBUG is set. Exit codes: 0 ok, 1 a job/run failed, 2 bad input, 3 envi
 import functools
 import json
 import os
+import shlex
 import sys
 import time
 import traceback
@@ -49,9 +50,13 @@ def backend_flags(target: Target) -> str:
     if target.local:
         return " --local" + (f" --home {target.home}" if target.home else "")
     flags = " --aws"
-    for flag, value in (("--stack", target.stack), ("--region", target.region), ("--profile", target.profile)):
+    named = (
+        ("--stack", target.stack), ("--region", target.region), ("--profile", target.profile),
+        ("--s3-bucket", target.bucket), ("--job-queue", target.job_queue), ("--job-definition", target.job_definition),
+    )
+    for flag, value in named:
         if value:
-            flags += f" {flag} {value}"
+            flags += f" {flag} {shlex.quote(value)}"
     return flags
 
 

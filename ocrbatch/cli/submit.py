@@ -102,7 +102,8 @@ def submit(
             }
         )
     else:
-        common.info(f"submitted {job.job_name} ({run.request.queue} queue); run {run.run_uri}")
+        queue = (job.queue or run.request.queue).rsplit("/", 1)[-1]  # the queue it went to, not its kind
+        common.info(f"submitted {job.job_name} to queue {queue}; run {run.run_uri}")
         common.info(f"follow it: ocrbatch monitor {job.job_id}{common.backend_flags(target)}")
         typer.echo(job.job_id)
 

@@ -436,3 +436,30 @@ def submit_on_moto_with(*args):
     result = run("submit", "--aws", "--json", *args)
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)
+
+
+# --- messages a user can act on ------------------------------------------------------------------
+
+
+def test_submit_names_the_queue_the_job_went_to_and_hints_repeat_the_users_flags(deployment, catalogue):
+    queue = deployment[keys.CPU_QUEUE]
+    flags = ["--s3-bucket", deployment[keys.BUCKET], "--job-queue", queue,
+             "--job-definition", deployment[keys.CPU_JOB_DEFINITION]]
+    result = run("submit", "--training-data", "pinball@v1", *flags)
+    assert result.exit_code == 0, result.stderr
+    assert f" to queue {queue};" in result.stderr and "(gpu queue)" not in result.stderr
+    job_id = result.stdout.strip()
+    assert f"follow it: ocrbatch monitor {job_id} --aws {' '.join(flags)}" in result.stderr
+
+
+def test_timeout_hints_repeat_the_users_flags(scripted):
+    scripted([job_state("RUNNING")])
+    result = run("monitor", "job-1", "--s3-bucket", "my bucket", "--job-queue", "q", "--timeout", "1m")
+    assert result.exit_code == 124
+    assert "reattach: ocrbatch monitor job-1 --aws --s3-bucket 'my bucket' --job-queue q" in result.stderr
+    assert "cancel:   ocrbatch cancel job-1 --aws --s3-bucket 'my bucket' --job-queue q" in result.stderr
+
+
+def test_top_level_help_says_local_mode_is_the_default():
+    result = run("--help")
+    assert "on this machine (local mode, the default)" in result.stdout and "with --local." not in result.stdout
