@@ -17,6 +17,7 @@ files name, which is what PaddleOCR's ``SimpleDataSet`` reads (``data_dir`` = ``
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import mmap
 import os
@@ -58,7 +59,6 @@ def fetch_dataset(
     (``datasets/<name>/versions/<id>``), a URI in ``store``, ``name@id`` or ``name``. A local store
     opened at the version folder itself (``storage.store_at(file_uri)`` does that) works with "".
     ``on_wait`` is called when another fetch into ``dest`` holds it (this one then waits its turn).
-from ocrbatch.datasets.local_dataset import LocalDataset
     """
     store, ref = _store_root(store, version_key_or_ref)
     manifest = resolve_manifest(store, ref)
@@ -66,11 +66,17 @@ from ocrbatch.datasets.local_dataset import LocalDataset
     uri = store.uri(DatasetLayout(manifest["name"]).version(manifest["version_id"]))
     with exclusive(dest, on_wait):
         previous = _previous_fetch(dest)
+        if _unchanged(store, manifest, dest, previous):
+            return _local_dataset(manifest, dest, uri)
         with partial_tree(dest) as partial:
             build = _Build(store, manifest, partial, dest, previous, progress)
             build.run()
             _write_marker(partial, manifest, uri, build.records)
             swap_in(partial, dest)
+    return _local_dataset(manifest, dest, uri)
+
+
+def _local_dataset(manifest: dict, dest: Path, uri: str) -> LocalDataset:
     labels = manifest["content"]["labels"]
     return LocalDataset(
         root=dest,
@@ -245,6 +251,25 @@ class _Build:
                         os.link(full, target, follow_symlinks=False)
                     except OSError:
                         shutil.copy2(full, target, follow_symlinks=False)
+
+
+def _unchanged(store, manifest: dict, dest: Path, previous: dict[str, list]) -> bool:
+    """Does ``dest`` already hold exactly this version, as its record says and every file's size and
+    mtime confirm? Then there is nothing to build (the index is still read and checked)."""
+    if not previous:
+        return False
+    expected = [(entry["path"], entry["sha256"], entry["size"]) for entry in manifest["content"]["labels"].values()]
+    for path, sha, size, *_ in itertools.chain(expected, iter_index(store, manifest)):
+        record = previous.get(path)
+        if record is None or record[0] != sha or record[1] != size:
+            return False
+        try:
+            st = os.stat(os.path.join(dest, path))
+        except OSError:
+            return False
+        if st.st_size != size or st.st_mtime_ns != record[2]:
+            return False
+    return len(previous) == manifest["content"]["files"] + len(expected)
 
 
 def _previous_fetch(dest: Path) -> dict[str, list]:

@@ -344,3 +344,15 @@ def test_a_truncated_chunk_is_sent_again(store, dataset, tmp_path):
         fetch_dataset(store, version.key, tmp_path / "f")
     assert publish_dataset(store, dataset, name="pinball").repaired
     assert fetch_dataset(store, version.key, tmp_path / "f").train_labels.exists()
+
+
+def test_fetching_the_version_a_folder_holds_builds_nothing(store, dataset, tmp_path):
+    version = publish_dataset(store, dataset, name="pinball")
+    dest = tmp_path / "fetched"
+    fetch_dataset(store, version.key, dest)
+    folder = os.stat(dest).st_ino
+    fetch_dataset(store, version.key, dest)
+    assert os.stat(dest).st_ino == folder and beside(dest) == []  # checked in place, not rebuilt
+    (dest / "imgs" / "0004.png").write_bytes(b"tampered")
+    fetch_dataset(store, version.key, dest)
+    assert (dest / "imgs" / "0004.png").read_bytes() == (dataset / "imgs" / "0004.png").read_bytes()
