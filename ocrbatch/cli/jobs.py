@@ -113,6 +113,12 @@ def cancel(
         backend.cancel(before.job_id, reason)  # a local job's stray processes stop even so
         action = "none"
         message = f"job {before.job_id} already {before.status}; nothing to cancel"
+    elif before.cancel_requested:  # asked twice: nothing new is sent, and the answer says what is going on
+        action = "none"
+        message = (
+            f"job {before.job_id} is already being cancelled ({before.status}: its trainer saves a checkpoint "
+            f"first); follow it with: ocrbatch monitor {before.job_id}{common.backend_flags(target)}"
+        )
     else:
         backend.cancel(before.job_id, reason)
         if before.status in CANCELLABLE_STATES:

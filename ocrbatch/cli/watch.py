@@ -128,5 +128,18 @@ def logs(
         raise typer.Exit(130)
     if json_output:
         common.emit_json({"job_id": current.job_id, "status": current.status, "lines": collected})
-    elif not collected and token is None and not current.log_stream:
-        common.info(f"no log yet: job {current.job_id} is {current.status} (the log appears once it starts)")
+    elif not collected:
+        common.info(_no_lines(current, has_stream=token is not None or bool(current.log_stream)))
+
+
+def _no_lines(job: JobInfo, *, has_stream: bool) -> str:
+    """Why ``logs`` printed nothing, so silence is never the answer."""
+    if has_stream:
+        where = f"its log stream {job.log_stream}" if job.log_stream else "its log"
+        return f"no lines in {where} yet: job {job.job_id} is {job.status}"
+    if job.done and not job.started_at:
+        why = f" ({job.status_reason})" if job.status_reason else ""
+        return f"job {job.job_id} ended {job.status} before it started{why}: it has no log"
+    if job.done:
+        return f"job {job.job_id} ended {job.status}; no log was found for it"
+    return f"no log yet: job {job.job_id} is {job.status} (the log appears once it starts)"

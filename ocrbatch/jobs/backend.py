@@ -76,6 +76,7 @@ class JobInfo:
     dataset: str | None = None  # dataset version URI
     attempts: tuple[Attempt, ...] = field(default_factory=tuple)
     log_stream: str | None = None  # current attempt's stream, once it exists
+    cancel_requested: bool = False  # a cancel was asked for and the job is still stopping (local mode knows)
 
     @property
     def done(self) -> bool:

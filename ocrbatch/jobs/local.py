@@ -125,7 +125,7 @@ class LocalBackend:
         record = json.loads((job_dir / "job.json").read_text())
         if record["status"] in ACTIVE_STATES:
             record = self._restart_if_lost(job_dir) or record
-        return _to_info(record)
+        return _to_info(record, cancel_requested=(job_dir / "cancel").exists())
 
     def _restart_if_lost(self, job_dir: Path) -> dict | None:
         """If the job's runner died, start another (it retries, like Batch after a lost host); what to report."""
@@ -199,7 +199,7 @@ def stray_processes(home: Path) -> dict[str, list[int]]:
     return strays
 
 
-def _to_info(record: dict) -> JobInfo:
+def _to_info(record: dict, *, cancel_requested: bool = False) -> JobInfo:
     spec = record.get("spec") or {}
     return JobInfo(
         job_id=record["job_id"],
@@ -214,4 +214,5 @@ def _to_info(record: dict) -> JobInfo:
         dataset=spec.get("dataset"),
         attempts=tuple(Attempt(**attempt) for attempt in record.get("attempts", [])),
         log_stream=record["job_id"] if record.get("started_at") else None,
+        cancel_requested=cancel_requested and record["status"] in ACTIVE_STATES,
     )

@@ -463,3 +463,21 @@ def test_timeout_hints_repeat_the_users_flags(scripted):
 def test_top_level_help_says_local_mode_is_the_default():
     result = run("--help")
     assert "on this machine (local mode, the default)" in result.stdout and "with --local." not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        (job_state("RUNNABLE"), "no log yet: job job-1 is RUNNABLE (the log appears once it starts)"),
+        (job_state("FAILED", reason="cancelled with ocrbatch cancel"),
+         "job job-1 ended FAILED before it started (cancelled with ocrbatch cancel): it has no log"),
+        (job_state("RUNNING", log_stream="gpu/default/abc"), "no lines in its log stream gpu/default/abc yet: job job-1 is RUNNING"),
+    ],
+)
+def test_logs_never_answer_with_silence(scripted, state, expected):
+    from dataclasses import replace
+
+    scripted([replace(state, started_at=None) if state.status != "RUNNING" else state])
+    result = run("logs", "job-1")
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr.strip() == expected

@@ -105,3 +105,46 @@ def test_the_trainer_dies_with_its_parent_whatever_killed_it(tmp_path):
     parent.wait()
     wait_for(lambda: not os.path.exists(f"/proc/{child}") or open(f"/proc/{child}/stat").read().split(") ")[1][0] == "Z",
              timeout=5, what="the child to die with its parent")
+
+
+def test_a_second_cancel_sends_nothing_and_says_the_job_is_already_stopping(tmp_path):
+    from typer.testing import CliRunner
+
+    from ocrbatch.cli import app
+    from ocrbatch.jobs.local import lock_job
+
+    backend = LocalBackend(tmp_path)
+    job_dir = write_record(backend, "local-3")
+    counted = tmp_path / "sigterms"
+    trainer = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import signal, time\n"
+            "count = 0\n"
+            "def note(*_):\n"
+            "    global count\n"
+            f"    count += 1; open({str(counted)!r}, 'w').write(str(count))\n"
+            "signal.signal(signal.SIGTERM, note)\n"
+            "time.sleep(600)\n"
+        )],
+        env={**os.environ, **job_mark(job_dir)},
+    )
+    runner_lock = lock_job(job_dir)  # this test is the job's live runner
+    try:
+        record = json.loads((job_dir / "job.json").read_text())
+        (job_dir / "job.json").write_text(json.dumps({**record, "trainer_pid": trainer.pid}))
+        wait_for(lambda: job_processes(job_dir), what="the trainer in the process table")
+        time.sleep(0.5)  # its SIGTERM handler is installed
+
+        env = {"OCRBATCH_HOME": str(tmp_path), "OCRBATCH_BACKEND": "local"}
+        first = CliRunner().invoke(app, ["cancel", "local-3"], env=env)
+        assert first.exit_code == 0 and first.stdout.startswith("terminating job local-3 (it was RUNNING)")
+        wait_for(lambda: counted.exists(), what="the SIGTERM")
+        second = CliRunner().invoke(app, ["cancel", "local-3"], env=env)
+        assert second.exit_code == 0
+        assert second.stdout.startswith("job local-3 is already being cancelled (RUNNING: its trainer saves")
+        time.sleep(0.5)
+        assert counted.read_text() == "1"
+    finally:
+        runner_lock.close()
+        trainer.kill()
+        trainer.wait()
