@@ -61,6 +61,14 @@ def verify_folder(folder: Path, manifest: dict) -> None:
             raise IntegrityError(f"{path} does not match its manifest (corrupt or truncated)")
 
 
+def staging_folder(dest: Path) -> Path:
+    """Where a download into ``dest`` is staged: beside it, or inside it when ``dest`` is a mount point
+    (files move into place by rename, which cannot cross file systems)."""
+    if dest.is_dir() and dest.stat().st_dev != dest.parent.stat().st_dev:
+        return dest
+    return dest.parent
+
+
 def download_artifact(
     store: ObjectStore, prefix: str, dest: Path, *, force: bool = False, progress: Progress | None = None
 ) -> dict:
@@ -87,7 +95,7 @@ def download_artifact(
         raise BadInput(f"{dest} is not empty; pass --force to write the model there anyway")
 
     dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".ocrbatch-download-", dir=dest.parent))
+    staging = Path(tempfile.mkdtemp(prefix=".ocrbatch-download-", dir=staging_folder(dest)))
     try:
         for name in manifest["files"]:
             store.get_file(prefix + name, staging / name, progress=progress)

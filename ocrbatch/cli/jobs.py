@@ -146,7 +146,13 @@ def download(
     if output_dir is None:
         raise BadInput("--output-dir is required: the folder to write the model to")
     backend = common.open_backend(target)
-    current = resolve_job(backend, job, succeeded=job == "latest")
+    current = resolve_job(backend, job)
+    if job == "latest" and current.status != "SUCCEEDED":
+        # `latest` is the newest job for monitor and logs; a model only comes from a succeeded one.
+        newest = current
+        current = resolve_job(backend, job, succeeded=True)
+        common.info(f"latest here means the newest succeeded job, {current.job_id}; "
+                    f"the newest job, {newest.job_id}, is {newest.status}")
     common.info(f"downloading the model of job {current.job_id} ({current.job_name})")
     with ProgressBar() as bar:
         result = download_model(backend, current, output_dir, force=force, progress=bar.stage("downloading"))

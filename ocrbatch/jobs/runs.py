@@ -8,16 +8,18 @@ what the trainer wrote, for both backends.
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
+import shutil
 import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from ocrbatch.artifact import download_artifact, read_manifest
-from ocrbatch.errors import BadInput, NotFound, RunFailed
+from ocrbatch.artifact import download_artifact, read_manifest, staging_folder
+from ocrbatch.errors import BadInput, NotFound, OcrbatchError, RunFailed
 from ocrbatch.jobs.backend import JobBackend, JobInfo
 from ocrbatch.layout import MANIFEST_NAME, RUNS_PREFIX, RunLayout
 from ocrbatch.storage import LocalStore, ObjectStore, S3Store, split_uri
@@ -144,6 +146,7 @@ def download_model(
     store = run_store(backend.store, job)
     manifest = read_manifest(store, layout.model)
     total = sum(meta["size"] for meta in manifest["files"].values())
+    check_destination(Path(dest), total)
     done = 0
     counting = threading.Lock()  # s3transfer reports the parts of a file from several threads
 
@@ -167,6 +170,29 @@ def download_model(
         "accuracy": metrics.get("accuracy"),
         "dataset": job.dataset,
     }
+
+
+def check_destination(dest: Path, needed: int) -> None:
+    """Refuse, before a byte is fetched, a destination that cannot take the model, naming the real cause.
+
+    The model is staged where :func:`~ocrbatch.artifact.staging_folder` says and moved in, so that
+    folder and ``dest`` must both be writable."""
+    for folder in dict.fromkeys((dest, staging_folder(dest))):
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise BadInput(f"{dest}: {existing} is not a folder; choose another --output-dir")
+        if os.statvfs(existing).f_flag & os.ST_RDONLY:
+            raise BadInput(f"{dest}: {existing} is on a read-only file system; choose another --output-dir")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise BadInput(f"{dest}: no permission to write in {existing}; choose another --output-dir")
+    free = shutil.disk_usage(existing).free
+    if free < needed:
+        raise OcrbatchError(  # exit 3: the machine, not the command, has to change
+            f"{dest}: the model needs {needed / 1e6:.1f} MB and {existing} has {free / 1e6:.1f} MB free; "
+            "free some space or choose another --output-dir"
+        )
 
 
 def model_of_job(backend: JobBackend, job_ref: str, models_dir: Path, *, log: Callable[[str], None]) -> Path:

@@ -481,3 +481,16 @@ def test_logs_never_answer_with_silence(scripted, state, expected):
     result = run("logs", "job-1")
     assert result.exit_code == 0 and result.stdout == ""
     assert result.stderr.strip() == expected
+
+
+def test_download_latest_says_when_it_is_not_the_newest_job(scripted, monkeypatch, tmp_path):
+    from dataclasses import replace
+
+    newest = replace(job_state("RUNNING"), job_id="job-2", created_at=2_000_000_000.0)
+    succeeded = replace(job_state("SUCCEEDED"), job_id="job-1", created_at=1_000_000_000.0)
+    backend = scripted([succeeded])
+    monkeypatch.setattr(backend, "list_jobs", lambda limit=50: [newest, succeeded])
+    result = run("download", "latest", "--output-dir", tmp_path / "model")
+    assert ("latest here means the newest succeeded job, job-1; the newest job, job-2, is RUNNING"
+            in result.stderr)
+    assert "downloading the model of job job-1" in result.stderr
