@@ -180,13 +180,14 @@ def test_bad_arguments_are_bad_input(tmp_path, kwargs, message):
     assert not (tmp_path / "out").exists()
 
 
-def test_rec_crop_never_cuts_a_character():
+@pytest.mark.parametrize("photo", [False, True])
+def test_rec_crop_never_cuts_a_character(photo):
     """Through the crop's perspective, the text box stays inside the output for every style."""
     for i in range(400):
         rng = np.random.default_rng([12, i])
         drawing = scenes.rec_drawing(Recipe(scenes.STYLES[i % 4]), rng)
         (box,) = drawing.boxes
-        src = scenes.crop_quad(box, drawing.glyph_px, rng)
+        src = scenes.crop_quad(box, drawing.glyph_px, rng, photo)
         corners = scenes.camera.project(box.quad, src, scenes.camera.quad_from_box(0, 0, 1, 1))
         x, y = corners[:, 0], corners[:, 1]
         assert (x >= -0.001).all() and (x <= 1.001).all(), (i, box.text)
