@@ -2,7 +2,8 @@
 
 Started by :meth:`ocrbatch.jobs.local.LocalBackend.submit`; it is the only writer of the job record.
 The trainer gets the job's spec as its OCRBATCH_* variables, as a Batch container does, and none
-of the user's own: a stray ``OCRBATCH_EPOCHS`` in a shell must not change a local job alone.
+of the user's own spec variables: a stray ``OCRBATCH_EPOCHS`` in a shell must not change a local job
+alone (machine settings such as ``OCRBATCH_CACHE_DIR`` still pass).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Mapping
 
 from ocrbatch.jobs.local import LOST_RUNNER, MAX_ATTEMPTS, _write_json, lock_job
 from ocrbatch.jobs.local_processes import die_with_parent, job_mark, stop_job_processes
-from ocrbatch.trainer.spec import ENV_PREFIX, TrainingSpec
+from ocrbatch.trainer.spec import TrainingSpec
 
 POLL_S = 0.5
 WAITING = "waiting for the local slot (another job is training)"
@@ -81,8 +82,10 @@ class Host:
 
 
 def trainer_environment(base: Mapping[str, str], spec: TrainingSpec, **settings: str) -> dict[str, str]:
-    """The process environment (PATH, HOME, ...) without any OCRBATCH_* variable, then the spec's."""
-    kept = {name: value for name, value in base.items() if not name.startswith(ENV_PREFIX)}
+    """The process environment (PATH, HOME, a cache folder, ...) without any variable a spec may set,
+    then this spec's: what to train comes from the job alone."""
+    spec_variables = TrainingSpec.variables()
+    kept = {name: value for name, value in base.items() if name not in spec_variables}
     return {**kept, **spec.to_env(), **settings, "PYTHONUNBUFFERED": "1"}
 
 

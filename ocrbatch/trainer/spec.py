@@ -50,6 +50,11 @@ class TrainingSpec:
         if self.learning_rate is not None and not (0 < self.learning_rate < 10):
             raise BadInput(f"learning_rate must be in (0, 10), got {self.learning_rate!r}")
 
+    @classmethod
+    def variables(cls) -> tuple[str, ...]:
+        """Every variable a spec may set (OCRBATCH_DATASET, OCRBATCH_EPOCHS, ...)."""
+        return tuple(ENV_PREFIX + f.name.upper() for f in fields(cls))
+
     def to_env(self) -> dict[str, str]:
         env = {}
         for key, value in asdict(self).items():

@@ -17,10 +17,10 @@ from ocrbatch.trainer.spec import TrainingSpec
 
 def test_the_trainer_gets_the_jobs_spec_and_none_of_the_users_ocrbatch_variables():
     spec = TrainingSpec(dataset="file:///s/datasets/d/versions/v", output="file:///s/runs/r/", epochs=3)
-    shell = {"PATH": "/usr/bin", "OCRBATCH_LEARNING_RATE": "0.5", "OCRBATCH_EPOCHS": "99", "OCRBATCH_HOME": "/h"}
+    shell = {"PATH": "/usr/bin", "OCRBATCH_LEARNING_RATE": "0.5", "OCRBATCH_EPOCHS": "99", "OCRBATCH_CACHE_DIR": "/c"}
     env = trainer_environment(shell, spec, AWS_BATCH_JOB_ATTEMPT="2")
     assert env["OCRBATCH_EPOCHS"] == "3" and env["PATH"] == "/usr/bin" and env["AWS_BATCH_JOB_ATTEMPT"] == "2"
-    assert "OCRBATCH_LEARNING_RATE" not in env and "OCRBATCH_HOME" not in env
+    assert "OCRBATCH_LEARNING_RATE" not in env and env["OCRBATCH_CACHE_DIR"] == "/c"
     assert TrainingSpec.from_env(env) == spec
 
 
