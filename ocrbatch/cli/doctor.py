@@ -26,7 +26,8 @@ def doctor(target: Target, json_output: JsonOpt = False) -> None:
         mode = "aws"
         clients = common.wire(target).aws
         checks = checks_of.check_aws(
-            clients, region=clients.region, stack_name=target.stack or DEFAULT_STACK_NAME, bucket=target.bucket
+            clients, region=clients.region, stack_name=target.stack or DEFAULT_STACK_NAME, bucket=target.bucket,
+            job_queue=target.job_queue, stack_named=target.stack is not None,
         )
     failed = checks_of.failed(checks)
     if json_output:

@@ -47,8 +47,14 @@ def check_aws(
     region: str,
     stack_name: str,
     bucket: str | None = None,
+    job_queue: str | None = None,
+    stack_named: bool = False,
 ) -> list[Check]:
-    """Credentials, stack, compute environments, queues, image, GPU Spot quota, alerts, network, bucket."""
+    """Credentials, stack, compute environments, queues, image, GPU Spot quota, alerts, network, bucket.
+
+    Names given explicitly (``--s3-bucket``, ``--job-queue``) are checked too; without the stack they
+    are what gets checked, and a missing default stack is then no failure (``stack_named``: the user
+    named the stack, so it must be there)."""
     checks: list[Check] = []
     try:
         identity = clients("sts").get_caller_identity()
@@ -61,7 +67,9 @@ def check_aws(
 
     stack = read_stack(clients("cloudformation"), stack_name)
     outputs: dict[str, str] = {}
-    if stack is None:
+    if stack is None and (bucket or job_queue) and not stack_named:
+        checks.append(Check("stack", SKIP, f"stack {stack_name} not found in {region}; checking the names you gave"))
+    elif stack is None:
         checks.append(
             Check("stack", FAIL, f"stack {stack_name} not found in {region}: run `cdk deploy`, or pass --stack / --region")
         )
@@ -77,9 +85,13 @@ def check_aws(
         else:
             checks.append(Check("stack", OK, f"{stack_name} is {status}"))
 
+    queues = [outputs[k] for k in (keys.GPU_QUEUE, keys.CPU_QUEUE) if outputs.get(k)]
+    if job_queue and job_queue not in queues:
+        queues.insert(0, job_queue)
+    if queues:
+        checks += _check_queues(clients("batch"), queues)
     if outputs:
         checks += _check_compute_environments(clients("batch"), outputs)
-        checks += _check_queues(clients("batch"), outputs)
         checks.append(_check_image(clients("ecr"), outputs.get(keys.IMAGE_URI)))
         checks += _check_gpu_quota(clients("service-quotas"), clients("batch"), outputs)
         checks.append(check_alerts(clients("sns"), outputs.get(keys.ALERT_TOPIC)))
@@ -103,7 +115,7 @@ def _check_compute_environments(batch, outputs: dict) -> list[Check]:
         ce = found.get(name)
         label = f"compute environment {_short(name)}"
         if ce is None:
-            checks.append(Check(label, FAIL, "not found: run `cdk deploy`"))
+            checks.append(Check(label, FAIL, "not found: check --job-queue and --region, or run `cdk deploy`"))
         elif ce.get("status") != "VALID":
             why = ce.get("statusReason") or "see the Batch console"
             checks.append(Check(label, FAIL, f"{ce.get('state')}/{ce.get('status')}: {why}"))
@@ -115,8 +127,7 @@ def _check_compute_environments(batch, outputs: dict) -> list[Check]:
     return checks
 
 
-def _check_queues(batch, outputs: dict) -> list[Check]:
-    names = [outputs[k] for k in (keys.GPU_QUEUE, keys.CPU_QUEUE) if outputs.get(k)]
+def _check_queues(batch, names: list[str]) -> list[Check]:
     found = {}
     for queue in batch.describe_job_queues(jobQueues=names).get("jobQueues", []):
         found[queue["jobQueueName"]] = queue
@@ -126,7 +137,7 @@ def _check_queues(batch, outputs: dict) -> list[Check]:
         queue = found.get(name)
         label = f"job queue {_short(name)}"
         if queue is None:
-            checks.append(Check(label, FAIL, "not found: run `cdk deploy`"))
+            checks.append(Check(label, FAIL, "not found: check --job-queue and --region, or run `cdk deploy`"))
         elif queue.get("state") != "ENABLED" or queue.get("status") != "VALID":
             why = queue.get("statusReason") or f"enable it: aws batch update-job-queue --job-queue {_short(name)} --state ENABLED"
             checks.append(Check(label, FAIL, f"{queue.get('state')}/{queue.get('status')}: {why}"))

@@ -47,11 +47,32 @@ def test_missing_stack_fails_with_the_deploy_hint_and_still_checks_a_given_bucke
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket="mine", CreateBucketConfiguration={"LocationConstraint": REGION}
     )
-    checks = check_aws(clients_with(FakeQuotas()), region=REGION, stack_name="nope", bucket="mine")
+    checks = check_aws(clients_with(FakeQuotas()), region=REGION, stack_name="nope", bucket="mine", stack_named=True)
     names = by_name(checks)
     assert names["stack"].status == "fail" and "cdk deploy" in names["stack"].detail
     assert names["bucket"].status == "ok"
     assert failed(checks)
+
+
+def test_explicit_names_are_checked_without_a_stack(moto_aws):
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket="mine", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    checks = check_aws(clients_with(FakeQuotas()), region=REGION, stack_name="default", bucket="mine")
+    names = by_name(checks)
+    assert names["stack"].status == "skip" and "checking the names you gave" in names["stack"].detail
+    assert names["bucket"].status == "ok" and not failed(checks)
+
+    names = by_name(check_aws(clients_with(FakeQuotas()), region=REGION, stack_name="default", job_queue="theirs"))
+    queue = names["job queue theirs"]
+    assert queue.status == "fail" and queue.detail == "not found: check --job-queue and --region, or run `cdk deploy`"
+
+
+def test_an_explicit_queue_is_checked_beside_the_stacks(deployment):
+    queue = deployment[keys.CPU_QUEUE]
+    checks = check_aws(clients_with(FakeQuotas({"L-3819A6DF": 32})), region=REGION,
+                       stack_name=deployment.stack_name, job_queue=queue)
+    assert [check.name for check in checks].count(f"job queue {queue}") == 1 and not failed(checks)
 
 
 def test_incomplete_stack_and_unreachable_bucket(moto_aws):
