@@ -7,6 +7,7 @@ whole process (interpreter start included):
     first upload          cold file memo: every file hashed and checked, everything sent
     re-upload, unchanged  the same folder again
     one file changed      one image rewritten and one label edited, then uploaded
+    fetch, fetch again    with ``--fetch``: the version into a new folder, then into the same one
 
 For each: wall time, CPU time (user + sys), bytes sent (the upload's own ``uploaded_bytes``: shard,
 index chunk, label chunk and manifest bodies) and the process's peak resident memory. The target
@@ -104,6 +105,7 @@ def main() -> None:
     parser.add_argument("--peer", action=argparse.BooleanOptionalAction, default=None,
                         help="also time s5cmd (default: up to 200,000 files)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temp folder)")
+    parser.add_argument("--fetch", action="store_true", help="then fetch the version twice (into a new folder, then again)")
     args = parser.parse_args()
     peer = args.peer if args.peer is not None else args.files <= 200_000
     if tool("rclone") is None or (peer and tool("s5cmd") is None):
@@ -134,7 +136,7 @@ def main() -> None:
     upload = [sys.executable, "-m", "ocrbatch", "upload", str(data), "--name", "scale", "--json", "--aws", "--s3-bucket", BUCKET]
     s5cmd = [tool("s5cmd"), "--endpoint-url", endpoint] if peer else None
     load_before = os.getloadavg()
-    rows = []
+    rows, fetched = [], []
     try:
         for step in ("first upload", "re-upload, unchanged", "one file changed"):
             if step == "one file changed":
@@ -150,6 +152,14 @@ def main() -> None:
                 row["peer"] = {k: v for k, v in peer_result.items() if k != "out"}
             rows.append(row)
             print(f"  {row}", file=sys.stderr)
+        fetch = [sys.executable, "-m", "ocrbatch", "fetch", "scale", str(work / "fetched"), "--aws", "--s3-bucket", BUCKET]
+        for step in ("fetch", "fetch again") if args.fetch else ():
+            if step == "fetch":
+                shutil.rmtree(work / "fetched", ignore_errors=True)
+            print(f"{step} ...", file=sys.stderr)
+            result = measured(fetch, env, work)
+            fetched.append({"step": step, **{k: v for k, v in result.items() if k != "out"}})
+            print(f"  {fetched[-1]}", file=sys.stderr)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -174,6 +184,8 @@ def main() -> None:
             p = row["peer"]
             line += f" {p['wall']:>8.2f} s ({p['cpu']:>5.1f}) | {row['wall'] / p['wall']:>5.2f}x |"
         print(line)
+    for row in fetched:
+        print(f"| {row['step']:<20} | {row['wall']:>8.2f} s ({row['cpu']:>5.1f}) | {'-':>10} | {'-':>8} | {row['peak_mb']:>6.0f} MB |")
     change = rows[2]["sent"] / first_sent
     print(f"\none-file change sent {change:.3%} of the first upload (target < 1 %): {'met' if change < 0.01 else 'NOT met'}")
     if not args.keep:
