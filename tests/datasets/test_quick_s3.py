@@ -159,3 +159,12 @@ def test_without_a_quick_answer_the_client_is_built_once(dataset, server_store, 
     version = publish_dataset(deferred, dataset, name="slow-path")
     assert not version.reused and built == [1]
     assert publish_dataset(deferred, dataset, name="slow-path").reused and built == [1]
+
+
+def test_quick_list_follows_continuation_tokens(server_store, server_session, s3_bucket):
+    from concurrent.futures import ThreadPoolExecutor
+
+    keys = [f"many/{number:05d}" for number in range(1005)]  # more than one page of 1,000
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda key: server_store.put_bytes(key, key.encode()), keys))
+    assert quick_list(server_session, s3_bucket, "many/") == [(key, len(key)) for key in keys]
