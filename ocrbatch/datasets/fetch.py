@@ -147,10 +147,11 @@ class _Build:
         target = self._target(path)
         with writing(self.partial):
             try:
-                os.link(source, target)
+                os.link(source, target)  # the same inode: the same mtime
             except OSError:
                 shutil.copy2(source, target)
-        self.records[path] = [sha, size, os.stat(target).st_mtime_ns]
+                record[2] = os.stat(target).st_mtime_ns
+        self.records[path] = record
         return True
 
     def _target(self, path: str) -> str:
@@ -235,12 +236,13 @@ class _Build:
         """Files in ``dest`` that no fetch wrote (someone put them there) go into the new tree too."""
         if not self.previous:
             return
-        for dirpath, dirnames, filenames in os.walk(self.dest):
-            if dirpath == str(self.dest):  # our own leftovers (older fetches staged inside DEST)
+        root = str(self.dest)
+        for dirpath, dirnames, filenames in os.walk(root):
+            if dirpath == root:  # our own leftovers (older fetches staged inside DEST)
                 dirnames[:] = [d for d in dirnames if not d.startswith(RESERVED_PREFIX)]
             for name in filenames:
                 full = os.path.join(dirpath, name)
-                rel = os.path.relpath(full, self.dest).replace(os.sep, "/")
+                rel = full[len(root) + 1 :].replace(os.sep, "/")
                 if rel == MARKER_NAME or rel in self.previous or rel in self.records:
                     continue
                 target = self._target(rel)
