@@ -40,7 +40,7 @@ def submit(
     json_output: JsonOpt = False,
 ) -> None:
     """Start a training job on a dataset version (a folder is uploaded first)."""
-    from ocrbatch.jobs.submission import newest_dataset, plan_run, resolve_dataset, submit_run
+    from ocrbatch.jobs.submission import SubmitUnanswered, newest_dataset, plan_run, resolve_dataset, submit_run
 
     backend = common.open_backend(target)
     store = backend.store
@@ -86,7 +86,10 @@ def submit(
             typer.echo(json.dumps(plan.get("submit_job") or plan, indent=2, sort_keys=True))
         return
 
-    submitted = submit_run(backend, run)
+    try:
+        submitted = submit_run(backend, run)
+    except SubmitUnanswered as unanswered:
+        raise unanswered.listed_with(f"ocrbatch list{common.backend_flags(target)}") from None
     job = submitted.job
     if json_output:
         common.emit_json(

@@ -51,7 +51,9 @@ class Pipeline:
         self.step(f"      dataset version {dataset.uri}")
 
         run = plan_run(store, dataset.uri, options, dataset_task=getattr(dataset, "task", None))
-        self.step(f"[2/4] submit: {run.request.job_name} on the {self.backend.name} {options.queue} queue")
+        queue = f"queue {run.request.job_queue}" if run.request.job_queue else (
+            f"the {self.backend.name} {options.queue} queue")
+        self.step(f"[2/4] submit: {run.request.job_name} to {queue}")
         submitted = submit_run(self.backend, run)
         self.job, self.run_uri = submitted.job, run.run_uri
         self.step(f"      job {submitted.job.job_id}, run {run.run_uri}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ocrbatch.errors import BadInput
+from ocrbatch.errors import BadInput, OcrbatchError
 from ocrbatch.jobs.backend import JobBackend, JobInfo, JobRequest, check_placement
 from ocrbatch.jobs.runs import new_run_id, write_run_record
 from ocrbatch.layout import RunLayout, parse_dataset_version
@@ -169,13 +169,38 @@ def run_record(run: PlannedRun, backend: str, job: JobInfo | None = None) -> dic
     }
 
 
+class SubmitUnanswered(OcrbatchError):
+    """The submit request went out and no answer came back: the job may exist."""
+
+    def __init__(self, job_name: str, run_uri: str, cause: BaseException, list_command: str = "ocrbatch list"):
+        super().__init__(
+            f"no answer to the submit of job {job_name} ({type(cause).__name__}): it may have been created "
+            f"anyway; look for it with `{list_command}` before submitting again (its run {run_uri} is kept)"
+        )
+        self.job_name, self.run_uri, self.cause = job_name, run_uri, cause
+
+    def listed_with(self, list_command: str) -> "SubmitUnanswered":
+        return SubmitUnanswered(self.job_name, self.run_uri, self.cause, list_command)
+
+
+def _sent_but_unanswered(exc: BaseException) -> bool:
+    """A read timeout or a dropped connection: the request may have arrived (a refused one did not)."""
+    try:
+        from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+    except ImportError:  # pragma: no cover - botocore is a hard dependency
+        return False
+    return isinstance(exc, (ConnectionClosedError, ReadTimeoutError))
+
+
 def submit_run(backend: JobBackend, run: PlannedRun) -> SubmittedRun:
     """Write the run record, submit, then record the job id beside it."""
     store = backend.store
     write_run_record(store, run.run_id, run_record(run, backend.name))
     try:
         job = backend.submit(run.request)
-    except BaseException:
+    except BaseException as exc:
+        if _sent_but_unanswered(exc):  # the job may run: its run record stays for it
+            raise SubmitUnanswered(run.request.job_name, run.run_uri, exc) from exc
         # Nothing runs for this record: remove it rather than leave a run that never was.
         try:
             store.delete(RunLayout(run.run_id).run_spec)

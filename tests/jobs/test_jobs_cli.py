@@ -494,3 +494,20 @@ def test_download_latest_says_when_it_is_not_the_newest_job(scripted, monkeypatc
     assert ("latest here means the newest succeeded job, job-1; the newest job, job-2, is RUNNING"
             in result.stderr)
     assert "downloading the model of job job-1" in result.stderr
+
+
+def test_a_submit_without_an_answer_says_the_job_may_exist_and_keeps_its_run(scripted, catalogue, monkeypatch):
+    from botocore.exceptions import ReadTimeoutError
+
+    backend = scripted([job_state("SUBMITTED")])
+
+    def no_answer(request):
+        raise ReadTimeoutError(endpoint_url="https://batch.us-west-2.amazonaws.com/v1/submitjob")
+
+    monkeypatch.setattr(backend, "submit", no_answer)
+    result = run("submit", "--dataset", "pinball@v1", "--job-queue", "q", "--job-name", "mine")
+    assert result.exit_code == 3
+    message = result.stderr.strip()
+    assert message.startswith("error: no answer to the submit of job mine (ReadTimeoutError): it may have been created")
+    assert "look for it with `ocrbatch list --aws --job-queue q` before submitting again" in message
+    assert list(backend.store.list("runs/")), "the run record stays for a job that may exist"
