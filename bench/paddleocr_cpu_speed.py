@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -106,7 +107,7 @@ def measure(home: Path, model: str, variant: dict, *, steps: int, batch: int, wo
             if len(marks) == steps:
                 break
     load = os.getloadavg()[0]
-    process.kill()
+    os.killpg(process.pid, signal.SIGKILL)  # the trainer and its DataLoader workers
     process.wait()
     if len(marks) < 2:
         raise SystemExit(f"{model}: fewer than 2 step lines; see {run / 'output' / 'train.log'}")

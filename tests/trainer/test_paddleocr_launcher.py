@@ -83,7 +83,7 @@ def test_batches_skip_the_done_steps_and_save_on_the_clock(tmp_path):
     assert runner.run.global_step == 4
     # saved once 60 s had passed since the epoch began, between steps, with the position in the epoch
     assert [(epoch, done) for epoch, done, _, _ in runner.run.saves] == [(1, 5)]
-    assert "minutes since the last save" in runner.run.saves[0][3]
+    assert "min since the last save" in runner.run.saves[0][3]
 
     clock.now += 1000
     seen = []

@@ -106,7 +106,7 @@ class Launcher:
             # No interpreter shutdown: DataLoader workers and threads could hold it up past the grace.
             os._exit(EXIT_STOPPED)
         if self.save_every_s > 0 and steps_done > 0 and self.clock() - self.last_save >= self.save_every_s:
-            self.run.save(steps_done, reason=f"{self.save_every_s / 60:g} minutes since the last save")
+            self.run.save(steps_done, reason=f"{self.save_every_s / 60:g} min since the last save")
             self.last_save = self.clock()
 
 
