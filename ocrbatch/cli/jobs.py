@@ -28,7 +28,7 @@ def list_jobs(
     json_output: JsonOpt = False,
 ) -> None:
     """Recent jobs with status, age, dataset, accuracy, and Spot reclaims with the training they cost."""
-    from ocrbatch.jobs.monitor import format_duration, reclaim_cost
+    from ocrbatch.jobs.job_report import format_duration, reclaim_cost
     from ocrbatch.jobs.runs import read_progress, run_accuracy, run_id_from_uri, store_of
 
     backend = common.open_backend(target)
@@ -76,7 +76,7 @@ def list_jobs(
 
 def _reclaims(row: dict) -> str:
     """``2 (lost 14s)``: reclaims are not failures, but they cost training time."""
-    from ocrbatch.jobs.monitor import format_duration
+    from ocrbatch.jobs.job_report import format_duration
 
     if not row["reclaims"]:
         return "-"

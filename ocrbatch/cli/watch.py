@@ -29,7 +29,7 @@ def job_monitor(backend: JobBackend, *, show_logs: bool = True):
 
 def print_final(backend: JobBackend, job: JobInfo, json_output: bool, data: dict | None = None) -> None:
     """Print a job's final result (``data``: its snapshot, when already read) and exit 1 when it failed."""
-    from ocrbatch.jobs.monitor import describe_snapshot, snapshot
+    from ocrbatch.jobs.job_report import describe_snapshot, snapshot
 
     data = data if data is not None else snapshot(backend, job)
     if json_output:
@@ -91,7 +91,7 @@ def monitor(
 
 
 def _final_state(backend: JobBackend, job_id: str) -> tuple[JobInfo, dict]:
-    from ocrbatch.jobs.monitor import snapshot
+    from ocrbatch.jobs.job_report import snapshot
 
     job = backend.describe(job_id)
     return job, snapshot(backend, job)

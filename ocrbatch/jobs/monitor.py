@@ -17,9 +17,9 @@ from typing import Callable, TypeVar
 
 from ocrbatch.errors import WaitTimedOut
 from ocrbatch.jobs.backend import JobBackend, JobInfo
+from ocrbatch.jobs.job_report import format_duration, format_interruption, format_position, format_progress
 from ocrbatch.jobs.log_noise import NoiseFilter
-from ocrbatch.jobs.runs import read_progress, run_accuracy, run_id_from_uri, run_store, store_of
-from ocrbatch.layout import RunLayout
+from ocrbatch.jobs.runs import read_progress, store_of
 
 Emit = Callable[[str], None]
 T = TypeVar("T")
@@ -344,119 +344,6 @@ class JobMonitor:
             findings = [f"could not diagnose: {type(exc).__name__}: {exc}"]
         for finding in findings:
             self.emit(f"  - {finding}")
-
-
-def reclaim_cost(job: JobInfo, progress: dict | None) -> dict:
-    """Spot reclaims of the job and the training they cost, as the retried trainer recorded it
-    (``lost_training_seconds`` is None until a retried attempt has started and worked it out)."""
-    interruptions = (progress or {}).get("interruptions") or []
-    known = [i["lost_seconds"] for i in interruptions if i.get("lost_seconds") is not None]
-    return {
-        "reclaims": job.attempt_ends().count("reclaimed"),
-        "lost_training_seconds": round(sum(known), 1) if known else None,
-    }
-
-
-def snapshot(backend: JobBackend, job: JobInfo) -> dict:
-    """The job's current state as one JSON-able document (`monitor --once`, the final result)."""
-    data = job.to_json()
-    run_id = run_id_from_uri(job.output)
-    store = store_of(backend)
-    data["run_id"] = run_id
-    data["progress"] = read_progress(store, job)
-    data.update(reclaim_cost(job, data["progress"]))
-    data["accuracy"] = run_accuracy(store, job)
-    published = run_id and store is not None and job.status == "SUCCEEDED"
-    data["model_uri"] = run_store(store, job).uri(RunLayout(run_id).model) if published else None
-    data["backend"] = backend.name
-    return data
-
-
-def describe_snapshot(data: dict) -> list[str]:
-    """Human lines for :func:`snapshot`'s document."""
-    lines = [f"{data['job_id']}  {data['job_name']}  {data['status']}"]
-    if data.get("status_reason"):
-        lines.append(f"reason: {data['status_reason']}")
-    costs = {i.get("attempt"): i for i in ((data.get("progress") or {}).get("interruptions") or [])}
-    for number, attempt in enumerate(data.get("attempts") or [], start=1):
-        end = attempt.get("ended")
-        code = attempt.get("exit_code")
-        what = {"reclaimed": "Spot reclaim", "stopped": "stopped on SIGTERM"}.get(end) or (
-            f"exit code {code}" if code is not None else None)
-        if what is None:  # a lost host leaves no exit code: its reason says what happened
-            line = f"attempt {number}: {attempt.get('reason') or 'no exit code recorded'}"
-        else:
-            line = f"attempt {number}: {what}" + (f" ({attempt['reason']})" if attempt.get("reason") else "")
-        if number in costs:
-            line += f"; {format_lost(costs[number])}"
-        lines.append(line)
-    if data.get("reclaims"):
-        lost = data.get("lost_training_seconds")
-        lines.append(f"reclaims: {data['reclaims']}, training lost: "
-                     + ("not known yet" if lost is None else "none" if lost == 0 else format_duration(lost)))
-    if data.get("progress"):
-        lines.append("progress: " + format_progress(data["progress"]))
-    if data.get("accuracy") is not None:
-        lines.append(f"accuracy: {data['accuracy']:.2%}")
-    if data.get("model_uri"):
-        lines.append(f"model: {data['model_uri']}")
-    return lines
-
-
-# --- formatting ------------------------------------------------------------------------------
-
-
-def format_progress(progress: dict) -> str:
-    parts = [str(progress.get("state") or "?")]
-    epoch, epochs = progress.get("epoch"), progress.get("epochs")
-    if epoch is not None:
-        parts.append(f"epoch {epoch}/{epochs}" if epochs else f"epoch {epoch}")
-    if progress.get("step") is not None:
-        parts.append(f"step {progress['step']}")
-    if progress.get("loss") is not None:
-        parts.append(f"loss {progress['loss']:.4f}")
-    if progress.get("accuracy") is not None:
-        parts.append(f"accuracy {progress['accuracy']:.1%}")
-    if progress.get("eta_seconds") is not None:
-        parts.append(f"eta {format_duration(progress['eta_seconds'])}")
-    if progress.get("attempt") and progress["attempt"] > 1:
-        parts.append(f"attempt {progress['attempt']}")
-    if progress.get("message"):
-        parts.append(str(progress["message"]))
-    return ", ".join(parts)
-
-
-def format_lost(interruption: dict) -> str:
-    seconds, steps = interruption.get("lost_seconds"), interruption.get("lost_steps")
-    if seconds is None and steps is None:
-        return "training lost: unknown"
-    if not steps and not seconds:
-        return "no training lost"
-    amount = format_duration(seconds) if seconds is not None else "?"
-    return f"lost {amount} of training" + (f" ({steps} steps)" if steps is not None else "")
-
-
-def format_interruption(interruption: dict) -> str:
-    how = ("stopped on SIGTERM and checkpointed" if interruption.get("notice")
-           else "killed without notice")
-    return f"attempt {interruption.get('attempt')} was {how}: {format_lost(interruption)}"
-
-
-def format_position(resumed: object) -> str:
-    if isinstance(resumed, dict):
-        return ", ".join(f"{key} {value}" for key, value in resumed.items())
-    return str(resumed)
-
-
-def format_duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 90:
-        return f"{seconds}s"
-    if seconds < 90 * 60:
-        return f"{seconds // 60}m"
-    if seconds < 48 * 3600:
-        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-    return f"{seconds // 86400}d"
 
 
 def _error_code(exc: BaseException) -> str:

@@ -8,7 +8,8 @@ from botocore.exceptions import ClientError
 from jobs_fakes import SPOT_RECLAIM, FakeClock, ScriptedBackend, job_state
 
 from ocrbatch.jobs.backend import Attempt
-from ocrbatch.jobs.monitor import JobMonitor, PollSettings, format_duration
+from ocrbatch.jobs.job_report import format_duration
+from ocrbatch.jobs.monitor import JobMonitor, PollSettings
 
 SUCCESS = Attempt(started_at=1_800_000_500.0, stopped_at=1_800_000_900.0, exit_code=0, reason=None)
 

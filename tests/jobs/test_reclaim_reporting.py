@@ -9,7 +9,8 @@ from dataclasses import replace
 from jobs_fakes import RUN_ID, SPOT_RECLAIM, FakeClock, ScriptedBackend, job_state
 
 from ocrbatch.jobs.backend import Attempt
-from ocrbatch.jobs.monitor import JobMonitor, PollSettings, describe_snapshot, reclaim_cost, snapshot
+from ocrbatch.jobs.job_report import describe_snapshot, reclaim_cost, snapshot
+from ocrbatch.jobs.monitor import JobMonitor, PollSettings
 from ocrbatch.storage import LocalStore
 
 NOTICE_STOP = Attempt(started_at=1.0, stopped_at=2.0, exit_code=143, reason="Essential container in task exited")
