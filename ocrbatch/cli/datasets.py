@@ -51,6 +51,10 @@ def upload(
     name: NameOpt = None,
     task: TaskOpt = None,
     skip_bad: SkipBadOpt = False,
+    repair: Annotated[
+        bool,
+        typer.Option("--repair", help="Also read the stored version back and re-send any shard or chunk whose bytes are wrong."),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Validate a dataset folder and publish it as an immutable, versioned dataset; print its URI."""
@@ -71,7 +75,7 @@ def upload(
         raise InvalidDataset(report)
     store = common.wire(target).store
     with ProgressBar() as bar:
-        version = publish_dataset(store, folder, name=name, report=report, progress=bar)
+        version = publish_dataset(store, folder, name=name, report=report, progress=bar, repair=repair)
     if version.reused:
         common.info(f"{version.ref}: unchanged, already published and complete in the store; nothing sent")
     elif version.repaired:
@@ -168,7 +172,7 @@ def _verify(store, name: str | None, json_out: bool) -> None:
     if damaged:
         raise IntegrityError(
             f"{len(damaged)} of {len(checks)} version(s) damaged ({', '.join(damaged)}): "
-            "upload each one's folder again with `ocrbatch upload` to repair it"
+            "upload each one's folder again with `ocrbatch upload --repair` to repair it"
         )
     if not checks:
         common.info(f"no dataset versions in {store.uri('datasets/')}")

@@ -3,7 +3,8 @@
 Each version is checked from its id down (``manifest`` says how): the manifest against the id, every
 index and label chunk against its name and the content the id commits to, and every shard, read in
 full, against the sha256 it is named after (a shard several versions share is read once). Nothing is
-changed in the store; a damaged version is repaired by uploading its folder again.
+changed in the store; a damaged version is repaired by uploading its folder again (``--repair`` also
+re-sends objects that are present but wrong, which only reading them back can tell).
 """
 
 from __future__ import annotations
@@ -85,6 +86,24 @@ def _check_version(store, manifest: dict, check: VersionCheck, shard_verdicts: d
             shard_verdicts[key] = _check_shard(store, key, shard, size, scratch)
         if shard_verdicts[key]:
             check.problems.append(shard_verdicts[key])
+
+
+def damaged_objects(store: ObjectStore, manifest: dict) -> set[str]:
+    """Keys of the version's chunks and shards whose stored bytes do not match their names (read
+    back in full): what ``upload --repair`` sends again."""
+    layout = DatasetLayout(manifest["name"])
+    damaged = set()
+    chunks = [*manifest["index"], *(c for split in manifest["labels"].values() for c in split)]
+    for entry in chunks:
+        try:
+            load_chunk(store, manifest, entry)
+        except IntegrityError:
+            damaged.add(layout.chunk(entry[0]))
+    with scratch_folder() as scratch:
+        for shard, size in manifest["shards"].items():
+            if _check_shard(store, layout.shard(shard), shard, size, scratch):
+                damaged.add(layout.shard(shard))
+    return damaged
 
 
 def _check_shard(store, key: str, sha256: str, size: int, scratch) -> str | None:

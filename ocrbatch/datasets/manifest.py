@@ -52,7 +52,7 @@ VERSION_ID_LENGTH = 16
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 CHUNK_MEAN_LINES = 4096  # at most: ~700 kB of index (~300 kB compressed) or ~120 kB of labels
 CHUNK_MAX_FACTOR = 4  # a run of lines with no boundary is cut anyway at this many times the mean
-REPAIR_HINT = "re-upload the dataset's folder with `ocrbatch upload` to repair it"
+REPAIR_HINT = "re-upload the dataset's folder with `ocrbatch upload --repair` to repair it"
 
 
 def check_name(name: str) -> str:

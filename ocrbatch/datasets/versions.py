@@ -75,10 +75,13 @@ def publish_dataset(
     progress: Progress | None = None,
     report: ValidationReport | None = None,
     shard_bytes: int | None = None,
+    repair: bool = False,
 ) -> DatasetVersion:
     """Validate ``folder`` and publish it as an immutable version of dataset ``name``.
 
     Pass ``report`` to reuse a validation already done (the CLI shows its warnings first).
+    Objects the store lacks are always sent again; with ``repair``, the version's stored shards and
+    chunks are also read back in full, and any whose bytes do not match their names are sent again.
     Raises :class:`InvalidDataset` (exit code 2) when the dataset has errors; nothing is sent then.
     """
     check_name(name)
@@ -103,13 +106,17 @@ def publish_dataset(
         existing = None  # a damaged manifest: rewritten below
     stored = _stored_objects(store, layout)
     missing = _missing_objects(existing, layout, stored) if existing is not None else []
+    if existing is not None and repair:
+        from ocrbatch.datasets.checks import damaged_objects  # checks reads versions: imported here
+
+        missing += sorted(damaged_objects(store, existing) - set(missing))
     if existing is not None and not missing:
         return DatasetVersion.from_manifest(store, existing, reused=True)
 
     # Where each image's content already lives (sha256 -> (shard, offset)): in this version's own
     # manifest when only some objects are missing (a repair), else in the newest version's.
     source = existing or _newest_manifest(store, name)
-    located = _locate(store, source, {sha for sha, _ in files.values()}, stored) if source else {}
+    located = _locate(store, source, {sha for sha, _ in files.values()}, stored, set(missing)) if source else {}
 
     # What still has to be sent: each distinct content once, under the first path that has it.
     pending: dict[str, tuple[str, int]] = {}  # sha -> (path, size)
@@ -120,7 +127,7 @@ def publish_dataset(
     order = list(pending)  # in path order already
     sizes = [pending[sha][1] for sha in order]
     groups = plan_shards(order, sizes, shard_bytes or shard_target(sum(sizes)))
-    sent = _send_shards(store, layout, folder, report, groups, pending, located, stored, progress)
+    sent = _send_shards(store, layout, folder, report, groups, pending, located, stored, set(missing), progress)
 
     # The version's shards: those holding any of its files (reused or new).
     used = sorted({located[sha][0] for sha, _ in files.values()})
@@ -200,9 +207,12 @@ def _missing_objects(manifest: dict, layout: DatasetLayout, stored: dict[str, in
     return missing
 
 
-def _locate(store: ObjectStore, manifest: dict, wanted: set[str], stored: dict[str, int]) -> dict[str, tuple[str, int]]:
-    """sha256 -> (shard, offset) for the ``wanted`` contents that ``manifest``'s intact shards hold,
-    streaming its index. A damaged source only costs re-sending its files."""
+def _locate(
+    store: ObjectStore, manifest: dict, wanted: set[str], stored: dict[str, int], damaged: set[str]
+) -> dict[str, tuple[str, int]]:
+    """sha256 -> (shard, offset) for the ``wanted`` contents that ``manifest``'s intact shards hold
+    (stored at their size, not known ``damaged``), streaming its index. A damaged source only costs
+    re-sending its files."""
     layout = DatasetLayout(manifest["name"])
     located: dict[str, tuple[str, int]] = {}
 
@@ -214,7 +224,10 @@ def _locate(store: ObjectStore, manifest: dict, wanted: set[str], stored: dict[s
         except (NotFound, IntegrityError):
             return b""
 
-    intact = {sha for sha, size in manifest["shards"].items() if stored.get(layout.shard(sha)) == size}
+    intact = {
+        sha for sha, size in manifest["shards"].items()
+        if stored.get(layout.shard(sha)) == size and layout.shard(sha) not in damaged
+    }
     for raw in ordered_map(chunk, manifest["index"]):
         try:
             for _path, sha, _size, shard, offset in parse_index_chunk(raw, ""):
@@ -225,9 +238,10 @@ def _locate(store: ObjectStore, manifest: dict, wanted: set[str], stored: dict[s
     return located
 
 
-def _send_shards(store, layout, folder, report, groups, pending, located, stored, progress) -> int:
-    """Pack ``groups`` into shards and send each one the store lacks, two at a time (packing one
-    overlaps sending another); fills ``located`` and ``stored``; returns the bytes sent."""
+def _send_shards(store, layout, folder, report, groups, pending, located, stored, damaged, progress) -> int:
+    """Pack ``groups`` into shards and send each one the store lacks (or holds ``damaged``), two at a
+    time (packing one overlaps sending another); fills ``located`` and ``stored``; returns the bytes
+    sent."""
     total_new = sum(size for _, size in pending.values())
     sent = done = 0
     with scratch_folder() as staging:
@@ -242,7 +256,7 @@ def _send_shards(store, layout, folder, report, groups, pending, located, stored
                 raise
             key = layout.shard(shard_sha)
             # Already there (an interrupted or concurrent upload sent it): same name, same bytes.
-            needed = stored.get(key) != writer.size
+            needed = stored.get(key) != writer.size or key in damaged
             if needed:
                 with naming(store, key, "upload"):
                     store.put_file(key, writer.path)

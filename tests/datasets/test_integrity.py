@@ -247,6 +247,10 @@ def test_cli_verify_lists_and_exits_3_on_damage(store, dataset, tmp_path, monkey
     monkeypatch.setenv("OCRBATCH_DEBUG", "1")
     fetched = runner.invoke(app, ["fetch", "pinball", str(tmp_path / "f"), "--local", "--home", str(home)])
     assert fetched.exit_code == 3 and "Traceback" in fetched.stderr  # debug adds the traceback only
+    monkeypatch.delenv("OCRBATCH_DEBUG")
+    repaired = runner.invoke(app, ["upload", str(dataset), "--local", "--home", str(home), "--name", "pinball", "--repair"])
+    assert repaired.exit_code == 0 and "re-sent what was missing" in repaired.stderr
+    assert runner.invoke(app, ["datasets", "--verify", "--local", "--home", str(home)]).exit_code == 0
 
 
 # --- 4. clean-up and messages ------------------------------------------------------------------
@@ -356,3 +360,18 @@ def test_fetching_the_version_a_folder_holds_builds_nothing(store, dataset, tmp_
     (dest / "imgs" / "0004.png").write_bytes(b"tampered")
     fetch_dataset(store, version.key, dest)
     assert (dest / "imgs" / "0004.png").read_bytes() == (dataset / "imgs" / "0004.png").read_bytes()
+
+
+def test_upload_repair_resends_a_shard_that_is_present_but_wrong(store, dataset, tmp_path):
+    version = publish_dataset(store, dataset, name="pinball", shard_bytes=SMALL_SHARDS)
+    shard = store.root / shard_of(store, version, "imgs/0004.png")
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 1  # same size: a listing cannot tell
+    shard.write_bytes(bytes(data))
+    assert publish_dataset(store, dataset, name="pinball", shard_bytes=SMALL_SHARDS).reused
+    repaired = publish_dataset(store, dataset, name="pinball", shard_bytes=SMALL_SHARDS, repair=True)
+    assert repaired.repaired and repaired.version_id == version.version_id
+    assert all(check.ok for check in verify_versions(store))
+    local = fetch_dataset(store, version.key, tmp_path / "f")
+    assert (local.root / "imgs/0004.png").read_bytes() == (dataset / "imgs/0004.png").read_bytes()
+    assert publish_dataset(store, dataset, name="pinball", repair=True).reused  # nothing left to repair
