@@ -136,7 +136,7 @@ def datasets(
     if verify:
         _verify(store, name, json_out)
         return
-    from ocrbatch.datasets.versions import scan_versions
+    from ocrbatch.datasets.catalog import scan_versions
 
     versions, damaged = scan_versions(store, name)
     for broken in damaged:

@@ -40,10 +40,10 @@ _EXPORTS = {
     "Problem": "validation",
     "ValidationReport": "validation",
     "fetch_dataset": "fetch",
-    "list_versions": "versions",
+    "list_versions": "catalog",
     "publish_dataset": "versions",
-    "resolve_version": "versions",
-    "scan_versions": "versions",
+    "resolve_version": "catalog",
+    "scan_versions": "catalog",
     "verify_versions": "checks",
     "validate_dataset": "validation",
 }

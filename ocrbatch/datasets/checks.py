@@ -16,7 +16,7 @@ from typing import Callable
 from ocrbatch.datasets.manifest import iter_index, load_chunk, read_manifest
 from ocrbatch.datasets.staging import scratch_folder
 from ocrbatch.datasets.transport import naming
-from ocrbatch.datasets.versions import scan_versions
+from ocrbatch.datasets.catalog import scan_versions
 from ocrbatch.digests import sha256_file
 from ocrbatch.errors import IntegrityError, NotFound
 from ocrbatch.layout import DatasetLayout

@@ -32,7 +32,7 @@ from ocrbatch.datasets.local_dataset import LocalDataset
 from ocrbatch.datasets.manifest import REPAIR_HINT, iter_index, load_chunk
 from ocrbatch.datasets.staging import exclusive, partial_tree, swap_in
 from ocrbatch.datasets.transport import naming, writing
-from ocrbatch.datasets.versions import resolve_manifest
+from ocrbatch.datasets.catalog import resolve_manifest
 from ocrbatch.digests import sha256_file
 from ocrbatch.errors import BadInput, IntegrityError, NotFound
 from ocrbatch.layout import DatasetLayout, parse_dataset_version

@@ -20,7 +20,7 @@ from ocrbatch.datasets import staging
 from ocrbatch.datasets.checks import verify_versions
 from ocrbatch.datasets.fetch import MARKER_NAME
 from ocrbatch.datasets.manifest import encode_chunk, iter_index, read_manifest
-from ocrbatch.datasets.versions import scan_versions
+from ocrbatch.datasets.catalog import scan_versions
 from ocrbatch.errors import BadInput, IntegrityError, StoreError
 from ocrbatch.layout import DatasetLayout
 from ocrbatch.storage import LocalStore
