@@ -64,9 +64,11 @@ def monitor(
         return backend, resolve_job(backend, job)
 
     try:  # finding the stack and the job counts against --timeout too
-        backend, current = call_within(None if timeout_s is None else timeout_s + grace, attach)
+        backend, current = call_within(timeout_s, attach)
     except NoAnswerInTime:
-        raise WaitTimedOut(job, "not known yet", timeout_s, detail="no answer from AWS while looking it up") from None
+        detail = ("no answer from AWS while looking the job up: check the network or proxy, the region (--region) "
+                  "and AWS_ENDPOINT_URL")
+        raise WaitTimedOut(job, "not known yet", timeout_s, detail=detail) from None
     if not once:
         try:
             left = None if timeout_s is None else max(timeout_s - (time.monotonic() - started), 0)

@@ -76,7 +76,7 @@ class PollSettings:
     runnable_diagnosis_after: float = 180.0  # seconds in RUNNABLE before explaining why
     rediagnose_every: float = 900.0
     max_transient_errors: int = 8  # consecutive throttling/network errors before giving up
-    deadline_grace: float = 5.0  # how far past its --timeout a poll begun on the deadline may run
+    deadline_grace: float = 3.0  # how far past its --timeout a poll (or the report) begun on the deadline may run
 
 
 class JobMonitor:

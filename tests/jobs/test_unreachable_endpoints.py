@@ -76,5 +76,5 @@ def test_monitor_timeout_holds_against_an_endpoint_that_never_answers(silent_end
     result = runner.invoke(app, ["monitor", "job-1", "--aws", "--job-queue", "q", "--timeout", "2s"])
     waited = time.monotonic() - started
     assert result.exit_code == 124, result.output
-    assert waited < 2 + 5 + 2  # the deadline, the grace for a call begun on it, and start-up; not a 60 s read
-    assert "stopped waiting after 2 s (--timeout) (no answer from AWS while looking it up)" in result.stderr
+    assert waited < 2 + 2  # the deadline and start-up; not a 60 s read, retried
+    assert "stopped waiting after 2 s (--timeout) (no answer from AWS while looking the job up: check" in result.stderr
