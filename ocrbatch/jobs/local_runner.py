@@ -78,7 +78,7 @@ class Host:
         if self.stopping is None:
             self.stopping = signal.Signals(signum).name
             if self.trainer is not None and self.trainer.poll() is None:
-                os.killpg(self.trainer.pid, signal.SIGTERM)
+                self.trainer.send_signal(signal.SIGTERM)  # to the trainer alone, as `docker stop` does
 
 
 def trainer_environment(base: Mapping[str, str], spec: TrainingSpec, **settings: str) -> dict[str, str]:
@@ -183,7 +183,7 @@ def run_job(home: Path, job_id: str, *, base_env: Mapping[str, str], progress_in
                 started_at=record.data.get("started_at") or started,
             )
             if host.stopping or _cancel_reason(job_dir):  # asked while the trainer was starting
-                os.killpg(trainer.pid, signal.SIGTERM)
+                trainer.send_signal(signal.SIGTERM)
             code = trainer.wait()
             # Whatever the trainer started goes with it: nothing of an ended attempt runs on.
             stop_job_processes(job_dir)
