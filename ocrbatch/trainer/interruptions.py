@@ -19,6 +19,8 @@ def position(values: dict | None, steps_per_epoch: int | None) -> int | None:
     """Optimizer steps done at ``values`` (epoch, step), or None when the engine does not say."""
     if not values or values.get("epoch") is None:
         return None
+    if values.get("global_step") is not None:  # PaddleOCR counts steps across epochs
+        return int(values["global_step"])
     if not steps_per_epoch:
         return None if values.get("step") else int(values["epoch"])  # whole epochs only
     return int(values["epoch"]) * int(steps_per_epoch) + int(values.get("step") or 0)

@@ -8,6 +8,9 @@
      "attempt": 2, "message": null, "updated_at": "2026-11-29T18:40:00Z",
      "interruptions": [{"attempt": 1, "notice": true, "lost_steps": 0, "lost_seconds": 0.0}]}
 
+``global_step``: optimizer steps since the start of training, for engines that count steps that way
+(PaddleOCR); ``step`` is then that same count, and ``steps_per_epoch`` is unknown.
+
 ``interruptions``: one entry per earlier attempt that was stopped (``notice``: it honoured SIGTERM and
 checkpointed) or killed, with the training it lost (``ocrbatch.trainer.interruptions``).
 
@@ -22,7 +25,7 @@ STATES = (
 )
 
 KEYS = (
-    "state", "engine", "epoch", "epochs", "step", "steps_per_epoch", "loss", "accuracy",
+    "state", "engine", "epoch", "epochs", "step", "global_step", "steps_per_epoch", "loss", "accuracy",
     "best_accuracy", "eta_seconds", "elapsed_seconds", "resumed_from", "attempt", "message", "updated_at",
     "interruptions",
 )

@@ -157,8 +157,10 @@ def run_training(
         cost = cost_of_previous_attempt(previous, info)
         if cost:
             interruptions.append(cost)
-            log.info("attempt %s was %s; it cost %s s of training", cost["attempt"],
-                     "stopped on SIGTERM" if cost["notice"] else "killed", cost["lost_seconds"])
+            lost = cost["lost_seconds"]
+            log.info("attempt %s was %s; it cost %s of training", cost["attempt"],
+                     "stopped on SIGTERM" if cost["notice"] else "killed",
+                     "an unknown amount" if lost is None else f"{lost} s")
         if interruptions:
             progress(interruptions=interruptions)
         if restored:

@@ -388,7 +388,7 @@ def test_step_line_is_parsed():
     }
     assert event.values["eta_seconds"] == 86400 + 2 * 3600 + 3 * 60 + 4
     assert log_lines.progress_values(event, "rec") == {
-        "epoch": 3, "epochs": 75, "step": 120, "loss": 3.580245, "eta_seconds": 93784.0,
+        "epoch": 3, "epochs": 75, "step": 120, "global_step": 120, "loss": 3.580245, "eta_seconds": 93784.0,
     }
 
 
@@ -405,7 +405,8 @@ def test_step_line_variants():
     old = PREFIX + "epoch: [2/5], iter: 30, lr: 0.001000, loss: 1.250000, reader_cost: 0.1 s, batch_cost: 0.2 s"
     event = log_lines.parse_log_line(old)
     assert (event.values["global_step"], event.values["eta_seconds"]) == (30, None)
-    assert log_lines.progress_values(event, "rec") == {"epoch": 2, "epochs": 5, "step": 30, "loss": 1.25}
+    assert log_lines.progress_values(event, "rec") == {
+        "epoch": 2, "epochs": 5, "step": 30, "global_step": 30, "loss": 1.25}
 
 
 @given(st.integers(min_value=0, max_value=400 * 86400), st.integers(min_value=0, max_value=999999))

@@ -313,7 +313,7 @@ def test_mirror_waits_for_a_settled_complete_trio(tmp_path):
     assert not mirror.poll()  # seen once
     assert mirror.poll()  # unchanged since: complete
     assert not mirror.poll()  # announced once only
-    assert announced == [{"engine": "paddleocr", "epoch": 1, "step": 10, "best": {"acc": 0.5}}]
+    assert announced == [{"engine": "paddleocr", "epoch": 1, "step": 10, "global_step": 10, "best": {"acc": 0.5}}]
 
     # a new save under way (.pdopt rewritten after .states) is not a checkpoint
     time.sleep(0.01)

@@ -134,6 +134,14 @@ def test_kill_without_notice_costs_the_training_since_the_checkpoint():
     assert cost_of_previous_attempt(previous, None)["lost_steps"] == 35
 
 
+def test_steps_counted_across_epochs_need_no_epoch_length():
+    # PaddleOCR's progress and checkpoints count global steps and never say how long an epoch is.
+    previous = {"state": "training", "attempt": 1, "epoch": 2, "step": 47, "global_step": 47,
+                "elapsed_seconds": 94.0}  # 2 s a step
+    cost = cost_of_previous_attempt(previous, {"epoch": 1, "step": 40, "global_step": 40})
+    assert cost == {"attempt": 1, "notice": False, "lost_steps": 7, "lost_seconds": 14.0}
+
+
 def test_failures_and_successes_are_not_interruptions():
     for state in ("failed", "succeeded"):
         assert cost_of_previous_attempt({"state": state, "attempt": 1, "epoch": 1}, None) is None

@@ -411,6 +411,7 @@ class CheckpointMirror:
             "engine": "paddleocr",
             "epoch": _json_number(states.get("epoch")),
             "step": _json_number(states.get("global_step")),
+            "global_step": _json_number(states.get("global_step")),
             "best": {k: n for k, v in best.items() if (n := _json_number(v)) is not None and k != "is_float16"},
         }
         log.info("checkpoint complete: epoch %s", info["epoch"])

@@ -76,7 +76,8 @@ def parse_log_line(line: str) -> LogEvent | None:
 def progress_values(event: LogEvent, task: str) -> dict:
     """A log event as ``ocrbatch.trainer.progress`` keys."""
     if event.kind == "step":
-        values = {"epoch": event.values["epoch"], "epochs": event.values["epochs"], "step": event.values["global_step"]}
+        step = event.values["global_step"]
+        values = {"epoch": event.values["epoch"], "epochs": event.values["epochs"], "step": step, "global_step": step}
         if isinstance(event.values["stats"].get("loss"), float):
             values["loss"] = event.values["stats"]["loss"]
         if event.values["eta_seconds"] is not None:
