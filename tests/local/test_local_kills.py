@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -23,21 +22,6 @@ from tests.local.test_local_mode import TINY, cli, job_record, wait_for
 pytest.importorskip("paddle")
 pytest.importorskip("cv2")
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    from ocrbatch.synth import generate_dataset
-
-    root = tmp_path_factory.mktemp("scores")
-    generate_dataset(root, count=240, seed=5, task="rec", styles=["seg7"], val_fraction=0.2)
-    return root
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("OCRBATCH_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "home"
 
 
 def running(pid: int) -> bool:
