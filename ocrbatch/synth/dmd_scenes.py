@@ -1,0 +1,107 @@
+"""Dot-matrix (DMD) displays: 128x32 dot matrices in the 5x7 font or pixel fonts drawn from
+typefaces, with round, rounded or square dots (``train`` and ``heldout`` use disjoint dot shapes)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ocrbatch.synth import camera, dotmatrix, looks, texts, typefaces
+from ocrbatch.synth.drawings import Drawing, Panel, Recipe, TextBox
+from ocrbatch.synth.opencv import cv2
+
+DMD_PALETTE = {"plasma_orange": 6, "amber": 1, "red": 1, "green": 0.5, "blue": 0.5, "white": 0.5}
+DOT_SHAPES = {"train": ("round", "rounded"), "heldout": ("square",)}
+
+
+def dmd_text(rng: np.random.Generator, numeric: bool) -> tuple[str, int, bool]:
+    """(text, scale, bold): scores in the big font, messages small or big."""
+    if numeric or rng.random() < 0.45:
+        text = texts.score_text(rng, texts.pick(rng, [",", ",", ",", "."]), max_digits=10)
+        return text, 2 if len(text) <= 11 or rng.random() < 0.3 else 1, rng.random() < 0.4
+    text = texts.message_text(rng, max_length=20)
+    big = len(text) <= 10 and rng.random() < 0.4
+    return text, 2 if big else 1, big and rng.random() < 0.4
+
+
+def dmd_dots(text: str, big: bool, bold: bool, recipe: Recipe, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """The lit dots of a text in one of the DMD fonts, and the font's cap height in dots: the 5x7
+    font (doubled for big text) or a pixel font drawn from a typeface of the recipe's renderer set."""
+    renderers = recipe.renderer_set(rng)
+    if renderers == "train" and rng.random() < 0.3:
+        scale = 2 if big else 1
+        return dotmatrix.text_dots(text, scale=scale, bold=bold), dotmatrix.GLYPH_HEIGHT * scale
+    face = texts.pick(rng, typefaces.faces(renderers))
+    rows = int(rng.integers(11, 17)) if big else int(rng.integers(8, 11))
+    threshold = rng.uniform(0.35, 0.6)
+    return typefaces.pixel_text(text, face, rows, threshold=threshold, bold=bold and rows >= 10,
+                                spacing=1 + int(rng.random() < 0.2)), rows
+
+
+def dmd_rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
+    text, scale, bold = dmd_text(rng, recipe.numeric_only)
+    dots, rows = dmd_dots(text, scale == 2, bold, recipe, rng)
+    pad_rows, pad_cols = int(rng.integers(2, 6)), int(rng.integers(2, 8))
+    levels = np.zeros((dots.shape[0] + 2 * pad_rows, dots.shape[1] + 2 * pad_cols), np.float32)
+    levels[pad_rows : pad_rows + dots.shape[0], pad_cols : pad_cols + dots.shape[1]] = dots * texts.pick(rng, [1.0, 1.0, 0.8, 0.67])
+    pitch = int(np.clip(round(rng.uniform(32, 52) / rows), 2, 6))
+    shape = texts.pick(rng, DOT_SHAPES[recipe.renderer_set(rng)])
+    render = dotmatrix.render_dots(levels, pitch, fill=rng.uniform(0.62, 0.9), shape=shape)
+    margin = int(rows * pitch * 0.8)
+    glass = np.ones_like(render.lit)
+    maps = cv2.copyMakeBorder(cv2.merge([render.lit, render.ghost, glass]),
+                              margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=0)
+    ys, xs = np.nonzero(dots)
+    x0, y0 = margin + (pad_cols + xs.min()) * pitch, margin + (pad_rows + ys.min()) * pitch
+    box = (x0, y0, margin + (pad_cols + xs.max() + 1) * pitch, margin + (pad_rows + ys.max() + 1) * pitch)
+    return Drawing(maps, [TextBox(text, camera.quad_from_box(*box))], rows * pitch, looks.emissive_look(rng, DMD_PALETTE))
+
+
+def dmd_frame(recipe: Recipe, rng: np.random.Generator) -> tuple[Panel, float, looks.Look]:
+    """A 128x32 dot-matrix frame: a big score with a status line, messages, or four player scores."""
+    rows, cols = 32, 128
+    levels = np.zeros((rows, cols), np.float32)
+    placed: list[tuple[str, int, int, np.ndarray]] = []
+
+    def place(text: str, scale: int, bold: bool, row: int, align: str, level: float = 1.0) -> None:
+        dots = dotmatrix.text_dots(text, scale=scale, bold=bold)
+        h, w = dots.shape
+        if w > cols - 2:
+            return
+        col = {"left": 2, "right": cols - 2 - w, "centre": (cols - w) // 2}[align]
+        region = levels[row : row + h, col : col + w]
+        region[dots[: region.shape[0]]] = level
+        placed.append((text, row, col, dots[: region.shape[0]]))
+
+    separator = texts.pick(rng, [",", ",", "."])
+    layout = rng.random() * (0.7 if recipe.numeric_only else 1.0)  # the last layout is words only
+    if layout < 0.4:
+        place(texts.score_text(rng, separator, 9), 2, rng.random() < 0.4, 3, "centre")
+        if recipe.numeric_only:
+            place(texts.score_text(rng, separator, 6), 1, False, 23, "left", 0.67)
+        else:
+            place(f"BALL {rng.integers(1, 6)}", 1, False, 23, "left", texts.pick(rng, [0.67, 1.0]))
+            status = f"PLAYER {rng.integers(1, 5)}" if rng.random() < 0.5 else f"CREDITS {rng.integers(0, 40)}"
+            place(status, 1, False, 23, "right", 0.67)
+    elif layout < 0.7:
+        for corner, (row, align) in enumerate([(2, "left"), (2, "right"), (22, "left"), (22, "right")]):
+            if corner < 2 or rng.random() < 0.6:
+                place(texts.score_text(rng, separator, 8), 1, False, row, align, 1.0 if corner == 0 else 0.67)
+        if not recipe.numeric_only and rng.random() < 0.6:
+            place(f"BALL {rng.integers(1, 6)}", 1, False, 12, "centre", 0.67)
+    else:
+        first = texts.message_text(rng, max_length=10)
+        place(first, 2, rng.random() < 0.3, 2, "centre")
+        place(texts.message_text(rng, max_length=20), 1, False, 22, "centre", texts.pick(rng, [0.67, 1.0]))
+    pitch = texts.pick(rng, [4, 5])
+    shape = texts.pick(rng, DOT_SHAPES[recipe.renderer_set(rng)])
+    render = dotmatrix.render_dots(levels, pitch, fill=texts.pick(rng, [0.7, 0.78, 0.86]), shape=shape)
+    border = pitch * 3
+    panel = Panel(cols * pitch + 2 * border, rows * pitch + 2 * border)
+    panel.paste(render.lit, render.ghost, border, border)
+    panel.window((border - pitch, border - pitch, border + (cols + 1) * pitch, border + (rows + 1) * pitch))
+    for text, row, col, dots in placed:
+        ys, xs = np.nonzero(dots)
+        box = (border + (col + xs.min()) * pitch, border + (row + ys.min()) * pitch,
+               border + (col + xs.max() + 1) * pitch, border + (row + ys.max() + 1) * pitch)
+        panel.add_text(text, box)
+    return panel, 7 * pitch, looks.emissive_look(rng, DMD_PALETTE)
