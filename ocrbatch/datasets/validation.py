@@ -12,19 +12,17 @@ unchanged folder again costs one ``stat`` per image.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import posixpath
 import re
-import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 from ocrbatch.datasets.file_cache import FileFacts
-from ocrbatch.datasets.image_check import inspect_image
+from ocrbatch.datasets.image_files import ImageFile, ImageInspector
 from ocrbatch.errors import BadInput
 from ocrbatch.tasks import TASKS
 
@@ -74,16 +72,6 @@ class Sample(NamedTuple):  # named tuples: there is one per line and image, and 
     image: str
     label: str
     line: int
-
-
-class ImageFile(NamedTuple):
-    path: str  # relative, posix, normalised
-    size: int
-    sha256: str
-    width: int
-    height: int
-    format: str
-    mtime_ns: int = 0  # when it was inspected: publishing re-reads only a file still the same
 
 
 @dataclass
@@ -255,68 +243,6 @@ def _check_det_label(label: str) -> tuple[str | None, list[str], list[list[float
     return None, texts, points
 
 
-# --- images ----------------------------------------------------------------------------------
-
-
-class _ImageInspector:
-    """Checks that images exist inside the folder and decode; memoises what it learns."""
-
-    def __init__(self, folder: Path, facts: FileFacts):
-        self.root = os.path.realpath(folder)
-        self.facts = facts
-        self._dirs: dict[str, bool] = {}
-
-    def _inside(self, real: str) -> bool:
-        return real == self.root or real.startswith(self.root + os.sep)
-
-    def _dir_inside(self, directory: str) -> bool:
-        known = self._dirs.get(directory)
-        if known is None:
-            known = self._dirs[directory] = self._inside(os.path.realpath(directory))
-        return known
-
-    def inspect(self, rel: str, *, read: bool = True) -> ImageFile | str | None:
-        """Facts about the image, or what is wrong with it; with ``read=False``, None when that
-        takes reading the file (it is not memoised)."""
-        full = os.path.join(self.root, rel)
-        try:
-            st = os.lstat(full)
-        except FileNotFoundError:
-            return f"image not found: {rel} (paths are relative to the dataset folder)"
-        except OSError as err:
-            return f"cannot read image {rel}: {err.strerror}"
-        if not self._dir_inside(os.path.dirname(full)):
-            return f"image {rel} is reached through a symlink that leaves the dataset folder"
-        if stat.S_ISLNK(st.st_mode):
-            if not self._inside(os.path.realpath(full)):
-                return f"image {rel} is a symlink that leaves the dataset folder"
-            try:
-                st = os.stat(full)
-            except OSError:
-                return f"image {rel} is a broken symlink"
-        if not stat.S_ISREG(st.st_mode):
-            return f"image {rel} is not a regular file"
-        if st.st_size == 0:
-            return f"image {rel} is empty (0 bytes)"
-        known = self.facts.lookup(rel, st.st_size, st.st_mtime_ns)
-        if known:
-            return ImageFile(rel, st.st_size, known[2], known[3], known[4], known[5], st.st_mtime_ns)
-        if not read:
-            return None
-        try:
-            with open(full, "rb") as handle:
-                data = handle.read()
-        except OSError as err:
-            return f"cannot read image {rel}: {err.strerror}"
-        decoded = inspect_image(data)
-        if isinstance(decoded, str):
-            return f"image {rel} {decoded}"
-        width, height, fmt = decoded
-        sha = hashlib.sha256(data).hexdigest()
-        self.facts.remember(rel, len(data), st.st_mtime_ns, sha, width, height, fmt)
-        return ImageFile(rel, len(data), sha, width, height, fmt, st.st_mtime_ns)
-
-
 # --- the whole folder ------------------------------------------------------------------------
 
 
@@ -396,7 +322,7 @@ def validate_dataset(
     # Pass 2: inspect each distinct image once: a stat for the memoised ones, then the rest (read,
     # hashed, header-checked) in parallel, since reading and hashing release the GIL.
     facts = FileFacts(folder)
-    inspector = _ImageInspector(folder, facts)
+    inspector = ImageInspector(folder, facts)
     unique = sorted({row[1] for rows in parsed.values() for row in rows})
     results: dict[str, ImageFile | str | None] = {rel: inspector.inspect(rel, read=False) for rel in unique}
     unread = [rel for rel, found in results.items() if found is None]

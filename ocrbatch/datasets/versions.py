@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from ocrbatch.datasets.catalog import newest_manifest
+from ocrbatch.datasets.image_files import ImageFile
 from ocrbatch.datasets.manifest import (
     FORMAT,
     KIND,
@@ -45,7 +46,6 @@ from ocrbatch.datasets.staging import scratch_folder
 from ocrbatch.datasets.transport import naming, ordered_map
 from ocrbatch.datasets.validation import (
     FETCHED_LABEL_NAMES,
-    ImageFile,
     InvalidDataset,
     ValidationReport,
     validate_dataset,

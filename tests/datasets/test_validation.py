@@ -10,7 +10,7 @@ import pytest
 
 from dataset_builders import image_bytes, make_dataset
 from ocrbatch.datasets import validate_dataset
-from ocrbatch.datasets import validation
+from ocrbatch.datasets import image_files, validation
 from ocrbatch.errors import BadInput
 
 
@@ -207,8 +207,8 @@ def test_unknown_task_and_missing_folder(tmp_path, dataset):
 def test_second_validation_trusts_memoised_facts_until_a_file_changes(dataset, monkeypatch):
     first = validate_dataset(dataset)
     decoded = []
-    real = validation.inspect_image
-    monkeypatch.setattr(validation, "inspect_image", lambda data: decoded.append(1) or real(data))
+    real = image_files.inspect_image
+    monkeypatch.setattr(image_files, "inspect_image", lambda data: decoded.append(1) or real(data))
     # Files written in this test are "racily clean" (too new to memoise): age them first.
     old = time.time() - 60
     for path in (dataset / "imgs").iterdir():
