@@ -10,7 +10,7 @@ import pytest
 
 from dataset_builders import image_bytes, make_dataset
 from ocrbatch.datasets import validate_dataset
-from ocrbatch.datasets import image_files, validation
+from ocrbatch.datasets import image_files
 from ocrbatch.errors import BadInput
 
 

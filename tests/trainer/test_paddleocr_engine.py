@@ -22,7 +22,8 @@ from ocrbatch.trainer.engines import get_engine
 from ocrbatch.trainer.engines.base import LocalDataset, Preempted, TrainContext
 from ocrbatch.trainer import evaluation
 from ocrbatch.trainer.engines.paddleocr import PaddleOCREngine
-from ocrbatch.trainer.engines.paddleocr.engine import CheckpointMirror, check_export
+from ocrbatch.trainer.engines.paddleocr.checkpoint_mirror import CheckpointMirror
+from ocrbatch.trainer.engines.paddleocr.engine import check_export
 from ocrbatch.trainer.spec import TrainingSpec
 
 sys.path.insert(0, str(Path(__file__).parent))  # pytest runs with --import-mode=importlib
