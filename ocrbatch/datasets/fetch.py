@@ -31,7 +31,7 @@ from typing import Callable
 from ocrbatch.datasets.local_dataset import LocalDataset
 from ocrbatch.datasets.manifest import REPAIR_HINT, iter_index, load_chunk
 from ocrbatch.datasets.staging import exclusive, partial_tree, swap_in
-from ocrbatch.datasets.transport import naming, writing
+from ocrbatch.datasets.transport import ByteTally, naming, writing
 from ocrbatch.datasets.catalog import resolve_manifest
 from ocrbatch.digests import sha256_file
 from ocrbatch.errors import BadInput, IntegrityError, NotFound
@@ -181,31 +181,28 @@ class _Build:
             return
         shards = self.manifest["shards"]
         total = sum(shards[shard] for shard in missing)
-        done = 0
+        moved = ByteTally((lambda done: self.progress("downloading", done, total)) if self.progress else None).counter()
         downloads = self.partial / SHARDS_DIR
         with writing(self.partial):
             downloads.mkdir()
         with ThreadPoolExecutor(max_workers=min(DOWNLOAD_WORKERS, len(missing))) as pool:
-            futures = {pool.submit(self._fetch_shard, shard, members, downloads): shard for shard, members in missing.items()}
+            futures = {pool.submit(self._fetch_shard, shard, members, downloads, moved): shard for shard, members in missing.items()}
             try:
                 for future in futures:
                     self.records.update(future.result())
-                    done += shards[futures[future]]
-                    if self.progress:
-                        self.progress("downloading", done, total)
             except BaseException:
                 for future in futures:
                     future.cancel()
                 raise
         shutil.rmtree(downloads, ignore_errors=True)
 
-    def _fetch_shard(self, shard: str, members, downloads: Path) -> dict[str, list]:
+    def _fetch_shard(self, shard: str, members, downloads: Path, moved=None) -> dict[str, list]:
         key = self.layout.shard(shard)
         uri = self.store.uri(key)
         local = downloads / f"{shard}.tar"
         try:
             with naming(self.store, key, "download", local_path=local):
-                self.store.get_file(key, local)
+                self.store.get_file(key, local, progress=moved)
         except NotFound:
             raise IntegrityError(f"shard {uri} of {self.ref} is missing from the store; {REPAIR_HINT}") from None
         try:

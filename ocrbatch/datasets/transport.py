@@ -4,6 +4,7 @@ and reads of many small objects overlap while keeping their order."""
 from __future__ import annotations
 
 import errno
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -86,3 +87,27 @@ def ordered_map(fn: Callable[[Item], Result], items: Iterable[Item], *, workers:
         finally:
             for future in window:
                 future.cancel()
+
+
+class ByteTally:
+    """A running total of bytes moved by transfers that run at once, told to ``report`` as it grows.
+
+    The store calls back from its transfer threads, so adding and reporting happen under one lock (the
+    CLI's progress bar is not thread-safe). ``counter(scale)`` counts an object's bytes in another
+    unit: a shard's tar bytes as the image bytes it carries, so the total is known before packing.
+    """
+
+    def __init__(self, report: Callable[[int], None] | None):
+        self._report = report
+        self._lock = threading.Lock()
+        self._done = 0.0
+
+    def add(self, amount: float) -> None:
+        if self._report is None:
+            return
+        with self._lock:
+            self._done += amount
+            self._report(int(self._done))
+
+    def counter(self, scale: float = 1.0) -> Callable[[int], None] | None:
+        return None if self._report is None else (lambda moved: self.add(moved * scale))

@@ -43,7 +43,7 @@ from ocrbatch.datasets.manifest import (
 )
 from ocrbatch.datasets.packing import ShardWriter, plan_shards, shard_target
 from ocrbatch.datasets.staging import scratch_folder
-from ocrbatch.datasets.transport import naming, ordered_map
+from ocrbatch.datasets.transport import ByteTally, naming, ordered_map
 from ocrbatch.datasets.validation import (
     FETCHED_LABEL_NAMES,
     InvalidDataset,
@@ -243,7 +243,8 @@ def _send_shards(store, layout, folder, report, groups, pending, located, stored
     time (packing one overlaps sending another); fills ``located`` and ``stored``; returns the bytes
     sent."""
     total_new = sum(size for _, size in pending.values())
-    sent = done = 0
+    tally = ByteTally((lambda done: progress("uploading", min(done, total_new), total_new)) if progress else None)
+    sent = 0
     with scratch_folder() as staging:
 
         def pack_and_send(number: int, group: list[str]) -> tuple[str, int, dict[str, int], bool]:
@@ -255,11 +256,14 @@ def _send_shards(store, layout, folder, report, groups, pending, located, stored
                 writer.abort()
                 raise
             key = layout.shard(shard_sha)
+            carried = sum(pending[sha][1] for sha in group)  # image bytes: the unit progress counts in
             # Already there (an interrupted or concurrent upload sent it): same name, same bytes.
             needed = stored.get(key) != writer.size or key in damaged
             if needed:
                 with naming(store, key, "upload"):
-                    store.put_file(key, writer.path)
+                    store.put_file(key, writer.path, progress=tally.counter(carried / max(1, writer.size)))
+            else:
+                tally.add(carried)
             writer.path.unlink(missing_ok=True)
             return shard_sha, writer.size, offsets, needed
 
@@ -275,9 +279,8 @@ def _send_shards(store, layout, folder, report, groups, pending, located, stored
                 stored[layout.shard(shard_sha)] = size
                 sent += size if needed else 0
                 located.update((sha, (shard_sha, offset)) for sha, offset in offsets.items())
-                done += sum(pending[sha][1] for sha in group)
-                if progress:
-                    progress("uploading", done, total_new)
+    if progress and total_new:
+        progress("uploading", total_new, total_new)  # whole, whatever the rounding of scaled bytes
     return sent
 
 

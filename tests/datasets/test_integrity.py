@@ -274,7 +274,7 @@ def test_scratch_of_killed_uploads_is_reclaimed_and_ctrl_c_removes_its_own(store
         os.close(fd)
 
     class CtrlC(LocalStore):
-        def put_file(self, key, path):
+        def put_file(self, key, path, progress=None):
             raise KeyboardInterrupt
 
     (dataset / "imgs" / "0004.png").write_bytes(image_bytes(404))
@@ -287,7 +287,7 @@ def test_transport_and_disk_errors_name_the_object_and_say_what_to_do(store, dat
     version = publish_dataset(store, dataset, name="pinball")
 
     class Flaky(LocalStore):
-        def get_file(self, key, path):
+        def get_file(self, key, path, progress=None):
             raise ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
 
     with pytest.raises(StoreError) as caught:
@@ -296,7 +296,7 @@ def test_transport_and_disk_errors_name_the_object_and_say_what_to_do(store, dat
     assert "/shards/" in message and "Connection reset by peer" in message and "run the command again" in message
 
     class FullDisk(LocalStore):
-        def get_file(self, key, path):
+        def get_file(self, key, path, progress=None):
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     with pytest.raises(StoreError, match="No space left on device; free some space") as caught:
@@ -321,9 +321,9 @@ def test_a_one_file_change_sends_one_index_chunk_and_the_changed_labels(store, t
             sent.append((key, len(data)))
             super().put_bytes(key, data)
 
-        def put_file(self, key, path):
+        def put_file(self, key, path, progress=None):
             sent.append((key, Path(path).stat().st_size))
-            super().put_file(key, path)
+            super().put_file(key, path, progress)
 
     (folder / "imgs" / "0100.png").write_bytes(image_bytes(7, size=(13, 9)))  # one image changed
     lines = (folder / "train.txt").read_text().splitlines(True)

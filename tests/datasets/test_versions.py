@@ -40,23 +40,23 @@ class RecordingStore:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path, progress=None) -> None:
         with self._lock:
             shards = sum(1 for k, _ in self.sent if "/shards/" in k)
             if self.fail_after_shards is not None and shards >= self.fail_after_shards:
                 raise ConnectionError("network went away (injected)")
             self.sent.append((key, Path(path).stat().st_size))
-        self.inner.put_file(key, path)
+        self.inner.put_file(key, path, progress)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         with self._lock:
             self.sent.append((key, len(data)))
         self.inner.put_bytes(key, data)
 
-    def get_file(self, key: str, path: Path) -> None:
+    def get_file(self, key: str, path: Path, progress=None) -> None:
         with self._lock:
             self.fetched.append(key)
-        self.inner.get_file(key, path)
+        self.inner.get_file(key, path, progress)
 
     def shard_uploads(self) -> list[str]:
         return [key for key, _ in self.sent if "/shards/" in key]
@@ -287,3 +287,29 @@ def test_detection_dataset_round_trip(tmp_path):
     first = local.train_labels.read_text().splitlines()[0].split("\t")
     assert json.loads(first[1])[0]["points"] == [[1, 1], [10, 1], [10, 7], [1, 7]]
     assert (local.root / first[0]).read_bytes() == (folder / first[0]).read_bytes()
+
+
+def test_upload_and_fetch_report_progress_as_bytes_move(tmp_path, moto_store):
+    # Three incompressible images (~1.5 MB each) travel in one shard: progress must move while that
+    # shard is on the wire, not jump from 0 to done when it has arrived.
+    import os
+
+    from PIL import Image
+
+    folder = tmp_path / "noisy"
+    (folder / "imgs").mkdir(parents=True)
+    for number in range(3):
+        Image.frombytes("RGB", (700, 700), os.urandom(700 * 700 * 3)).save(folder / "imgs" / f"{number}.png")
+    (folder / "train.txt").write_text("imgs/0.png\t120\nimgs/1.png\t4,500\n", encoding="utf-8")
+    (folder / "val.txt").write_text("imgs/2.png\t78\n", encoding="utf-8")
+
+    calls: list[tuple[str, int, int]] = []
+    version = publish_dataset(moto_store, folder, name="noisy", progress=lambda *call: calls.append(call))
+    fetch_dataset(moto_store, version.key, tmp_path / "copy", progress=lambda *call: calls.append(call))
+
+    for stage in ("uploading", "downloading"):
+        seen = [(done, total) for name, done, total in calls if name == stage]
+        dones = [done for done, _ in seen]
+        total = seen[-1][1]
+        assert len(seen) > 3, (stage, seen)
+        assert dones == sorted(dones) and dones[-1] == total and all(t == total for _, t in seen), (stage, seen)

@@ -33,9 +33,9 @@ class DyingStore:
         if self.die_at is not None and self.writes > self.die_at:
             raise Interrupted(f"killed at write {self.writes}")
 
-    def put_file(self, key, path):
+    def put_file(self, key, path, progress=None):
         self._write()
-        self.inner.put_file(key, path)
+        self.inner.put_file(key, path, progress)
 
     def put_bytes(self, key, data):
         self._write()
