@@ -17,7 +17,8 @@ import pytest
 
 from ocrbatch.jobs.local import LOST_RUNNER
 from ocrbatch.jobs.local_processes import job_processes, marked_processes
-from tests.local.test_local_mode import TINY, cli, job_record, wait_for
+from tests.local.test_local_mode import TINY, cli, job_record
+from tests.polling import wait_for
 
 pytest.importorskip("paddle")
 pytest.importorskip("cv2")

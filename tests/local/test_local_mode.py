@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from ocrbatch.cli import app
+from tests.polling import wait_for
 
 pytest.importorskip("paddle")
 pytest.importorskip("cv2")
@@ -36,16 +36,6 @@ def cli(home: Path, *args: str, expect: int | None = 0):
 
 def job_record(home: Path, job_id: str) -> dict:
     return json.loads((home / "jobs" / job_id / "job.json").read_text())
-
-
-def wait_for(condition, timeout: float = 240, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_pipeline_upload_submit_monitor_download_predict(dataset, home, tmp_path):

@@ -13,6 +13,7 @@ from ocrbatch.jobs.local import LOST_RUNNER, MAX_ATTEMPTS, LocalBackend
 from ocrbatch.jobs.local_processes import job_mark, job_processes
 from ocrbatch.jobs.local_runner import trainer_environment
 from ocrbatch.trainer.spec import TrainingSpec
+from tests.polling import wait_for
 
 
 def test_the_trainer_gets_the_jobs_spec_and_none_of_the_users_ocrbatch_variables():
@@ -37,15 +38,6 @@ def write_record(backend: LocalBackend, job_id: str, **values) -> Path:
               "spec": spec.to_json(), **values}
     (job_dir / "job.json").write_text(json.dumps(record))
     return job_dir
-
-
-def wait_for(condition, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def gone(process: subprocess.Popen) -> bool:

@@ -18,13 +18,13 @@ import os
 import re
 import shutil
 import signal
-import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from ocrbatch.cli import app
+from tests.polling import wait_for
 
 TREE = Path(__file__).resolve().parents[2].parent / "shared" / "paddleocr" / "src"
 pytestmark = [
@@ -141,16 +141,6 @@ def steps_per_epoch(log: str) -> int:
     return int(re.search(r"train dataloader has (\d+) iters", log).group(1))
 
 
-def wait_for(condition, what: str, timeout: float = 900):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_rec_fine_tunes_from_weights_and_a_sigterm_mid_epoch_resumes_at_that_step(env):
     weights = env / "weights" / f"{REC}_pretrained.pdparams"
     if not weights.is_file():
@@ -163,8 +153,8 @@ def test_rec_fine_tunes_from_weights_and_a_sigterm_mid_epoch_resumes_at_that_ste
     log_file = job_dir(env, job_id) / "log.txt"
     # Stop during epoch 2, after its first step, as a Spot notice would.
     steps = wait_for(lambda: log_file.exists() and "iters" in log_file.read_text() and
-                     steps_per_epoch(log_file.read_text()), "the train loader")
-    wait_for(lambda: f"epoch: [2/2], global_step: {steps + 1}," in log_file.read_text(), "epoch 2")
+                     steps_per_epoch(log_file.read_text()), what="the train loader", timeout=900)
+    wait_for(lambda: f"epoch: [2/2], global_step: {steps + 1}," in log_file.read_text(), what="epoch 2", timeout=900)
     record = json.loads((job_dir(env, job_id) / "job.json").read_text())
     os.kill(record["trainer_pid"], signal.SIGTERM)
 
