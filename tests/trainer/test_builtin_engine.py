@@ -141,8 +141,10 @@ def test_the_judge_command_reads_held_out_images(trained, seg7):
 
 
 @pytest.mark.slow
-def test_an_easy_dataset_is_read_correctly_by_stock_paddleocr(tmp_path):
-    """Clean two-digit numbers: the test is built so that a short run must get them right."""
+@pytest.mark.parametrize("width_stride", ["4", "8"])
+def test_an_easy_dataset_is_read_correctly_by_stock_paddleocr(tmp_path, width_stride):
+    """Clean two-digit numbers: the test is built so that a short run must get them right, with one
+    CTC frame per 4 or per 8 pixels (the demo's recipe)."""
     root = tmp_path / "easy"
     (root / "images").mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -156,8 +158,9 @@ def test_an_easy_dataset_is_read_correctly_by_stock_paddleocr(tmp_path):
             lines.append(f"images/{split}{i}.png\t{text}")
         (root / f"{split}.txt").write_text("\n".join(lines) + "\n")
     dataset = _local_dataset(root, "0123456789")
-    result = train(make_context(tmp_path, dataset, Recorder(), epochs=4))
+    result = train(make_context(tmp_path, dataset, Recorder(), epochs=4, overrides={"width_stride": width_stride}))
     assert result.metrics["accuracy"] >= 0.9, result.metrics["history"]
+    assert yaml.safe_load(result.config_file.read_text())["model"]["width_stride"] == int(width_stride)
 
 
 @pytest.mark.slow
@@ -290,6 +293,8 @@ def test_unknown_overrides_are_refused_before_training(tmp_path, seg7):
         train(make_context(tmp_path, seg7, recorder, overrides={"hidden_size": "many"}))
     with pytest.raises(BadInput, match="budget_clock must be wall or cpu"):
         train(make_context(tmp_path, seg7, recorder, overrides={"budget_clock": "gpu"}))
+    with pytest.raises(BadInput, match="width_stride must be 4 or 8"):
+        train(make_context(tmp_path, seg7, recorder, overrides={"width_stride": "6"}))
     assert recorder.reports == [] and not (tmp_path / "run" / "checkpoints").exists()
 
 
@@ -367,3 +372,14 @@ def test_optimizer_state_survives_a_process_that_named_its_layers_differently():
     moment = next(k for k in original if k.startswith(model.classifier.weight.name + "_moment1"))
     twin = other.classifier.weight.name + moment[len(model.classifier.weight.name):]
     np.testing.assert_array_equal(restored[twin].numpy(), original[moment].numpy())
+
+
+@pytest.mark.parametrize("width_stride, frames", [(4, 80), (8, 40)])
+def test_the_model_reads_one_frame_per_width_stride_pixels(width_stride, frames):
+    import paddle
+
+    from ocrbatch.trainer.engines.builtin.model import ModelConfig, build
+
+    model = build(ModelConfig(num_classes=5, channels=(4, 4, 4, 4), hidden_size=8, seq_blocks=1,
+                              width_stride=width_stride))
+    assert model(paddle.zeros([2, 3, 48, 320])).shape == [2, frames, 5]

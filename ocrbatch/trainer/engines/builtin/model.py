@@ -1,7 +1,8 @@
 """The recognizer network: a compact CNN that reads a 48-pixel-high text line into CTC frames.
 
 Input: ``[N, 3, 48, W]`` images normalised like PaddleOCR's RecResizeImg ((x/255 - 0.5) / 0.5), any
-width. Output: ``[N, W/4, num_classes]`` scores, one frame per 4 pixels of width; class 0 is the CTC
+width. Output: ``[N, W/s, num_classes]`` scores, one frame per ``s = width_stride`` pixels of width
+(4, or 8 as PaddleOCR's own rec models: half the frames for less compute); class 0 is the CTC
 blank. Training reads logits; the exported graph ends in a softmax, which is what PaddleOCR's
 ``CTCLabelDecode`` expects.
 
@@ -19,7 +20,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 INPUT_HEIGHT = 48
-WIDTH_STRIDE = 4  # pixels of input width per output frame
+WIDTH_STRIDE = 4  # pixels of input width per output frame, unless the config halves the frames
 STOCK_MIN_WIDTH = 320  # paddleocr pads every line to at least this (RecResizeImg image_shape [3, 48, 320])
 
 
@@ -30,6 +31,7 @@ class ModelConfig:
     hidden_size: int = 96  # width of the sequence part
     seq_blocks: int = 3  # residual (1 x 5) convolution blocks along the sequence, dilated 1, 2, 4, ...
     dropout: float = 0.1
+    width_stride: int = WIDTH_STRIDE  # input pixels per output frame: 4, or 8 (half the frames, cheaper)
 
     def to_json(self) -> dict:
         return {**asdict(self), "channels": list(self.channels)}
@@ -79,7 +81,8 @@ class CTCRecognizer(nn.Layer):
         self.features = nn.Sequential(
             ConvBN(3, c1, 3, stride=2),  # 24 x W/2
             ConvBN(c1, c2, 3, stride=2),  # 12 x W/4
-            ConvBN(c2, c3, 3, stride=(2, 1)),  # 6 x W/4: height shrinks, width keeps its frames
+            # 6 x W/4 (or W/8): height shrinks; width keeps its frames, or halves them at stride 8
+            ConvBN(c2, c3, 3, stride=(2, config.width_stride // WIDTH_STRIDE)),
             ConvBN(c3, c4, 3, stride=(2, 1)),  # 3 x W/4
             ConvBN(c4, config.hidden_size, (3, 1), padding=0),  # 1 x W/4: the height is read out
         )

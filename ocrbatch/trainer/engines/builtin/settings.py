@@ -39,6 +39,7 @@ class Settings:
     hidden_size: int = 96
     seq_blocks: int = 3
     dropout: float = 0.1
+    width_stride: int = 4  # input pixels per CTC frame: 4, or 8 (half the sequence, less compute)
     # Light jitter of the training images. "auto": only for datasets under AUGMENT_BELOW samples,
     # which train for many epochs; big (e.g. generated) datasets learn faster without it.
     augment: str = "auto"
@@ -129,6 +130,8 @@ def _check(s: Settings) -> None:
         raise BadInput(f"channels must be four positive integers, got {list(s.channels)}")
     if not 0 <= s.warmup_fraction < 1 or not 0 <= s.dropout < 1:
         raise BadInput("warmup_fraction and dropout must be in [0, 1)")
+    if s.width_stride not in (4, 8):
+        raise BadInput(f"width_stride must be 4 or 8, got {s.width_stride}")
     if s.budget_clock not in ("wall", "cpu"):
         raise BadInput(f"budget_clock must be wall or cpu, got {s.budget_clock!r}")
     if s.augment not in ("auto", "true", "false"):

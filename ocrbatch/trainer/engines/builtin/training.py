@@ -39,7 +39,6 @@ from ocrbatch.trainer.engines.builtin.data import (
 from ocrbatch.trainer.evaluation import text_metrics
 from ocrbatch.trainer.engines.builtin.model import (
     STOCK_MIN_WIDTH,
-    WIDTH_STRIDE,
     ModelConfig,
     build,
     count_parameters,
@@ -93,6 +92,7 @@ class Trainer:
             hidden_size=settings.hidden_size,
             seq_blocks=settings.seq_blocks,
             dropout=settings.dropout,
+            width_stride=settings.width_stride,
         )
         # Resuming with another dictionary or model shape would load mismatched weights.
         self.identity = {"characters": list(charset.characters), "model": self.model_config.to_json()}
@@ -113,7 +113,7 @@ class Trainer:
         cache = ImageCache(samples, self.settings.max_width, budget)
         widths = cache.widths(self.pool)
         # CTC needs enough frames for the label; a line squeezed too narrow cannot be learned.
-        fits = np.array([frames_needed(s.label) <= math.ceil(w / WIDTH_STRIDE)
+        fits = np.array([frames_needed(s.label) <= math.ceil(w / self.settings.width_stride)
                          for s, w in zip(samples, widths)], dtype=bool)
         if not fits.all():
             skipped["too_narrow"] = int((~fits).sum())
