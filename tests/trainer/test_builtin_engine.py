@@ -144,7 +144,7 @@ def test_the_judge_command_reads_held_out_images(trained, seg7):
 @pytest.mark.parametrize("width_stride", ["4", "8"])
 def test_an_easy_dataset_is_read_correctly_by_stock_paddleocr(tmp_path, width_stride):
     """Clean two-digit numbers: the test is built so that a short run must get them right, with one
-    CTC frame per 4 or per 8 pixels (the demo's recipe)."""
+    CTC frame per 4 or per 8 pixels."""
     root = tmp_path / "easy"
     (root / "images").mkdir(parents=True)
     rng = np.random.default_rng(0)
