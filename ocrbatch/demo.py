@@ -26,12 +26,10 @@ RENDERERS = "all"
 DATA_VERSION = 2  # in the cached data folder's name: a generator change must not reuse old crops
 # The builtin engine's settings for it (overrides; bench/generalization.py trains the same recipe).
 # A few hundred CPU-seconds are far too short to overfit 20,000 varied crops: no dropout, and a
-# four times higher peak learning rate. An 8-channel first stage (the one that sees the most pixels)
-# trains 1.1x more images per CPU-second. bench/generalization.py at 200 s of training-thread CPU, own
-# held-out / held-out renderers: engine defaults (dropout 0.1, 0.003) 64 / 60 %; dropout 0 with 0.006:
-# 69 / 66 %; dropout 0 with 0.012: 75 / 73 % (mean of three training seeds); and with the 8-channel
-# first stage: 76 / 74 % (bench/README.md: per-look figures, seed spread, what did not help).
-RECIPE: dict[str, str] = {"dropout": "0", "learning_rate": "0.012", "channels": "8,32,48,64"}
+# four times higher peak learning rate. bench/generalization.py at 200 s of training-thread CPU, own
+# held-out / held-out renderers: engine defaults (dropout 0.1, 0.003) 64 / 60 %; dropout 0 with
+# 0.006: 69 / 66 %; dropout 0 with 0.012: 76 / 73 %.
+RECIPE: dict[str, str] = {"dropout": "0", "learning_rate": "0.012"}
 
 
 def run_demo(
