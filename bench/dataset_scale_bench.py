@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from upload_bench import ACCESS_KEY, BUCKET, SECRET_KEY, start_server, tool  # noqa: E402
+from upload_bench import BUCKET, server_env, start_server, tool  # noqa: E402
 
 PNG_SIDE = (18, 16)  # 18x16 RGB noise: ~1 kB as a PNG
 
@@ -122,16 +122,7 @@ def main() -> None:
     data_bytes = sum(p.stat().st_size for p in data.rglob("*") if p.is_file())
     shutil.rmtree(work / "s3", ignore_errors=True)
     server, endpoint = start_server(work / "s3")
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "OCRBATCH_CACHE_DIR": str(work / "cache"),
-    }
-    env.pop("AWS_PROFILE", None)
+    env = server_env(endpoint, work / "cache")
     shutil.rmtree(work / "cache", ignore_errors=True)
     upload = [sys.executable, "-m", "ocrbatch", "upload", str(data), "--name", "scale", "--json", "--aws", "--s3-bucket", BUCKET]
     s5cmd = [tool("s5cmd"), "--endpoint-url", endpoint] if peer else None

@@ -33,6 +33,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from spot_drills import wait_until  # noqa: E402 - the drills' own polling, one copy
 
 NOTICE_S = 120
 STEP_LINE = re.compile(r"^\[(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d)\] ppocr INFO: epoch: \[\d+/\d+\], global_step: (\d+),", re.M)
@@ -44,16 +47,6 @@ def _read_json(path: Path) -> dict:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-
-
-def _wait(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 def _steps(text: str) -> list[tuple[float, int]]:
@@ -107,9 +100,9 @@ def run_drill(home: Path, dataset_uri: str, run: int, notice: bool, kill_after: 
     job = backend.submit(JobRequest(job_name=f"paddleocr-drill-{run}", spec=spec, queue="cpu"))
     record, log_file = backend.jobs_dir / job.job_id / "job.json", backend.jobs_dir / job.job_id / "log.txt"
 
-    _wait(lambda: log_file.exists() and _steps(log_file.read_text()), 900, "the first step")
+    wait_until(lambda: log_file.exists() and _steps(log_file.read_text()), 900, "the first step")
     time.sleep(kill_after)
-    pid = _wait(lambda: _read_json(record).get("trainer_pid"), 60, "trainer pid")
+    pid = wait_until(lambda: _read_json(record).get("trainer_pid"), 60, "trainer pid")
     killed_at = time.time()
     if notice:
         os.kill(pid, signal.SIGTERM)
@@ -121,7 +114,7 @@ def run_drill(home: Path, dataset_uri: str, run: int, notice: bool, kill_after: 
     else:
         _kill_all(pid)
 
-    final = _wait(lambda: (info := backend.describe(job.job_id)).done and info, 3600, "the job's end")
+    final = wait_until(lambda: (info := backend.describe(job.job_id)).done and info, 3600, "the job's end")
     first, _, second = log_file.read_text().partition("--- attempt 2 ---")
     before = [(t, s) for t, s in _steps(first) if t <= killed_at]
     position = before[-1][1] if before else 0

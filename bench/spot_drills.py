@@ -83,7 +83,8 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def _wait(condition, timeout: float, what: str):
+def wait_until(condition, timeout: float, what: str):
+    """The first truthy value of ``condition()``, polled every 50 ms; TimeoutError naming ``what``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -118,14 +119,14 @@ def run_drill(home: Path, engine: DrillEngine, dataset_uri: str, run: int, mode:
     run_dir = backend.store.root / layout.prefix
     record = backend.jobs_dir / job.job_id / "job.json"
 
-    progress = _wait(lambda: (p := _read_json(run_dir / "progress.json")) and p.get("step") and p, 900, "training")
+    progress = wait_until(lambda: (p := _read_json(run_dir / "progress.json")) and p.get("step") and p, 900, "training")
     steps_per_epoch = int(progress["steps_per_epoch"])
     started = time.monotonic()
     # A random point in the first few checkpoint intervals, but always before training ends: a kill
     # during export is not a drill of resuming training.
     eta = float(progress.get("eta_seconds") or 3.0 * checkpoint_every)
     time.sleep(rng.uniform(0.3, max(0.4, min(3.0 * checkpoint_every, 0.6 * eta))))
-    pid = _wait(lambda: _read_json(record).get("trainer_pid"), 60, "trainer pid")
+    pid = wait_until(lambda: _read_json(record).get("trainer_pid"), 60, "trainer pid")
     at_kill = _read_json(run_dir / "progress.json") or progress
     pointer = (_read_json(run_dir / "checkpoints" / "current.json") or {}).get("info") or {}
     # progress.json lags by up to its write interval; a checkpoint is proof of at least its position.
@@ -148,7 +149,7 @@ def run_drill(home: Path, engine: DrillEngine, dataset_uri: str, run: int, mode:
     except ProcessLookupError:
         pass  # it finished on its own first; counted as a kill with nothing to lose
 
-    final = _wait(lambda: (info := backend.describe(job.job_id)).done and info, 1800, "job end")
+    final = wait_until(lambda: (info := backend.describe(job.job_id)).done and info, 1800, "job end")
     final_progress = _read_json(run_dir / "progress.json") or {}
     resumed = final_progress.get("resumed_from")
     resumed_position = _position(resumed, steps_per_epoch) if resumed else 0

@@ -75,6 +75,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def server_env(endpoint: str, cache: Path) -> dict:
+    """The environment every tool gets to reach the loopback server: its keys, no profile, ocrbatch's
+    file-hash cache in ``cache``."""
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "OCRBATCH_CACHE_DIR": str(cache),
+    }
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
 def start_server(root: Path) -> tuple[subprocess.Popen, str]:
     (root / BUCKET).mkdir(parents=True)
     port = free_port()
@@ -129,16 +145,7 @@ def main() -> None:
     print(f"generating {args.files:,} images in {data} ...", file=sys.stderr)
     size = make_images(data, args.files)
     server, endpoint = start_server(work / "s3")
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "OCRBATCH_CACHE_DIR": str(work / "ocrbatch-cache"),  # cold: the first upload hashes everything
-    }
-    env.pop("AWS_PROFILE", None)
+    env = server_env(endpoint, work / "ocrbatch-cache")  # cold cache: the first upload hashes everything
     ocrbatch = [sys.executable, "-m", "ocrbatch"]
     target = ["--aws", "--s3-bucket", BUCKET]
     s5cmd = [tool("s5cmd"), "--endpoint-url", endpoint]
