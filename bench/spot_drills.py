@@ -60,7 +60,7 @@ class DrillResult:
     engine: str
     mode: str
     killed_after_s: float
-    position_at_kill: int  # optimizer steps done (epoch * steps_per_epoch + step) when killed
+    position_at_kill: int  # optimizer steps done (the global step) when killed
     resumed_from: int | None
     lost_steps: int
     lost_seconds: float  # training time between the resumed checkpoint and the kill
@@ -72,8 +72,10 @@ class DrillResult:
     within_bound: bool = field(default=False)
 
 
-def _position(values: dict, steps_per_epoch: int) -> int:
-    return int(values.get("epoch") or 0) * steps_per_epoch + int(values.get("step") or 0)
+def _position(values: dict) -> int:
+    """Optimizer steps done. Progress and checkpoints both give the global count; their epochs differ
+    (progress counts from 1, a checkpoint counts the epochs finished)."""
+    return int(values.get("global_step") or 0)
 
 
 def _read_json(path: Path) -> dict | None:
@@ -120,7 +122,6 @@ def run_drill(home: Path, engine: DrillEngine, dataset_uri: str, run: int, mode:
     record = backend.jobs_dir / job.job_id / "job.json"
 
     progress = wait_until(lambda: (p := _read_json(run_dir / "progress.json")) and p.get("step") and p, 900, "training")
-    steps_per_epoch = int(progress["steps_per_epoch"])
     started = time.monotonic()
     # A random point in the first few checkpoint intervals, but always before training ends: a kill
     # during export is not a drill of resuming training.
@@ -130,7 +131,7 @@ def run_drill(home: Path, engine: DrillEngine, dataset_uri: str, run: int, mode:
     at_kill = _read_json(run_dir / "progress.json") or progress
     pointer = (_read_json(run_dir / "checkpoints" / "current.json") or {}).get("info") or {}
     # progress.json lags by up to its write interval; a checkpoint is proof of at least its position.
-    position_at_kill = max(_position(at_kill, steps_per_epoch), _position(pointer, steps_per_epoch))
+    position_at_kill = max(_position(at_kill), _position(pointer))
     killed_after = time.monotonic() - started
     signal_to_exit = None
     try:
@@ -152,7 +153,7 @@ def run_drill(home: Path, engine: DrillEngine, dataset_uri: str, run: int, mode:
     final = wait_until(lambda: (info := backend.describe(job.job_id)).done and info, 1800, "job end")
     final_progress = _read_json(run_dir / "progress.json") or {}
     resumed = final_progress.get("resumed_from")
-    resumed_position = _position(resumed, steps_per_epoch) if resumed else 0
+    resumed_position = _position(resumed) if resumed else 0
     lost_steps = max(0, position_at_kill - resumed_position)
     per_step = (at_kill.get("elapsed_seconds") or 0) / max(1, position_at_kill)
     lost_seconds = round(lost_steps * per_step, 2)

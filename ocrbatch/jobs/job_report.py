@@ -75,7 +75,8 @@ def format_progress(progress: dict) -> str:
     if epoch is not None:
         parts.append(f"epoch {epoch}/{epochs}" if epochs else f"epoch {epoch}")
     if progress.get("step") is not None:
-        parts.append(f"step {progress['step']}")
+        per_epoch = progress.get("steps_per_epoch")
+        parts.append(f"step {progress['step']}/{per_epoch}" if per_epoch else f"step {progress['step']}")
     if progress.get("loss") is not None:
         parts.append(f"loss {progress['loss']:.4f}")
     if progress.get("accuracy") is not None:
@@ -106,9 +107,17 @@ def format_interruption(interruption: dict) -> str:
 
 
 def format_position(resumed: object) -> str:
-    if isinstance(resumed, dict):
-        return ", ".join(f"{key} {value}" for key, value in resumed.items())
-    return str(resumed)
+    """A checkpoint's position. Its epoch counts the epochs finished (progress counts from 1), so it
+    is said as such; the global step means the same on every engine."""
+    if not isinstance(resumed, dict) or resumed.get("epoch") is None:
+        return str(resumed)
+    done = int(resumed["epoch"])
+    parts = [f"{done} epoch{'' if done == 1 else 's'} done"]
+    if resumed.get("global_step") is not None:
+        parts.append(f"global step {resumed['global_step']}")
+    elif resumed.get("step"):
+        parts.append(f"step {resumed['step']}")
+    return ", ".join(parts)
 
 
 def format_duration(seconds: float) -> str:

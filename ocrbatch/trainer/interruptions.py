@@ -15,15 +15,13 @@ STOPPED_STATES = ("interrupted",)
 KILLED_STATES = ("starting", "fetching", "training", "exporting", "evaluating", "publishing")
 
 
-def position(values: dict | None, steps_per_epoch: int | None) -> int | None:
-    """Optimizer steps done at ``values`` (epoch, step), or None when the engine does not say."""
-    if not values or values.get("epoch") is None:
+def position(values: dict | None) -> int | None:
+    """Optimizer steps done at ``values`` (a progress report or a checkpoint's position), or None
+    when it does not say. Only the global count means the same in both: a progress report's epoch
+    counts from 1, a checkpoint's counts the epochs finished."""
+    if not values or values.get("global_step") is None:
         return None
-    if values.get("global_step") is not None:  # PaddleOCR counts steps across epochs
-        return int(values["global_step"])
-    if not steps_per_epoch:
-        return None if values.get("step") else int(values["epoch"])  # whole epochs only
-    return int(values["epoch"]) * int(steps_per_epoch) + int(values.get("step") or 0)
+    return int(values["global_step"])
 
 
 def cost_of_previous_attempt(previous: dict | None, resumed_from: dict | None) -> dict | None:
@@ -39,9 +37,8 @@ def cost_of_previous_attempt(previous: dict | None, resumed_from: dict | None) -
     if previous.get("epoch") is None:  # stopped before training started: nothing to lose
         record.update(lost_steps=0, lost_seconds=0.0)
         return record
-    steps_per_epoch = previous.get("steps_per_epoch")
-    reached = position(previous, steps_per_epoch)
-    restored = position(resumed_from, steps_per_epoch) if resumed_from else 0
+    reached = position(previous)
+    restored = position(resumed_from) if resumed_from else 0
     if reached is None or restored is None:
         return record
     lost = max(0, reached - restored)

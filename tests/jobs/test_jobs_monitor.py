@@ -78,7 +78,7 @@ def test_spot_reclaim_is_shown_as_such_then_the_retry_resumes_and_succeeds(tmp_p
         "terminated.); Batch retries it as attempt 2, resuming from the last checkpoint"
     ]
     assert "progress: training, epoch 2/10, step 80, loss 0.5000" in lines
-    assert "resumed from checkpoint: epoch 2, step 80" in lines
+    assert "resumed from checkpoint: 2 epochs done, step 80" in lines
     assert "progress: training, epoch 3/10, step 81, loss 0.4000, attempt 2" in lines
     assert "progress: succeeded, epoch 10/10, accuracy 97.0%, attempt 2" in lines
     assert lines.index("RUNNABLE") > lines.index("progress: training, epoch 2/10, step 80, loss 0.5000")

@@ -48,6 +48,8 @@ def test_pipeline_upload_submit_monitor_download_predict(dataset, home, tmp_path
 
     monitored = cli(home, "monitor", job_id)
     assert "SUCCEEDED" in monitored.stdout + monitored.stderr
+    # Epochs count from 1 on every engine: the finished 2-epoch run reads 2 of 2, not 1 of 2.
+    assert "progress: succeeded, epoch 2/2, step" in monitored.stdout
 
     listed = json.loads(cli(home, "list", "--json").stdout)
     assert any(job["job_id"] == job_id and job["status"] == "SUCCEEDED" for job in listed["jobs"])

@@ -116,6 +116,10 @@ def test_trains_and_exports_a_model_stock_paddleocr_loads(trained, seg7):
     assert (ctx.checkpoint_dir / "best.pdparams").exists() and (ctx.checkpoint_dir / "latest.pdopt").exists()
     last = recorder.reports[-1]
     assert {"epoch", "epochs", "step", "steps_per_epoch", "loss", "eta_seconds", "elapsed_seconds"} <= set(last)
+    # Progress counts epochs from 1, as PaddleOCR's does: the first step is in epoch 1, a finished run reads 3 of 3.
+    assert (recorder.reports[0]["epoch"], recorder.reports[0]["step"]) == (1, 1)
+    assert (last["epoch"], last["epochs"], last["step"]) == (3, 3, last["steps_per_epoch"])
+    assert last["global_step"] == 3 * last["steps_per_epoch"]
 
 
 @pytest.mark.slow
@@ -209,7 +213,7 @@ def test_a_cpu_budget_counts_the_training_threads_cpu_seconds(tmp_path, seg7):
 
 @pytest.mark.slow
 def test_a_stopped_run_checkpoints_and_resumes_from_the_same_step(tmp_path, seg7):
-    first = Recorder(stop_at=(1, 3))
+    first = Recorder(stop_at=(2, 3))  # progress counts epochs from 1: the 2nd epoch, its 3rd step
     ctx = make_context(tmp_path, seg7, first, epochs=2)
     with pytest.raises(Preempted):
         train(ctx)
@@ -223,7 +227,7 @@ def test_a_stopped_run_checkpoints_and_resumes_from_the_same_step(tmp_path, seg7
     result = train(make_context(tmp_path, seg7, second, epochs=2))
     steps_per_epoch = second.reports[0]["steps_per_epoch"]
     assert result.metrics["resumed_from"] == {"epoch": 1, "step": 3}
-    assert (second.reports[0]["epoch"], second.reports[0]["step"]) == (1, 4)  # the very next batch
+    assert (second.reports[0]["epoch"], second.reports[0]["step"]) == (2, 4)  # the very next batch
     assert result.metrics["global_step"] == 2 * steps_per_epoch  # nothing trained twice or skipped
     assert result.metrics["epochs"] == 2
     assert (ctx.export_dir / "inference.json").exists()

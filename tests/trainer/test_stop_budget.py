@@ -57,8 +57,8 @@ class StoppingEngine:
 
     def train(self, ctx):
         (ctx.checkpoint_dir / "latest.pdparams").write_bytes(b"one" * 1000)
-        ctx.on_checkpoint({"epoch": 1, "step": 0})
-        ctx.report(epoch=1, step=0, steps_per_epoch=10, elapsed_seconds=5.0)
+        ctx.on_checkpoint({"epoch": 1, "step": 0, "global_step": 10})
+        ctx.report(epoch=2, step=0, global_step=10, steps_per_epoch=10, elapsed_seconds=5.0)
         # Wait for checkpoint 1 to land, then make the link slow and "receive" SIGTERM.
         deadline = time.monotonic() + 10
         while not self.store.exists("runs/r/checkpoints/current.json") and time.monotonic() < deadline:
@@ -68,7 +68,7 @@ class StoppingEngine:
         while not ctx.stop_requested.is_set():
             time.sleep(0.01)
         (ctx.checkpoint_dir / "latest.pdparams").write_bytes(b"two" * 1000)
-        ctx.on_checkpoint({"epoch": 1, "step": 7})
+        ctx.on_checkpoint({"epoch": 1, "step": 7, "global_step": 17})
         raise Preempted()
 
 
@@ -95,7 +95,7 @@ def test_stop_checkpoint_is_uploaded_within_the_budget(tmp_path, monkeypatch):
     assert code == run_module.EXIT_PREEMPTED
     assert ended - stop.requested_at < 5
     pointer = json.loads(store.get_bytes("runs/r/checkpoints/current.json"))
-    assert pointer["info"] == {"epoch": 1, "step": 7}
+    assert pointer["info"] == {"epoch": 1, "step": 7, "global_step": 17}
     progress = json.loads(store.get_bytes("runs/r/progress.json"))
     assert progress["state"] == "interrupted" and "checkpoint saved" in progress["message"]
 
@@ -105,12 +105,13 @@ def test_upload_that_misses_the_budget_leaves_the_previous_checkpoint(tmp_path, 
     assert code == run_module.EXIT_PREEMPTED
     assert ended - stop.requested_at < 0.5 + 1.0  # it gave up on time rather than waiting for the upload
     pointer = json.loads(store.get_bytes("runs/r/checkpoints/current.json"))
-    assert pointer["info"] == {"epoch": 1, "step": 0}
+    assert pointer["info"] == {"epoch": 1, "step": 0, "global_step": 10}
     progress = json.loads(store.get_bytes("runs/r/progress.json"))
     assert "did not finish in time" in progress["message"]
     time.sleep(3.5)  # let the abandoned upload finish writing into the other slot
     resumed = CheckpointSync(store, "runs/r/checkpoints/", tmp_path / "resume")
-    assert resumed.restore()["info"] in ({"epoch": 1, "step": 0}, {"epoch": 1, "step": 7})
+    assert resumed.restore()["info"] in ({"epoch": 1, "step": 0, "global_step": 10},
+                                         {"epoch": 1, "step": 7, "global_step": 17})
     expected = b"one" * 1000 if resumed.current()["info"]["step"] == 0 else b"two" * 1000
     assert (resumed.local_dir / "latest.pdparams").read_bytes() == expected  # whole, never mixed
 
@@ -119,16 +120,17 @@ def test_upload_that_misses_the_budget_leaves_the_previous_checkpoint(tmp_path, 
 
 
 def test_stop_on_the_notice_costs_nothing():
-    previous = {"state": "interrupted", "attempt": 1, "epoch": 3, "step": 5, "steps_per_epoch": 10,
-                "elapsed_seconds": 70.0}
-    assert cost_of_previous_attempt(previous, {"epoch": 3, "step": 5}) == {
+    previous = {"state": "interrupted", "attempt": 1, "epoch": 4, "step": 5, "global_step": 35,
+                "steps_per_epoch": 10, "elapsed_seconds": 70.0}
+    assert cost_of_previous_attempt(previous, {"epoch": 3, "step": 5, "global_step": 35}) == {
         "attempt": 1, "notice": True, "lost_steps": 0, "lost_seconds": 0.0}
 
 
 def test_kill_without_notice_costs_the_training_since_the_checkpoint():
-    previous = {"state": "training", "attempt": 2, "epoch": 3, "step": 5, "steps_per_epoch": 10,
-                "elapsed_seconds": 70.0}  # 35 steps in 70 s: 2 s a step
-    cost = cost_of_previous_attempt(previous, {"epoch": 2, "step": 8})
+    # Progress says the 4th epoch (counted from 1); the checkpoint, 2 epochs finished and 8 steps.
+    previous = {"state": "training", "attempt": 2, "epoch": 4, "step": 5, "global_step": 35,
+                "steps_per_epoch": 10, "elapsed_seconds": 70.0}  # 35 steps in 70 s: 2 s a step
+    cost = cost_of_previous_attempt(previous, {"epoch": 2, "step": 8, "global_step": 28})
     assert cost == {"attempt": 2, "notice": False, "lost_steps": 7, "lost_seconds": 14.0}
     # No checkpoint at all: everything the attempt did is lost.
     assert cost_of_previous_attempt(previous, None)["lost_steps"] == 35
@@ -171,5 +173,5 @@ def test_retried_attempt_records_what_the_stop_cost(tmp_path, monkeypatch):
     assert run_module.run_training(spec, workdir=tmp_path / "w2", attempt=2) == run_module.EXIT_PREEMPTED
     progress = json.loads(store.get_bytes("runs/r/progress.json"))
     assert progress["attempt"] == 2
-    assert progress["resumed_from"] == {"epoch": 1, "step": 7}
+    assert progress["resumed_from"] == {"epoch": 1, "step": 7, "global_step": 17}
     assert progress["interruptions"] == [{"attempt": 1, "notice": True, "lost_steps": 0, "lost_seconds": 0.0}]

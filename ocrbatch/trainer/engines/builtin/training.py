@@ -44,6 +44,7 @@ from ocrbatch.trainer.engines.builtin.model import (
     count_parameters,
 )
 from ocrbatch.trainer.engines.builtin.settings import AUGMENT_BELOW, Settings
+from ocrbatch.trainer.progress import epoch_under_way
 
 
 def configure_cpu(threads: int) -> int:
@@ -269,7 +270,8 @@ class Trainer:
         extra = {"accuracy": accuracy} if accuracy is not None else {}
         has_best = state.best_epoch is not None and len(self.val.widths) > 0
         self.ctx.report(
-            epoch=state.epoch, epochs=self.epochs, step=state.step, steps_per_epoch=self.steps_per_epoch,
+            epoch=epoch_under_way(state.epoch, state.step), epochs=self.epochs, step=state.step,
+            steps_per_epoch=self.steps_per_epoch, global_step=state.global_step,
             loss=loss_value, best_accuracy=state.best_accuracy if has_best else None, eta_seconds=eta,
             elapsed_seconds=state.train_seconds, **extra,
         )
