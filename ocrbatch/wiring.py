@@ -134,6 +134,22 @@ class Wiring:
 
         return AwsBatchBackend(clients=self.aws, stack=self.stack, transfer_config=transfer_config)
 
+    @cached_property
+    def spot_prices(self):
+        """Spot prices of the target's region, the current ones cached under the home folder."""
+        from ocrbatch.jobs.pricing import SpotPrices
+
+        cache = self.target.home_dir / "cache" / "spot-prices.json"
+        return SpotPrices(self.aws("ec2"), region=self.aws.region, cache_file=cache)
+
+    @cached_property
+    def on_demand_prices(self):
+        import os
+
+        from ocrbatch.jobs.pricing import on_demand_prices
+
+        return on_demand_prices(self.aws.region, os.environ)
+
     @property
     def models_dir(self) -> Path:
         """Where models downloaded for ``predict --model JOB`` are kept, beside local state."""

@@ -8,6 +8,8 @@ Attach ``CliUserPolicyArn`` (a stack output) to a user, group or role. It allows
   describe and list (Batch has no resource-level permissions for those).
 - Logs: read the training log group. CloudFormation: describe this stack. SNS: list the alert topic's
   subscribers. Read-only doctor calls: EC2 subnets/routes/endpoints, Service Quotas, ECR images.
+- EC2 Spot price history: what `submit --dry-run` estimates and what `list`/`monitor` say a run cost
+  (priced on the client from the job's attempts, so the job role needs nothing for it).
 
 Not granted, on purpose: ``batch:RegisterJobDefinition`` (a new definition could name any role and
 image) and ``iam:PassRole`` (submitting with an existing definition passes no role: the definitions
@@ -42,6 +44,8 @@ UNSCOPED_READS = [
     "servicequotas:GetServiceQuota",
     "ecr:DescribeImages",
 ]
+# Spot prices are public figures of a region: the call takes no resource either.
+PRICE_READS = ["ec2:DescribeSpotPriceHistory"]
 
 
 class CliAccess(Construct):
@@ -97,6 +101,7 @@ class CliAccess(Construct):
                 sid="SeeWhoIsAlerted", actions=["sns:ListSubscriptionsByTopic"], resources=[alert_topic.topic_arn]
             ),
             iam.PolicyStatement(sid="DescribeForDoctorAndMonitor", actions=UNSCOPED_READS, resources=["*"]),
+            iam.PolicyStatement(sid="PriceRuns", actions=PRICE_READS, resources=["*"]),
         ]
         self.policy = iam.ManagedPolicy(
             self,

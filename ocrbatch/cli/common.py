@@ -45,6 +45,12 @@ def open_backend(target: Target) -> "JobBackend":
     return wire(target).backend
 
 
+def open_prices(target: Target) -> tuple:
+    """``(SpotPrices, OnDemandPrices)`` of the target's region; the seam the cost tests replace."""
+    wiring = wire(target)
+    return wiring.spot_prices, wiring.on_demand_prices
+
+
 def backend_flags(target: Target) -> str:
     """The flags that point another command at the same backend (for the hints we print)."""
     if target.local:

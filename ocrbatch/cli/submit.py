@@ -7,7 +7,7 @@ The seed's flags (``--training-data``, ``--s3-bucket``, ``--job-queue``, ``--job
 import json
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -19,6 +19,12 @@ from ocrbatch.cli.progress import ProgressBar
 from ocrbatch.cli.watch import job_monitor
 from ocrbatch.errors import BadInput, WaitTimedOut
 from ocrbatch.wiring import Target
+
+MaxHoursOpt = Annotated[
+    Optional[float],
+    typer.Option("--max-hours", help="AWS: stop each attempt after this many hours (Batch's job timeout); "
+                 "--dry-run prices this many hours."),
+]
 
 if TYPE_CHECKING:  # imported when a command trains, not on every command's start
     from ocrbatch.jobs.submission import TrainingOptions
@@ -36,12 +42,21 @@ def submit(
     training: "TrainingOptions",
     dataset: str | None,
     dataset_name: str | None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print exactly what would be submitted; submit nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print exactly what would be submitted and what it may cost; submit nothing.")
+    ] = False,
+    max_hours: MaxHoursOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Start a training job on a dataset version (a folder is uploaded first)."""
+    from dataclasses import replace
+
     from ocrbatch.jobs.submission import SubmitUnanswered, newest_dataset, plan_run, resolve_dataset, submit_run
 
+    if max_hours is not None and target.local:
+        raise BadInput("--max-hours is the time limit of an AWS Batch job; a local job has none "
+                       "(the builtin engine's --set max_train_seconds=S limits its training)")
+    training = replace(training, max_hours=max_hours)
     backend = common.open_backend(target)
     store = backend.store
     if not dataset:
@@ -79,11 +94,14 @@ def submit(
         kwargs_of = getattr(backend, "submit_job_kwargs", None)
         if kwargs_of:
             plan["submit_job"] = kwargs_of(run.request)
+        plan["estimate"] = _estimate(target, backend, run.request)
         if json_output:
             common.emit_json(plan)
         else:
             common.info(f"would submit on the {backend.name} backend (dry run, nothing submitted):")
             typer.echo(json.dumps(plan.get("submit_job") or plan, indent=2, sort_keys=True))
+            for line in describe_estimate(plan["estimate"]):
+                typer.echo(line)
         return
 
     try:
@@ -109,6 +127,50 @@ def submit(
         common.info(f"submitted {job.job_name} to queue {queue}; run {run.run_uri}")
         common.info(f"follow it: ocrbatch monitor {job.job_id}{common.backend_flags(target)}")
         typer.echo(job.job_id)
+
+
+def _estimate(target: Target, backend, request) -> dict:
+    """What the run may cost: priced on AWS; a local run uses no cloud GPU."""
+    if backend.name != "aws":
+        return {"backend": backend.name, "usd_low": 0.0, "usd_high": 0.0, "note": "local run: no cloud GPU, no cost"}
+    from ocrbatch.jobs.costs import estimate_submission
+
+    spot, on_demand = common.open_prices(target)
+    return {"backend": backend.name, **estimate_submission(backend, request, spot=spot, on_demand=on_demand).to_json()}
+
+
+def describe_estimate(data: dict) -> list[str]:
+    """Human lines for an estimate's JSON (also used by `sweep --dry-run`, times its children)."""
+    if data.get("backend") != "aws":
+        return [f"cost: none ({data.get('note')})"]
+    lines = [f"estimate in {data['region']}: hours {_hours(data['hours'])} ({data['hours_basis']})"]
+    table = [("  INSTANCE TYPE", "LIFECYCLE", "GPUS", "SPOT $/H NOW", "ON-DEMAND $/H")]
+    for row in data["instance_types"]:
+        spot = "-" if row["spot_low"] is None else (
+            f"{row['spot_low']:.4f}" if row["spot_low"] == row["spot_high"] else f"{row['spot_low']:.4f}-{row['spot_high']:.4f}")
+        table.append((f"  {row['instance_type']}", row["lifecycle"], "?" if row["gpus"] is None else str(row["gpus"]),
+                      spot, "?" if row["on_demand"] is None else f"{row['on_demand']:.3f}"))
+    lines += _rows(table)
+    low, high = data["usd_per_hour_low"], data["usd_per_hour_high"]
+    if low is None or high is None:
+        lines.append("may cost: unknown (no price for any instance type the queue may use)")
+    elif data["usd_low"] is None:
+        lines.append(f"may cost: ${low:.4f} to ${high:.4f} per hour (pass --max-hours to price a run)")
+    else:
+        lines.append(f"may cost: ${data['usd_low']:.2f} to ${data['usd_high']:.2f} "
+                     f"(${low:.4f} to ${high:.4f} per hour x {_hours(data['hours'])} h)")
+    lines.append(f"on-demand prices: {data['on_demand_source']}")
+    lines += [f"note: {note}" for note in data["notes"]]
+    return lines
+
+
+def _hours(hours: float | None) -> str:
+    return "?" if hours is None else f"{hours:g}"
+
+
+def _rows(table: list[tuple]) -> list[str]:
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in table]
 
 
 @acts_on_target(batch=True)

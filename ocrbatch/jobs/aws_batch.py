@@ -80,7 +80,7 @@ class AwsBatchBackend:
         tags = {"ocrbatch:engine": request.spec.engine, "ocrbatch:task": request.spec.task}
         if run_id:
             tags[TAG_RUN_ID] = run_id
-        return {
+        kwargs = {
             "jobName": request.job_name,
             "jobQueue": queue,
             "jobDefinition": definition,
@@ -88,6 +88,9 @@ class AwsBatchBackend:
             "tags": tags,
             "propagateTags": True,
         }
+        if request.max_hours is not None:
+            kwargs["timeout"] = {"attemptDurationSeconds": round(request.max_hours * 3600)}
+        return kwargs
 
     def submit(self, request: JobRequest) -> JobInfo:
         kwargs = self.submit_job_kwargs(request)

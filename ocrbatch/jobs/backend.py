@@ -41,6 +41,7 @@ class JobRequest:
     gpus: int = 1  # >1 selects the multi-GPU job definition on AWS
     job_definition: str | None = None  # explicit override (seed flag --job-definition)
     job_queue: str | None = None  # explicit override (seed flag --job-queue)
+    max_hours: float | None = None  # each attempt's time limit (Batch's job timeout); None: the definition's
 
 
 @dataclass(frozen=True)

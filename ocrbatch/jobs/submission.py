@@ -42,6 +42,11 @@ class TrainingOptions:
     job_name: str | None = None
     job_queue: str | None = None
     job_definition: str | None = None
+    max_hours: float | None = None  # each attempt's time limit on AWS, and the hours an estimate prices
+
+
+# Batch's shortest job timeout is 60 s.
+MIN_MAX_HOURS = 60 / 3600
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,9 @@ def plan_run(
             "'-' and '_' (128 at most)"
         )
     check_placement(options.queue, options.gpus)
+    if options.max_hours is not None and not options.max_hours >= MIN_MAX_HOURS:
+        raise BadInput(f"--max-hours must be at least {MIN_MAX_HOURS:.4f} (60 s, Batch's shortest timeout), "
+                       f"got {options.max_hours:g}")
     run_id = new_run_id(job_name, now=now)
     run_uri = store.uri(RunLayout(run_id).prefix)
     spec = TrainingSpec(
@@ -150,6 +158,7 @@ def plan_run(
         gpus=options.gpus,
         job_definition=options.job_definition,
         job_queue=options.job_queue,
+        max_hours=options.max_hours,
     )
     return PlannedRun(run_id=run_id, run_uri=run_uri, dataset_uri=dataset_uri, request=request)
 

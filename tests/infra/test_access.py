@@ -59,3 +59,10 @@ def test_only_reads_are_unscoped(platform):
     for statement in policy_statements(platform).values():
         if statement["Resource"] == "*":
             assert all(a.split(":")[1].startswith(("Describe", "List", "Get")) for a in actions(statement))
+
+
+def test_runs_can_be_priced_and_nothing_more(platform):
+    price = policy_statements(platform)["PriceRuns"]
+    assert actions(price) == {"ec2:DescribeSpotPriceHistory"} and price["Resource"] == "*"
+    granted = {a for s in policy_statements(platform).values() for a in actions(s)}
+    assert not {a for a in granted if a.startswith("pricing:")}, "on-demand prices come from a table, not the Pricing API"
