@@ -9,6 +9,8 @@
         progress.json                                     live progress, rewritten by the trainer
         checkpoints/                                      Spot-safe checkpoints, synced as written
         model/                                            the published artifact (manifest.json last)
+    runs/<sweep_id>/sweep.json                            a sweep: every child's settings (children's
+    runs/<sweep_id>-<index>/                              runs sit beside it, one full run each)
 
 The job role may read ``datasets/`` and write ``runs/``; the IAM policy in ``stacks`` is built from
 these same prefixes, so the two cannot drift apart.
@@ -27,6 +29,7 @@ METRICS_NAME = "metrics.json"  # in a model folder: accuracy and the other held-
 DATASET_RECORD_NAME = "dataset.json"  # in a model folder: the dataset version and spec it was trained on
 PROGRESS_NAME = "progress.json"
 RUN_SPEC_NAME = "run.json"
+SWEEP_MANIFEST_NAME = "sweep.json"
 CHECKPOINTS_DIR = "checkpoints/"
 MODEL_DIR = "model/"
 VERSIONS_DIR = "versions/"
@@ -75,6 +78,35 @@ class RunLayout:
     @property
     def model_metrics(self) -> str:
         return self.model + METRICS_NAME
+
+
+@dataclass(frozen=True)
+class SweepLayout:
+    """Keys of one sweep: its manifest in ``runs/<sweep_id>/`` and its children's runs beside it."""
+
+    sweep_id: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{RUNS_PREFIX}{self.sweep_id}/"
+
+    @property
+    def manifest(self) -> str:
+        return self.prefix + SWEEP_MANIFEST_NAME
+
+    def child(self, index: int) -> RunLayout:
+        return RunLayout(child_run_id(self.sweep_id, index))
+
+
+def child_run_id(sweep_id: str, index: int) -> str:
+    return f"{sweep_id}-{index}"
+
+
+def child_location(sweep_location: str, index: int) -> str:
+    """A sweep child's run folder from the sweep's, as a key or a URI: ``.../runs/<sweep_id>/`` ->
+    ``.../runs/<sweep_id>-<index>/``. Batch gives every child the same environment, so a child's
+    folder is derived from its index rather than carried."""
+    return f"{sweep_location.rstrip('/')}-{index}/"
 
 
 def dataset_prefix(name: str) -> str:

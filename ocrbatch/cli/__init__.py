@@ -6,7 +6,7 @@ flat (`ocrbatch upload`, `ocrbatch submit`, ...) as the users' scripts expect:
     datasets.py  upload, validate, datasets, fetch      submit.py   submit, pipeline
     synth.py     synth                                  watch.py    monitor, logs
     doctor.py    doctor                                 jobs.py     list, cancel, download
-    demo.py      demo, predict
+    demo.py      demo, predict                          sweep.py    sweep, sweep results
 
 ``options.py`` defines the shared options once (``@acts_on_target`` adds the flags that say where a
 command acts and hands it the resolved target), ``progress.py`` is the one progress renderer, and
@@ -21,7 +21,7 @@ import gc
 
 import typer
 
-from ocrbatch.cli import common, datasets, demo, doctor, jobs, submit, synth, watch
+from ocrbatch.cli import common, datasets, demo, doctor, jobs, submit, sweep, synth, watch
 
 app = typer.Typer(
     name="ocrbatch",
@@ -38,6 +38,7 @@ for group in (datasets, synth, submit, watch, jobs, doctor, demo):
     group.register(app)
 for registered in app.registered_commands:  # errors are handled here, once, for every command
     registered.callback = common.one_line_errors(registered.callback)
+sweep.register(app)  # a command group: it handles its commands' errors the same way itself
 
 
 def main() -> None:

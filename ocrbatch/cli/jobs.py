@@ -4,7 +4,7 @@ A thin shell over ``ocrbatch.jobs``; ``submit``/``pipeline`` live in ``submit.py
 ``monitor``/``logs`` in ``watch.py``. Results on stdout, hints on stderr.
 """
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -24,34 +24,56 @@ def register(app: typer.Typer) -> None:
 @acts_on_target(batch=True)
 def list_jobs(
     target: Target,
+    sweep: Annotated[
+        Optional[str], typer.Argument(help="A sweep's job id: list its children.", show_default=False)
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Most recent jobs to show.", min=1)] = 20,
+    expand: Annotated[bool, typer.Option("--expand", help="Also list each sweep's children under it.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Recent jobs with status, age, dataset, accuracy, and Spot reclaims with the training they cost."""
+    """Recent jobs with status, age, dataset, accuracy, and Spot reclaims with the training they cost.
+    A sweep is one row (its children's states and its best accuracy); --expand or `list SWEEP` shows them."""
     from ocrbatch.jobs.job_report import format_duration, reclaim_cost
-    from ocrbatch.jobs.runs import read_progress, run_accuracy, run_id_from_uri, store_of
+    from ocrbatch.jobs.runs import read_progress, resolve_job, run_accuracy, run_id_from_uri, store_of
 
     backend = common.open_backend(target)
     store = store_of(backend)
     now = common.clock()
+    if sweep:
+        parent = resolve_job(backend, sweep)
+        if not parent.is_sweep:
+            raise BadInput(f"job {parent.job_id} is not a sweep; `ocrbatch list` lists jobs")
+        jobs, expand = [parent], True
+    else:
+        jobs = backend.list_jobs(limit=limit)
     rows = []
-    for info in backend.list_jobs(limit=limit):
-        rows.append(
-            {
-                "job_id": info.job_id,
-                "job_name": info.job_name,
-                "status": info.status,
-                "status_reason": info.status_reason,
-                "queue": info.queue,
-                "created_at": info.created_at,
-                "age_seconds": round(now - info.created_at, 1) if info.created_at else None,
-                "dataset": info.dataset,
-                "run_id": run_id_from_uri(info.output),
-                "accuracy": run_accuracy(store, info),
-                # progress.json is read only for jobs that were reclaimed
-                **reclaim_cost(info, read_progress(store, info) if "reclaimed" in info.attempt_ends() else None),
-            }
-        )
+    for info in jobs:
+        row = {
+            "job_id": info.job_id,
+            "job_name": info.job_name,
+            "status": info.status,
+            "status_reason": info.status_reason,
+            "queue": info.queue,
+            "created_at": info.created_at,
+            "age_seconds": round(now - info.created_at, 1) if info.created_at else None,
+            "dataset": info.dataset,
+            "run_id": run_id_from_uri(info.output),
+        }
+        if info.is_sweep:
+            from ocrbatch.cli.sweep import sweep_rows
+
+            summary, children = sweep_rows(backend, info)
+            best = summary["best"]
+            row.update(sweep_size=summary["size"], children_by_status=summary["counts"],
+                       accuracy=best["accuracy"] if best else None, best_child=best["job_id"] if best else None,
+                       reclaims=0, lost_training_seconds=None)
+            if expand:
+                row["children"] = children
+        else:
+            row["accuracy"] = run_accuracy(store, info)
+            # progress.json is read only for jobs that were reclaimed
+            row.update(reclaim_cost(info, read_progress(store, info) if "reclaimed" in info.attempt_ends() else None))
+        rows.append(row)
     if json_output:
         common.emit_json({"backend": backend.name, "jobs": rows})
         return
@@ -60,17 +82,25 @@ def list_jobs(
         return
     table = [("JOB ID", "NAME", "STATUS", "AGE", "DATASET", "ACCURACY", "RECLAIMS")]
     for row in rows:
+        status = row["status"]
+        if "sweep_size" in row:
+            done = sum(row["children_by_status"].get(state, 0) for state in ("SUCCEEDED", "FAILED"))
+            status += f" sweep {done}/{row['sweep_size']}"
         table.append(
             (
                 row["job_id"],
                 row["job_name"],
-                row["status"],
+                status,
                 format_duration(row["age_seconds"]) if row["age_seconds"] is not None else "-",
                 _short_dataset(row["dataset"]),
                 f"{row['accuracy']:.1%}" if row["accuracy"] is not None else "-",
-                _reclaims(row),
+                _reclaims(row) if "sweep_size" not in row else "-",
             )
         )
+        for child in row.get("children", []):
+            accuracy = f"{child['accuracy']:.1%}" if child["accuracy"] is not None else "-"
+            settings = " ".join(f"{key}={value}" for key, value in child["settings"].items())
+            table.append((f"  {child['job_id']}", f"  {settings}", child["status"], "", "", accuracy, ""))
     common.print_table(table)
 
 
@@ -103,7 +133,7 @@ def cancel(
     reason: Annotated[str, typer.Option("--reason", help="Recorded on the job.")] = "cancelled with ocrbatch cancel",
     json_output: JsonOpt = False,
 ) -> None:
-    """Cancel a waiting job or terminate a running one (its trainer saves a checkpoint first)."""
+    """Cancel a waiting job or terminate a running one (its trainer saves a checkpoint first); a sweep: all its children."""
     from ocrbatch.jobs.backend import CANCELLABLE_STATES
     from ocrbatch.jobs.runs import resolve_job
 
@@ -121,7 +151,11 @@ def cancel(
         )
     else:
         backend.cancel(before.job_id, reason)
-        if before.status in CANCELLABLE_STATES:
+        if before.is_sweep:
+            action = "cancel-sweep"
+            message = (f"cancelling sweep {before.job_id}: every child still waiting is withdrawn, every running one "
+                       "terminated (its trainer saves a checkpoint first); they end as FAILED")
+        elif before.status in CANCELLABLE_STATES:
             action, message = "cancel", f"cancelled job {before.job_id} (it was {before.status})"
         else:
             action = "terminate"
@@ -137,6 +171,7 @@ def download(
     target: Target,
     job: str,
     output_dir: OutputDirOpt = None,
+    best: Annotated[bool, typer.Option("--best", help="A sweep: the model of its most accurate child.")] = False,
     force: ForceOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -147,7 +182,20 @@ def download(
         raise BadInput("--output-dir is required: the folder to write the model to")
     backend = common.open_backend(target)
     current = resolve_job(backend, job)
-    if job == "latest" and current.status != "SUCCEEDED":
+    if best != current.is_sweep:
+        raise BadInput(
+            f"job {current.job_id} is a sweep of {current.array_size}: --best takes its most accurate child's model, "
+            f"or name one child ({current.job_id}:INDEX)" if current.is_sweep
+            else f"--best picks a sweep's winner; job {current.job_id} is not a sweep"
+        )
+    if best:
+        from ocrbatch.jobs.runs import store_of
+        from ocrbatch.jobs.sweeps import best_child, child_results, open_sweep
+
+        opened = open_sweep(backend, current.job_id)
+        current = best_child(opened, child_results(store_of(backend), opened))
+        common.info(f"the best child of sweep {opened.job.job_id} is {current.job_id}")
+    elif job == "latest" and current.status != "SUCCEEDED":
         # `latest` is the newest job for monitor and logs; a model only comes from a succeeded one.
         newest = current
         current = resolve_job(backend, job, succeeded=True)

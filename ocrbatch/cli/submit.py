@@ -51,33 +51,15 @@ def submit(
     """Start a training job on a dataset version (a folder is uploaded first)."""
     from dataclasses import replace
 
-    from ocrbatch.jobs.submission import SubmitUnanswered, newest_dataset, plan_run, resolve_dataset, submit_run
+    from ocrbatch.jobs.submission import SubmitUnanswered, plan_run, submit_run
 
     if max_hours is not None and target.local:
         raise BadInput("--max-hours is the time limit of an AWS Batch job; a local job has none "
                        "(the builtin engine's --set max_train_seconds=S limits its training)")
     training = replace(training, max_hours=max_hours)
     backend = common.open_backend(target)
-    store = backend.store
-    if not dataset:
-        version = newest_dataset(store)
-        common.info(f"no --dataset given: using the newest dataset version, {version.uri}")
-        dataset_uri, dataset_task = version.uri, getattr(version, "task", None)
-    elif dry_run and Path(dataset).expanduser().is_dir():
-        # Nothing is uploaded in a dry run: show where the folder's version would go.
-        from ocrbatch.layout import DatasetLayout
-
-        name = dataset_name or Path(dataset).expanduser().resolve().name
-        dataset_uri, dataset_task = store.uri(DatasetLayout(name).version("<published-on-submit>")), None
-    else:
-        with ProgressBar() as bar:
-            version = resolve_dataset(
-                store, dataset, name=dataset_name, task=training.task,
-                on_publish=lambda folder: common.info(f"uploading {folder} to {store.uri()} ..."),
-                progress=bar,
-            )
-        dataset_uri, dataset_task = version.uri, getattr(version, "task", None)
-    run = plan_run(store, dataset_uri, training, dataset_task=dataset_task)
+    dataset_uri, dataset_task = chosen_dataset(backend, training, dataset, dataset_name, dry_run=dry_run)
+    run = plan_run(backend.store, dataset_uri, training, dataset_task=dataset_task)
 
     if dry_run:
         plan = {
@@ -171,6 +153,33 @@ def _hours(hours: float | None) -> str:
 def _rows(table: list[tuple]) -> list[str]:
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in table]
+
+
+def chosen_dataset(
+    backend, training: "TrainingOptions", dataset: str | None, dataset_name: str | None, *, dry_run: bool
+) -> tuple[str, str | None]:
+    """The dataset version a training command uses (URI and task): the one named, a folder's (published
+    first, except in a dry run), or the newest one."""
+    from ocrbatch.jobs.submission import newest_dataset, resolve_dataset
+
+    store = backend.store
+    if not dataset:
+        version = newest_dataset(store)
+        common.info(f"no --dataset given: using the newest dataset version, {version.uri}")
+        return version.uri, getattr(version, "task", None)
+    if dry_run and Path(dataset).expanduser().is_dir():
+        # Nothing is uploaded in a dry run: show where the folder's version would go.
+        from ocrbatch.layout import DatasetLayout
+
+        name = dataset_name or Path(dataset).expanduser().resolve().name
+        return store.uri(DatasetLayout(name).version("<published-on-submit>")), None
+    with ProgressBar() as bar:
+        version = resolve_dataset(
+            store, dataset, name=dataset_name, task=training.task,
+            on_publish=lambda folder: common.info(f"uploading {folder} to {store.uri()} ..."),
+            progress=bar,
+        )
+    return version.uri, getattr(version, "task", None)
 
 
 @acts_on_target(batch=True)

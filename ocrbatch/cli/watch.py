@@ -50,7 +50,8 @@ def monitor(
     timeout: TimeoutOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Follow a job to its end (exit 0 SUCCEEDED, 1 FAILED, 124 --timeout). Ctrl-C detaches; the job keeps running."""
+    """Follow a job to its end (exit 0 SUCCEEDED, 1 FAILED, 124 --timeout). Ctrl-C detaches; the job keeps running.
+    A sweep: its children's states, the best so far and the failed ones (--json: each child)."""
     from ocrbatch.jobs.monitor import NoAnswerInTime, PollSettings, call_within
     from ocrbatch.jobs.runs import resolve_job
 
@@ -69,6 +70,11 @@ def monitor(
         detail = ("no answer from AWS while looking the job up: check the network or proxy, the region (--region) "
                   "and AWS_ENDPOINT_URL")
         raise WaitTimedOut(job, "not known yet", timeout_s, detail=detail) from None
+    if current.is_sweep:
+        from ocrbatch.cli.sweep import monitor_sweep
+
+        left = None if timeout_s is None else max(timeout_s - (time.monotonic() - started), 0)
+        return monitor_sweep(backend, current, target, once=once, timeout_s=left, json_output=json_output)
     if not once:
         try:
             left = None if timeout_s is None else max(timeout_s - (time.monotonic() - started), 0)
@@ -106,13 +112,16 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until the job ends.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Print a job's log (the current attempt's stream)."""
+    """Print a job's log (the current attempt's stream); a sweep's child: SWEEP:INDEX."""
     from ocrbatch.jobs.runs import resolve_job
 
     if follow and json_output:
         raise BadInput("--follow streams text lines; use --json without --follow")
     backend = common.open_backend(target)
     current = resolve_job(backend, job)
+    if current.is_sweep:
+        raise BadInput(f"job {current.job_id} is a sweep of {current.array_size}: each child has its own log, "
+                       f"e.g. ocrbatch logs {current.job_id}:0{common.backend_flags(target)}")
     collected: list[str] = []
 
     def take(lines: list[str]) -> None:

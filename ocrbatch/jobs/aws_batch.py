@@ -15,6 +15,7 @@ from typing import Callable
 from ocrbatch.errors import NotFound
 from ocrbatch.jobs.backend import ACTIVE_STATES, CANCELLABLE_STATES, Attempt, JobInfo, JobRequest, check_placement
 from ocrbatch.jobs.stack import StackResources
+from ocrbatch.layout import child_location
 from ocrbatch.storage import S3Store
 from ocrbatch.trainer.spec import ENV_PREFIX
 
@@ -90,19 +91,25 @@ class AwsBatchBackend:
         }
         if request.max_hours is not None:
             kwargs["timeout"] = {"attemptDurationSeconds": round(request.max_hours * 3600)}
+        if request.array_size and request.array_size > 1:  # Batch's arrays have 2 to 10,000 children
+            kwargs["arrayProperties"] = {"size": request.array_size}
         return kwargs
 
     def submit(self, request: JobRequest) -> JobInfo:
         kwargs = self.submit_job_kwargs(request)
         response = self.batch.submit_job(**kwargs)
+        array_size = kwargs.get("arrayProperties", {}).get("size")
         return JobInfo(
             job_id=response["jobId"],
             job_name=response.get("jobName", request.job_name),
             status="SUBMITTED",
             created_at=self.clock(),
             queue=_short_name(kwargs["jobQueue"]),
-            output=request.spec.output,
+            output=_output_of(request.spec.output, request.spec.sweep, array_size, None),
             dataset=request.spec.dataset,
+            array_size=array_size,
+            array_index=0 if request.spec.sweep and not array_size else None,
+            sweep=request.spec.sweep,
         )
 
     # --- read -----------------------------------------------------------------------------
@@ -126,7 +133,8 @@ class AwsBatchBackend:
             pages = paginator.paginate(jobQueue=queue, filters=[{"name": "AFTER_CREATED_AT", "values": [since]}])
             for page in pages:
                 for summary in page.get("jobSummaryList", []):
-                    ids[summary["jobId"]] = summary.get("createdAt", 0)
+                    if ":" not in summary["jobId"]:  # a sweep is one row: its parent (its children: children())
+                        ids[summary["jobId"]] = summary.get("createdAt", 0)
         newest = sorted(ids, key=lambda job_id: ids[job_id], reverse=True)[:limit]
         jobs = []
         for start in range(0, len(newest), 100):  # describe_jobs takes 100 ids at most
@@ -134,11 +142,28 @@ class AwsBatchBackend:
         infos = [job_info(job) for job in jobs]
         return sorted(infos, key=lambda info: info.created_at or 0, reverse=True)
 
+    def children(self, job_id: str) -> list[JobInfo]:
+        """A sweep's children from ListJobs (100 a page): their states and reasons, not their attempts."""
+        parent = self.describe(job_id)
+        if not parent.is_sweep:
+            return [parent] if parent.sweep else []
+        children = []
+        for page in self.batch.get_paginator("list_jobs").paginate(arrayJobId=parent.job_id):
+            children.extend(_child_info(summary, parent) for summary in page.get("jobSummaryList", []))
+        return sorted(children, key=lambda child: child.array_index or 0)
+
     # --- cancel ---------------------------------------------------------------------------
 
     def cancel(self, job_id: str, reason: str) -> JobInfo:
         job = self.describe(job_id)
-        if job.status in CANCELLABLE_STATES:
+        if job.is_sweep and job.status in ACTIVE_STATES:
+            # Cancelling the parent withdraws every waiting child; started ones are terminated one by
+            # one, as a single job would be, so their trainers checkpoint first.
+            self.batch.cancel_job(jobId=job_id, reason=reason)
+            for child in self.children(job_id):
+                if child.status in ACTIVE_STATES and child.status not in CANCELLABLE_STATES:
+                    self.batch.terminate_job(jobId=child.job_id, reason=reason)
+        elif job.status in CANCELLABLE_STATES:
             self.batch.cancel_job(jobId=job_id, reason=reason)
         elif job.status in ACTIVE_STATES:
             self.batch.terminate_job(jobId=job_id, reason=reason)
@@ -192,6 +217,12 @@ def job_info(job: dict) -> JobInfo:
     """Batch's describe_jobs entry -> JobInfo (times in epoch seconds)."""
     container = job.get("container") or {}
     environment = {item["name"]: item.get("value") for item in container.get("environment", [])}
+    array = job.get("arrayProperties") or {}
+    sweep = environment.get(ENV_PREFIX + "SWEEP")
+    array_size = array.get("size")
+    array_index = array.get("index", _index_in_id(job["jobId"]))
+    if array_index is None and sweep and not array_size:
+        array_index = 0  # a one-child sweep: a plain job (Batch has no array of one)
     attempts = tuple(
         Attempt(
             started_at=_seconds(attempt.get("startedAt")),
@@ -213,11 +244,49 @@ def job_info(job: dict) -> JobInfo:
         started_at=_seconds(job.get("startedAt")),
         stopped_at=_seconds(job.get("stoppedAt")),
         queue=_short_name(job.get("jobQueue")),
-        output=environment.get(ENV_PREFIX + "OUTPUT"),
+        output=_output_of(environment.get(ENV_PREFIX + "OUTPUT"), sweep, array_size, array_index),
         dataset=environment.get(ENV_PREFIX + "DATASET"),
         attempts=attempts,
         log_stream=container.get("logStreamName"),
+        array_size=array_size,
+        array_index=array_index,
+        child_counts={state: count for state, count in (array.get("statusSummary") or {}).items() if count} if array_size else None,
+        sweep=sweep,
     )
+
+
+def _child_info(summary: dict, parent: JobInfo) -> JobInfo:
+    """A ListJobs summary of a sweep's child -> JobInfo (no attempts: describe the child for those)."""
+    container = summary.get("container") or {}
+    index = (summary.get("arrayProperties") or {}).get("index", _index_in_id(summary["jobId"]))
+    return JobInfo(
+        job_id=summary["jobId"],
+        job_name=summary.get("jobName", parent.job_name),
+        status=summary.get("status", "SUBMITTED"),
+        status_reason=summary.get("statusReason") or container.get("reason"),
+        created_at=_seconds(summary.get("createdAt")),
+        started_at=_seconds(summary.get("startedAt")),
+        stopped_at=_seconds(summary.get("stoppedAt")),
+        queue=parent.queue,
+        output=child_location(parent.output, index) if parent.output and index is not None else None,
+        dataset=parent.dataset,
+        array_index=index,
+        sweep=parent.sweep,
+    )
+
+
+def _index_in_id(job_id: str) -> int | None:
+    """Batch names an array job's children ``<parent id>:<index>``."""
+    _parent, sep, index = job_id.rpartition(":")
+    return int(index) if sep and index.isdigit() else None
+
+
+def _output_of(output: str | None, sweep: str | None, array_size: int | None, array_index: int | None) -> str | None:
+    """Where a job's run is: a sweep's child trains in its own folder beside the sweep's (the
+    parent's output is the sweep's folder, which holds its manifest)."""
+    if not output or not sweep or array_size:
+        return output
+    return child_location(output, array_index or 0)
 
 
 def _seconds(millis) -> float | None:

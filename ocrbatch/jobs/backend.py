@@ -42,6 +42,8 @@ class JobRequest:
     job_definition: str | None = None  # explicit override (seed flag --job-definition)
     job_queue: str | None = None  # explicit override (seed flag --job-queue)
     max_hours: float | None = None  # each attempt's time limit (Batch's job timeout); None: the definition's
+    array_size: int | None = None  # a sweep: this many children (2 or more: Batch's array job)
+    slots: int = 1  # local mode: how many of a sweep's children may train at once
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,18 @@ class JobInfo:
     attempts: tuple[Attempt, ...] = field(default_factory=tuple)
     log_stream: str | None = None  # current attempt's stream, once it exists
     cancel_requested: bool = False  # a cancel was asked for and the job is still stopping (local mode knows)
+    array_size: int | None = None  # a sweep's parent job: how many children it has
+    array_index: int | None = None  # a sweep's child: its index
+    child_counts: dict[str, int] | None = None  # a sweep's parent: its children per state, when known
+    sweep: str | None = None  # a sweep's jobs (parent and children): the sweep manifest's URI
 
     @property
     def done(self) -> bool:
         return self.status in FINAL_STATES
+
+    @property
+    def is_sweep(self) -> bool:
+        return self.array_size is not None
 
     def attempt_ends(self) -> list[str]:
         """How each attempt ended: "succeeded", "failed", "reclaimed" (its host went away, or the Spot
@@ -120,7 +130,13 @@ class JobBackend(Protocol):
 
     def list_jobs(self, *, limit: int = 50) -> list[JobInfo]: ...
 
-    def cancel(self, job_id: str, reason: str) -> JobInfo: ...
+    def cancel(self, job_id: str, reason: str) -> JobInfo:
+        """Cancel a waiting job, terminate a running one; a sweep's parent: every child of it."""
+        ...
+
+    def children(self, job_id: str) -> list[JobInfo]:
+        """A sweep's children (its parent job's id), in index order."""
+        ...
 
     def log_events(self, job_id: str, *, start_from: str | None = None) -> tuple[list[str], str | None]:
         """New log lines of the job's current attempt since ``start_from`` and the token to continue

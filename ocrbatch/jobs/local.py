@@ -10,8 +10,10 @@ watched, cancelled or downloaded by another:
     <home>/jobs/<job_id>/runner.lock  locked by the job's runner for as long as it lives
 
 ``submit`` starts a detached runner (``python -m ocrbatch.jobs.local_runner``) that waits for the
-single local slot (RUNNABLE, like a queue without capacity), then runs the same trainer the image runs
-as a child process. Like Batch's retry strategy, an attempt killed by a signal the user did not send
+local slot (RUNNABLE, like a queue without capacity), then runs the same trainer the image runs
+as a child process. A sweep is a parent record (``<id>/job.json``, no runner: its state is its
+children's) and one job per child (``<id>:<index>/``, as Batch names array children), whose runners
+share the sweep's slots: ``sweep --slots N`` lets N children train at once. Like Batch's retry strategy, an attempt killed by a signal the user did not send
 (a kill, an OOM) is retried up to three attempts and resumes from its checkpoint; any other failure
 ends the job.
 
@@ -31,11 +33,13 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from ocrbatch.errors import NotFound
 from ocrbatch.jobs.backend import ACTIVE_STATES, Attempt, JobInfo, JobRequest
 from ocrbatch.jobs.local_processes import job_processes, marked_processes, stop_job_processes
+from ocrbatch.layout import child_location
 from ocrbatch.storage import LocalStore
 
 MAX_ATTEMPTS = 3
@@ -100,13 +104,12 @@ class LocalBackend:
 
     def submit(self, request: JobRequest) -> JobInfo:
         job_id = f"local-{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(3)}"
-        job_dir = self.jobs_dir / job_id
-        job_dir.mkdir(parents=True)
+        size = request.array_size if request.array_size and request.array_size > 1 else None
         record = {
             "job_id": job_id,
             "job_name": request.job_name,
             "queue": "local",
-            "status": "SUBMITTED",
+            "status": "PENDING" if size else "SUBMITTED",
             "status_reason": None,
             "created_at": time.time(),
             "started_at": None,
@@ -115,17 +118,57 @@ class LocalBackend:
             "spec": request.spec.to_json(),
             "runner_pid": None,
             "trainer_pid": None,
+            "slots": request.slots,
         }
-        _write_json(job_dir / "job.json", record)
-        _start_runner(self.home, job_dir, lock_job(job_dir))
+        children = [{**record, "job_id": f"{job_id}:{index}", "array_index": index} for index in range(size or 0)]
+        for child in children:  # the children first: the parent is listed once they all exist
+            self._create(child)
+        self._create({**record, "array_size": size} if size else record, start=not size)
         return self.describe(job_id)
+
+    def _create(self, record: dict, *, start: bool = True) -> None:
+        job_dir = self.jobs_dir / record["job_id"]
+        job_dir.mkdir(parents=True)
+        _write_json(job_dir / "job.json", record)
+        if start:
+            _start_runner(self.home, job_dir, lock_job(job_dir))
 
     def describe(self, job_id: str) -> JobInfo:
         job_dir = self.job_dir(job_id)
         record = json.loads((job_dir / "job.json").read_text())
+        if record.get("array_size"):
+            return self._describe_parent(job_dir, record)
         if record["status"] in ACTIVE_STATES:
             record = self._restart_if_lost(job_dir) or record
         return _to_info(record, cancel_requested=(job_dir / "cancel").exists())
+
+    def _describe_parent(self, job_dir: Path, record: dict) -> JobInfo:
+        """A sweep's state is its children's, as Batch reports an array job: PENDING until one starts,
+        RUNNING while any runs, then SUCCEEDED when all did, else FAILED."""
+        children = self.children(record["job_id"])
+        counts: dict[str, int] = {}
+        for child in children:
+            counts[child.status] = counts.get(child.status, 0) + 1
+        if all(child.done for child in children):
+            status = "SUCCEEDED" if counts.get("SUCCEEDED") == len(children) else "FAILED"
+            reason = None if status == "SUCCEEDED" else f"{counts.get('FAILED', 0)} of {len(children)} children failed"
+        else:
+            status = "RUNNING" if counts.get("RUNNING") or counts.get("STARTING") else "PENDING"
+            reason = None
+        started = [child.started_at for child in children if child.started_at]
+        stopped = [child.stopped_at for child in children if child.stopped_at]
+        info = _to_info({**record, "status": status, "status_reason": reason,
+                         "started_at": min(started) if started else None,
+                         "stopped_at": max(stopped) if status in ("SUCCEEDED", "FAILED") and stopped else None},
+                        cancel_requested=(job_dir / "cancel").exists())
+        return replace(info, child_counts=counts, log_stream=None)
+
+    def children(self, job_id: str) -> list[JobInfo]:
+        record = json.loads((self.job_dir(job_id) / "job.json").read_text())
+        size = record.get("array_size")
+        if not size:
+            return [_to_info(record)] if (record.get("spec") or {}).get("sweep") else []
+        return [self.describe(f"{job_id}:{index}") for index in range(size)]
 
     def _restart_if_lost(self, job_dir: Path) -> dict | None:
         """If the job's runner died, start another (it retries, like Batch after a lost host); what to report."""
@@ -144,16 +187,25 @@ class LocalBackend:
     def list_jobs(self, *, limit: int = 50) -> list[JobInfo]:
         infos = []
         for job_dir in self.jobs_dir.iterdir():
-            if (job_dir / "job.json").is_file():
+            # A sweep is one row, its parent, as Batch lists array jobs (its children: children()).
+            if ":" not in job_dir.name and (job_dir / "job.json").is_file():
                 infos.append(self.describe(job_dir.name))
         infos.sort(key=lambda info: info.created_at or 0, reverse=True)
         return infos[:limit]
 
     def cancel(self, job_id: str, reason: str) -> JobInfo:
-        """Stop the job, and every process of it whatever its record says. Asking twice sends nothing new."""
+        """Stop the job, and every process of it whatever its record says. Asking twice sends nothing new.
+        A sweep's parent: each child, the same way."""
         job_dir = self.job_dir(job_id)
         record = json.loads((job_dir / "job.json").read_text())
         flag = job_dir / "cancel"
+        if record.get("array_size"):
+            before = self.describe(job_id)
+            if not before.done:
+                flag.write_text(reason or "cancelled by user")
+            for child in self.children(job_id):
+                self.cancel(child.job_id, reason)
+            return before
         if record["status"] not in ACTIVE_STATES:
             stop_job_processes(job_dir, grace_s=5)  # strays of a finished job: nothing to record
             return _to_info(record)
@@ -201,6 +253,10 @@ def stray_processes(home: Path) -> dict[str, list[int]]:
 
 def _to_info(record: dict, *, cancel_requested: bool = False) -> JobInfo:
     spec = record.get("spec") or {}
+    output, sweep = spec.get("output"), spec.get("sweep")
+    index = record.get("array_index", 0 if sweep and not record.get("array_size") else None)
+    if output and sweep and index is not None:  # a sweep's child trains beside the sweep's folder
+        output = child_location(output, index)
     return JobInfo(
         job_id=record["job_id"],
         job_name=record["job_name"],
@@ -210,9 +266,12 @@ def _to_info(record: dict, *, cancel_requested: bool = False) -> JobInfo:
         started_at=record.get("started_at"),
         stopped_at=record.get("stopped_at"),
         queue=record.get("queue"),
-        output=spec.get("output"),
+        output=output,
         dataset=spec.get("dataset"),
         attempts=tuple(Attempt(**attempt) for attempt in record.get("attempts", [])),
         log_stream=record["job_id"] if record.get("started_at") else None,
         cancel_requested=cancel_requested and record["status"] in ACTIVE_STATES,
+        array_size=record.get("array_size"),
+        array_index=index,
+        sweep=sweep,
     )

@@ -21,7 +21,7 @@ from typing import Mapping
 
 from ocrbatch.jobs.local import LOST_RUNNER, MAX_ATTEMPTS, _write_json, lock_job
 from ocrbatch.jobs.local_processes import die_with_parent, job_mark, stop_job_processes
-from ocrbatch.trainer.spec import TrainingSpec
+from ocrbatch.trainer.spec import ARRAY_INDEX_VARIABLE, TrainingSpec
 
 POLL_S = 0.5
 WAITING = "waiting for the local slot (another job is training)"
@@ -45,20 +45,28 @@ def _cancel_reason(job_dir: Path) -> str | None:
     return text if "cancel" in text.lower() else f"cancelled by user: {text}"
 
 
+def slot_lock_name(slot: int) -> str:
+    """Slot 0 is every job's; a sweep run with ``--slots N`` may also take slots 1 .. N-1."""
+    return "runner.lock" if slot == 0 else f"runner-{slot}.lock"
+
+
 def _wait_for_slot(home: Path, job_dir: Path, record: JobRecord, host: "Host"):
-    """Hold the single local slot (one training at a time on this machine), or None if cancelled or stopped.
+    """Hold a local slot (one training at a time on this machine, or the sweep's ``slots``), or None if
+    cancelled or stopped.
 
     The trainer inherits the slot's lock, so the slot stays taken while any process of the job lives."""
-    lock = open(home / "runner.lock", "w")
+    slots = max(1, int(record.data.get("slots") or 1))
     while True:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return lock
-        except BlockingIOError:
-            if record.data.get("status_reason") != WAITING:
-                record.update(status="RUNNABLE", status_reason=WAITING)
+        for slot in range(slots):
+            lock = open(home / slot_lock_name(slot), "w")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return lock
+            except BlockingIOError:
+                lock.close()
+        if record.data.get("status_reason") != WAITING:
+            record.update(status="RUNNABLE", status_reason=WAITING)
         if _cancel_reason(job_dir) or host.stopping:
-            lock.close()
             return None
         time.sleep(POLL_S)
 
@@ -84,9 +92,15 @@ class Host:
 def trainer_environment(base: Mapping[str, str], spec: TrainingSpec, **settings: str) -> dict[str, str]:
     """The process environment (PATH, HOME, a cache folder, ...) without any variable a spec may set,
     then this spec's: what to train comes from the job alone."""
-    spec_variables = TrainingSpec.variables()
+    spec_variables = (*TrainingSpec.variables(), ARRAY_INDEX_VARIABLE)  # a child's index comes from its record
     kept = {name: value for name, value in base.items() if name not in spec_variables}
     return {**kept, **spec.to_env(), **settings, "PYTHONUNBUFFERED": "1"}
+
+
+def _array_index(record: dict) -> dict[str, str]:
+    """A sweep's child is told its index as Batch tells it (the trainer finds its settings by it)."""
+    index = record.get("array_index")
+    return {} if index is None else {ARRAY_INDEX_VARIABLE: str(index)}
 
 
 def attempt_reason(code: int, *, cancelled: str | None, host_stopping: str | None) -> str | None:
@@ -160,6 +174,7 @@ def run_job(home: Path, job_id: str, *, base_env: Mapping[str, str], progress_in
                 base_env,
                 spec,
                 AWS_BATCH_JOB_ATTEMPT=str(number),
+                **_array_index(record.data),
                 OCRBATCH_PROGRESS_INTERVAL=progress_interval,
                 OCRBATCH_WORKDIR=str(workdir),
                 **job_mark(job_dir),

@@ -123,35 +123,58 @@ def plan_run(
     now: float | None = None,
 ) -> PlannedRun:
     """Everything about the run except submitting it (what `--dry-run` shows)."""
-    if options.task and dataset_task and options.task != dataset_task:
-        raise BadInput(f"--task {options.task} does not match the dataset, which is a {dataset_task} dataset")
-    task = options.task or dataset_task or "rec"
+    job_name = checked_job_name(options, dataset_uri)
+    check_job_options(options)
+    run_id = new_run_id(job_name, now=now)
+    run_uri = store.uri(RunLayout(run_id).prefix)
+    spec = training_spec(dataset_uri, run_uri, options, dataset_task=dataset_task)
+    return PlannedRun(run_id=run_id, run_uri=run_uri, dataset_uri=dataset_uri, request=job_request(job_name, spec, options))
+
+
+def checked_job_name(options: TrainingOptions, dataset_uri: str) -> str:
     job_name = options.job_name or default_job_name(dataset_uri, options.engine)
     if not _JOB_NAME.match(job_name):
         raise BadInput(
             f"job name {job_name!r} must start with a letter or digit and use only letters, digits, "
             "'-' and '_' (128 at most)"
         )
+    return job_name
+
+
+def check_job_options(options: TrainingOptions) -> None:
+    """What the job (not the run) is given: a queue that can place it, and a time limit Batch takes."""
     check_placement(options.queue, options.gpus)
     if options.max_hours is not None and not options.max_hours >= MIN_MAX_HOURS:
         raise BadInput(f"--max-hours must be at least {MIN_MAX_HOURS:.4f} (60 s, Batch's shortest timeout), "
                        f"got {options.max_hours:g}")
-    run_id = new_run_id(job_name, now=now)
-    run_uri = store.uri(RunLayout(run_id).prefix)
+
+
+def training_spec(
+    dataset_uri: str, output: str, options: TrainingOptions, *, dataset_task: str | None = None, sweep: str | None = None
+) -> TrainingSpec:
+    """The spec of a run, refused here as the engine would refuse it when the job starts (the one
+    check `submit` and every child of a sweep go through)."""
+    if options.task and dataset_task and options.task != dataset_task:
+        raise BadInput(f"--task {options.task} does not match the dataset, which is a {dataset_task} dataset")
     spec = TrainingSpec(
         dataset=dataset_uri,
-        output=run_uri,
+        output=output,
         engine=options.engine,
-        task=task,
+        task=options.task or dataset_task or "rec",
         model=options.model,
         epochs=options.epochs,
         learning_rate=options.learning_rate,
         batch_size=options.batch_size,
         overrides=dict(options.overrides or {}),
         from_scratch=options.from_scratch,
+        sweep=sweep,
     )
     check_spec(spec)
-    request = JobRequest(
+    return spec
+
+
+def job_request(job_name: str, spec: TrainingSpec, options: TrainingOptions, *, array_size: int | None = None) -> JobRequest:
+    return JobRequest(
         job_name=job_name,
         spec=spec,
         queue=options.queue,
@@ -159,8 +182,8 @@ def plan_run(
         job_definition=options.job_definition,
         job_queue=options.job_queue,
         max_hours=options.max_hours,
+        array_size=array_size,
     )
-    return PlannedRun(run_id=run_id, run_uri=run_uri, dataset_uri=dataset_uri, request=request)
 
 
 def run_record(run: PlannedRun, backend: str, job: JobInfo | None = None) -> dict:

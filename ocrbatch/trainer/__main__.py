@@ -7,6 +7,7 @@ override. Exit codes: 0 published, 1 failed, 2 bad arguments, 143 stopped by SIG
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -14,8 +15,9 @@ from pathlib import Path
 from functools import partial
 
 from ocrbatch.errors import OcrbatchError
+from ocrbatch.storage import store_at
 from ocrbatch.tasks import TASKS
-from ocrbatch.trainer.spec import ENGINES, TrainingSpec, parse_overrides
+from ocrbatch.trainer.spec import ENGINES, TrainingSpec, parse_overrides, sweep_child
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +58,18 @@ def main(argv: list[str] | None = None) -> int:
     from ocrbatch.stop_window import STOP_BUDGET_S
     from ocrbatch.trainer.run import PROGRESS_INTERVAL_S, StopRequest, install_signal_handlers, run_training
 
+    make_s3_client = partial(AwsClients(), "s3")
+
+    def read_manifest(uri: str) -> dict:
+        store, key = store_at(uri, make_s3_client=make_s3_client)
+        return json.loads(store.get_bytes(key))
+
+    try:
+        spec = sweep_child(spec, os.environ, read_manifest)
+    except (OcrbatchError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 2)
+
     stop = StopRequest()
     install_signal_handlers(stop)
     workdir = os.environ.get("OCRBATCH_WORKDIR")  # local mode keeps it across attempts
@@ -71,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         stop_event=stop,
         workdir=Path(workdir) if workdir else None,
         attempt=attempt,
-        make_s3_client=partial(AwsClients(), "s3"),
+        make_s3_client=make_s3_client,
         transfer_config=transfer_config,
         progress_interval=progress_interval,
         stop_budget=stop_budget,

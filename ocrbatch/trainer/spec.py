@@ -3,20 +3,28 @@
 `submit` turns a :class:`TrainingSpec` into environment variables on the Batch job (or the local
 process); the trainer reads them back with :meth:`TrainingSpec.from_env`. Command-line arguments of
 ``python -m ocrbatch.trainer`` override the environment, so a job definition can also pass them.
+
+A sweep's children all get the sweep's base spec, whose ``sweep`` names the sweep manifest; each child
+finds its own changes there by its array index (:func:`sweep_child`), and trains into its own run.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 
 from ocrbatch.errors import BadInput
+from ocrbatch.layout import child_location
 from ocrbatch.tasks import TASKS
 
 ENGINES = ("builtin", "paddleocr")
 
 ENV_PREFIX = "OCRBATCH_"
+# Batch sets it in each child of an array job (0 .. size-1); local mode sets it the same way.
+ARRAY_INDEX_VARIABLE = "AWS_BATCH_JOB_ARRAY_INDEX"
+# What a sweep may change per child: the fields of a run, not where it reads or writes.
+SWEEPABLE = ("engine", "task", "model", "epochs", "learning_rate", "batch_size", "overrides", "from_scratch")
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,7 @@ class TrainingSpec:
     batch_size: int | None = None
     overrides: dict[str, str] = field(default_factory=dict)  # engine config keys, e.g. Global.use_amp=true
     from_scratch: bool = False  # paddleocr: random weights instead of the model's pretrained ones
+    sweep: str | None = None  # a sweep child's: the sweep manifest's URI (the child's changes are there)
 
     def __post_init__(self):
         if not self.dataset:
@@ -102,6 +111,31 @@ def _parse(name: str, raw: str):
     except ValueError as err:
         raise BadInput(f"{ENV_PREFIX}{name.upper()}={raw!r} is not valid: {err}") from None
     return raw
+
+
+def sweep_child(spec: TrainingSpec, environ: Mapping[str, str], read_manifest: Callable[[str], dict]) -> TrainingSpec:
+    """The spec this process trains. A sweep's child gets the sweep's base spec; its own changes are
+    in the manifest at its array index (a one-child sweep is a plain Batch job: index 0), and it
+    trains into its own run folder beside the sweep's. Any other spec is returned as it is."""
+    if not spec.sweep:
+        return spec
+    manifest = read_manifest(spec.sweep)
+    children = manifest.get("children") if isinstance(manifest, dict) else None
+    if not isinstance(children, list) or not children:
+        raise BadInput(f"sweep manifest {spec.sweep} lists no children")
+    raw = environ.get(ARRAY_INDEX_VARIABLE)
+    if raw is None and len(children) == 1:
+        raw = "0"
+    if raw is None or not raw.isdigit() or int(raw) >= len(children):
+        raise BadInput(f"{ARRAY_INDEX_VARIABLE}={raw!r} names no child of the {len(children)} in {spec.sweep}")
+    index = int(raw)
+    changes = children[index].get("changes") or {}
+    unknown = sorted(set(changes) - set(SWEEPABLE))
+    if unknown:
+        raise BadInput(f"sweep manifest {spec.sweep}: child {index} changes {', '.join(unknown)}, which no child may")
+    values = {**spec.to_json(), **changes, "output": child_location(spec.output, index)}
+    values["overrides"] = {**spec.overrides, **{str(k): str(v) for k, v in (changes.get("overrides") or {}).items()}}
+    return TrainingSpec(**values)
 
 
 def parse_overrides(items: list[str]) -> dict[str, str]:

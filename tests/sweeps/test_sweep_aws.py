@@ -1,0 +1,145 @@
+"""A sweep on AWS Batch: one array job against moto (children, indexes, the manifest in S3), seen
+through monitor, list, results and download --best; cancel with botocore's Stubber."""
+
+import json
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from jobs_fakes import REGION, publish_fake_model
+from typer.testing import CliRunner
+
+from ocrbatch import aws_clients
+from ocrbatch import stack_outputs as keys
+from ocrbatch.cli import app
+from ocrbatch.jobs.aws_batch import AwsBatchBackend, job_info
+from ocrbatch.jobs.stack import discover_stack
+from ocrbatch.layout import RunLayout, SweepLayout
+from ocrbatch.storage import S3Store
+
+try:  # Click 8.2 keeps stderr apart by default; older versions need asking
+    runner = CliRunner(mix_stderr=False)
+except TypeError:
+    runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def counting_submits(monkeypatch) -> list:
+    """Every SubmitJob call any client of this test makes."""
+    calls = []
+    original = aws_clients.make_client
+
+    def make_client(service, **kwargs):
+        made = original(service, **kwargs)
+        if service == "batch":
+            made.meta.events.register("provide-client-params.batch.SubmitJob", lambda params, **_: calls.append(dict(params)))
+        return made
+
+    monkeypatch.setattr(aws_clients, "make_client", make_client)
+    return calls
+
+
+def test_a_sweep_is_one_array_job_whose_children_each_train_their_own_run(deployment, catalogue, monkeypatch, tmp_path):
+    submits = counting_submits(monkeypatch)
+    result = run("sweep", "--aws", "--dataset", "pinball@v1", "--epochs", "3",
+                 "--grid", "learning-rate=0.001,0.003,0.01", "--grid", "Global.use_amp=true,false", "--json")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["size"] == 6 and out["method"] == "grid"
+    assert len(submits) == 1
+    call = submits[0]
+    assert call["arrayProperties"] == {"size": 6}
+    assert call["jobQueue"] == deployment[keys.GPU_QUEUE]
+    env = {item["name"]: item["value"] for item in call["containerOverrides"]["environment"]}
+    assert env["OCRBATCH_SWEEP"] == out["manifest"] and env["OCRBATCH_EPOCHS"] == "3"
+
+    bucket = deployment[keys.BUCKET]
+    store = S3Store(boto3.client("s3", region_name=REGION), bucket)
+    manifest = json.loads(store.get_bytes(SweepLayout(out["sweep_id"]).manifest))
+    assert manifest["job_id"] == out["job_id"] and manifest["size"] == 6
+    assert [c["settings"] for c in manifest["children"][:2]] == [
+        {"learning-rate": 0.001, "Global.use_amp": "true"}, {"learning-rate": 0.001, "Global.use_amp": "false"}]
+
+    # moto runs no container: publish what each child's trainer would, in its own run folder.
+    accuracies = [0.81, 0.84, 0.90, 0.93, 0.88, 0.79]
+    for index, accuracy in enumerate(accuracies):
+        publish_fake_model(store, SweepLayout(out["sweep_id"]).child(index).prefix, tmp_path, accuracy=accuracy)
+
+    batch = boto3.client("batch", region_name=REGION)
+    child = job_info(batch.describe_jobs(jobs=[f"{out['job_id']}:3"])["jobs"][0])
+    assert child.array_index == 3 and child.output == store.uri(RunLayout(f"{out['sweep_id']}-3").prefix)
+
+    ranked = json.loads(run("sweep", "results", out["job_id"], "--aws", "--json").stdout)
+    assert [row["index"] for row in ranked["children"]] == [3, 2, 4, 1, 0, 5]
+    assert ranked["children"][0]["settings"] == {"learning-rate": 0.003, "Global.use_amp": "false"}
+    assert ranked["best"]["accuracy"] == 0.93 and ranked["counts"] == {"SUCCEEDED": 6}
+    table = run("sweep", "results", out["job_id"], "--aws").stdout.splitlines()
+    assert table[1].split()[:4] == ["1", f"{out['job_id']}:3", "SUCCEEDED", "93.0%"]
+
+    monitored = run("monitor", out["job_id"], "--aws")
+    assert monitored.exit_code == 0, monitored.stderr
+    assert "sweep of 6" in monitored.stdout and "6 SUCCEEDED" in monitored.stdout
+    assert f"best: child 3 ({out['job_id']}:3) 93.0%" in monitored.stdout
+    per_child = json.loads(run("monitor", out["job_id"], "--aws", "--json").stdout)
+    assert [c["index"] for c in per_child["children"]] == list(range(6))
+
+    listed = json.loads(run("list", "--aws", "--json").stdout)["jobs"]
+    assert [(row["job_id"], row["sweep_size"], row["accuracy"]) for row in listed] == [(out["job_id"], 6, 0.93)]
+    expanded = json.loads(run("list", out["job_id"], "--aws", "--json").stdout)["jobs"][0]
+    assert [c["job_id"] for c in expanded["children"]] == [f"{out['job_id']}:{i}" for i in range(6)]
+
+    refused = run("download", out["job_id"], "--aws", "--output-dir", tmp_path / "m")
+    assert refused.exit_code == 2 and "--best" in refused.stderr
+    best = json.loads(run("download", out["job_id"], "--aws", "--best", "--output-dir", tmp_path / "m", "--json").stdout)
+    assert best["job_id"] == f"{out['job_id']}:3" and best["accuracy"] == 0.93 and best["verified"]
+
+    assert run("logs", out["job_id"], "--aws").exit_code == 2  # a sweep's logs are its children's
+
+
+def test_a_one_child_sweep_is_a_plain_job_that_trains_as_child_0(deployment, catalogue, monkeypatch):
+    submits = counting_submits(monkeypatch)
+    out = json.loads(run("sweep", "--aws", "--dataset", "pinball@v1", "--grid", "epochs=4", "--json").stdout)
+    assert "arrayProperties" not in submits[0]  # Batch's arrays have 2 children at least
+    backend = AwsBatchBackend(
+        stack=discover_stack(boto3.client("cloudformation", region_name=REGION), region=REGION),
+        batch=boto3.client("batch", region_name=REGION), s3=boto3.client("s3", region_name=REGION),
+    )
+    job = backend.describe(out["job_id"])
+    assert not job.is_sweep and job.array_index == 0 and job.output.endswith(f"{out['sweep_id']}-0/")
+    assert [child.job_id for child in backend.children(out["job_id"])] == [out["job_id"]]
+
+
+def test_cancel_withdraws_waiting_children_and_terminates_running_ones(deployment):
+    batch = boto3.client("batch", region_name=REGION)
+    backend = AwsBatchBackend(
+        stack=discover_stack(boto3.client("cloudformation", region_name=REGION), region=REGION), batch=batch
+    )
+    env = [{"name": "OCRBATCH_SWEEP", "value": "s3://b/runs/s1/sweep.json"}, {"name": "OCRBATCH_OUTPUT", "value": "s3://b/runs/s1/"}]
+    parent = {"jobId": "p-1", "jobName": "sweep", "jobQueue": "q", "status": "PENDING", "startedAt": 1, "jobDefinition": "d",
+              "container": {"environment": env}, "arrayProperties": {"size": 3, "statusSummary": {"RUNNING": 1, "RUNNABLE": 1, "SUCCEEDED": 1}}}
+    summaries = [
+        {"jobId": "p-1:0", "jobName": "sweep", "status": "SUCCEEDED", "arrayProperties": {"index": 0}},
+        {"jobId": "p-1:1", "jobName": "sweep", "status": "RUNNING", "arrayProperties": {"index": 1}},
+        {"jobId": "p-1:2", "jobName": "sweep", "status": "RUNNABLE", "arrayProperties": {"index": 2}},
+    ]
+    with Stubber(batch) as stub:
+        stub.add_response("describe_jobs", {"jobs": [parent]}, {"jobs": ["p-1"]})
+        stub.add_response("cancel_job", {}, {"jobId": "p-1", "reason": "enough"})
+        stub.add_response("describe_jobs", {"jobs": [parent]}, {"jobs": ["p-1"]})
+        stub.add_response("list_jobs", {"jobSummaryList": summaries}, {"arrayJobId": "p-1"})
+        stub.add_response("terminate_job", {}, {"jobId": "p-1:1", "reason": "enough"})
+        before = backend.cancel("p-1", "enough")
+        stub.assert_no_pending_responses()
+    assert before.is_sweep and before.child_counts == {"RUNNING": 1, "RUNNABLE": 1, "SUCCEEDED": 1}
+
+
+def test_monitor_names_the_failed_children_and_why_and_exits_1(deployment, catalogue, monkeypatch):
+    monkeypatch.setenv("MOTO_SIMPLE_BATCH_FAIL_AFTER", "0")
+    out = json.loads(run("sweep", "--aws", "--dataset", "pinball@v1", "--grid", "epochs=1,2", "--json").stdout)
+    result = run("monitor", out["job_id"], "--aws")
+    assert result.exit_code == 1
+    assert "2 FAILED" in result.stdout
+    assert f"failed: child 0 ({out['job_id']}:0)" in result.stdout
