@@ -79,6 +79,7 @@ def run_demo(
         "job_id": result["job_id"],
         "dataset": result["dataset"],
         "model_dir": str(model_dir),
+        "report": result.get("report"),
         "samples": [
             {"image": str(data_dir / path), "label": label, "text": p.text, "score": p.score, "correct": p.text == label}
             for (path, label), p in zip(samples, predictions)

@@ -7,8 +7,10 @@
     runs/<run_id>/                                        everything one training run writes:
         run.json                                          what was submitted (engine, dataset, overrides)
         progress.json                                     live progress, rewritten by the trainer
+        history.json                                      loss and evaluations over every attempt
         checkpoints/                                      Spot-safe checkpoints, synced as written
-        model/                                            the published artifact (manifest.json last)
+        model/                                            the published artifact (manifest.json last),
+                                                          with report.html, the run's page
     runs/<sweep_id>/sweep.json                            a sweep: every child's settings (children's
     runs/<sweep_id>-<index>/                              runs sit beside it, one full run each)
 
@@ -28,6 +30,9 @@ MANIFEST_NAME = "manifest.json"
 METRICS_NAME = "metrics.json"  # in a model folder: accuracy and the other held-out figures
 DATASET_RECORD_NAME = "dataset.json"  # in a model folder: the dataset version and spec it was trained on
 PROGRESS_NAME = "progress.json"
+HISTORY_NAME = "history.json"  # beside progress.json, and its final copy in a model folder
+EVALUATION_NAME = "evaluation.json"  # in a model folder: the held-out findings (by group, worst mistakes)
+REPORT_NAME = "report.html"  # in a model folder: the run's self-contained page
 RUN_SPEC_NAME = "run.json"
 SWEEP_MANIFEST_NAME = "sweep.json"
 CHECKPOINTS_DIR = "checkpoints/"
@@ -64,6 +69,10 @@ class RunLayout:
         return self.prefix + PROGRESS_NAME
 
     @property
+    def history(self) -> str:
+        return self.prefix + HISTORY_NAME
+
+    @property
     def checkpoints(self) -> str:
         return self.prefix + CHECKPOINTS_DIR
 
@@ -78,6 +87,10 @@ class RunLayout:
     @property
     def model_metrics(self) -> str:
         return self.model + METRICS_NAME
+
+    @property
+    def model_report(self) -> str:
+        return self.model + REPORT_NAME
 
 
 @dataclass(frozen=True)

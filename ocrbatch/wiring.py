@@ -154,3 +154,8 @@ class Wiring:
     def models_dir(self) -> Path:
         """Where models downloaded for ``predict --model JOB`` are kept, beside local state."""
         return self.target.home_dir / "models"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where ``report`` writes the pages it builds (a model's own page stays as published)."""
+        return self.target.home_dir / "reports"

@@ -209,3 +209,5 @@ def download(
         return
     accuracy = f", accuracy {result['accuracy']:.1%}" if result["accuracy"] is not None else ""
     typer.echo(f"model of job {result['job_id']} in {result['output_dir']} ({result['files']} files verified{accuracy})")
+    if result.get("report"):
+        typer.echo(f"report: {result['report']}")

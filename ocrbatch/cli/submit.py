@@ -224,6 +224,8 @@ def pipeline(
     elif result["status"] == "SUCCEEDED":
         accuracy = f" (accuracy {result['accuracy']:.1%})" if result["accuracy"] is not None else ""
         typer.echo(f"SUCCEEDED job {result['job_id']}: model in {result['model_dir']}{accuracy}")
+        if result.get("report"):
+            typer.echo(f"report: {result['report']}")
     else:
         typer.echo(f"{result['status']} job {result['job_id']}: {result['status_reason'] or 'no reason given'}")
     if result["status"] != "SUCCEEDED":

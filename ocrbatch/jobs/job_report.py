@@ -31,6 +31,7 @@ def snapshot(backend: JobBackend, job: JobInfo) -> dict:
     data["accuracy"] = run_accuracy(store, job)
     published = run_id and store is not None and job.status == "SUCCEEDED"
     data["model_uri"] = run_store(store, job).uri(RunLayout(run_id).model) if published else None
+    data["report_uri"] = report_uri(store, job) if published else None
     data["backend"] = backend.name
     return data
 
@@ -63,7 +64,19 @@ def describe_snapshot(data: dict) -> list[str]:
         lines.append(f"accuracy: {data['accuracy']:.2%}")
     if data.get("model_uri"):
         lines.append(f"model: {data['model_uri']}")
+    if data.get("report_uri"):
+        lines.append(f"report: {data['report_uri']}")
     return lines
+
+
+def report_uri(store, job: JobInfo) -> str | None:
+    """Where the job's published page is (models published before runs had one: None)."""
+    key = RunLayout(run_id_from_uri(job.output)).model_report
+    held = run_store(store, job)
+    try:
+        return held.uri(key) if held.exists(key) else None
+    except Exception:  # noqa: BLE001 - the page is a pointer in the final lines, never a reason to fail them
+        return None
 
 
 # --- formatting ------------------------------------------------------------------------------

@@ -71,6 +71,7 @@ class Pipeline:
             "status_reason": self.job.status_reason,
             "model_dir": None,
             "accuracy": None,
+            "report": None,
         }
         if self.job.status != "SUCCEEDED":
             self.step(f"[4/4] download: skipped, the job {self.job.status}")
@@ -78,5 +79,6 @@ class Pipeline:
         dest = Path(output_dir) if output_dir else Path("models") / run.run_id
         self.step(f"[4/4] download: {dest}")
         downloaded = download_model(self.backend, self.job, dest, force=force, progress=self.progress)
-        result.update(model_dir=downloaded["output_dir"], accuracy=downloaded["accuracy"])
+        result.update(model_dir=downloaded["output_dir"], accuracy=downloaded["accuracy"],
+                      report=downloaded.get("report"))
         return result

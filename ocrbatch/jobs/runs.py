@@ -21,7 +21,7 @@ from typing import Callable
 from ocrbatch.artifact import download_artifact, read_manifest, staging_folder
 from ocrbatch.errors import BadInput, NotFound, OcrbatchError, RunFailed
 from ocrbatch.jobs.backend import JobBackend, JobInfo
-from ocrbatch.layout import MANIFEST_NAME, RUNS_PREFIX, RunLayout
+from ocrbatch.layout import MANIFEST_NAME, REPORT_NAME, RUNS_PREFIX, RunLayout
 from ocrbatch.storage import LocalStore, ObjectStore, S3Store, split_uri
 
 LATEST = "latest"
@@ -169,6 +169,8 @@ def download_model(
         "verified": True,
         "accuracy": metrics.get("accuracy"),
         "dataset": job.dataset,
+        # The run's page came with the model (models published before pages existed have none).
+        "report": str(Path(dest).resolve() / REPORT_NAME) if REPORT_NAME in manifest["files"] else None,
     }
 
 

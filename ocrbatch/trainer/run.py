@@ -26,14 +26,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from ocrbatch import artifact, datasets
+from ocrbatch import artifact, datasets, report
 from ocrbatch.errors import NotFound, OcrbatchError
-from ocrbatch.layout import DATASET_RECORD_NAME, METRICS_NAME, RunLayout
+from ocrbatch.layout import DATASET_RECORD_NAME, HISTORY_NAME, METRICS_NAME, REPORT_NAME, RunLayout
 from ocrbatch.stop_window import EXIT_STOPPED, STOP_BUDGET_S
 from ocrbatch.storage import ObjectStore, store_at
 from ocrbatch.trainer.checkpoints import CheckpointSync
 from ocrbatch.trainer.engines import get_engine
 from ocrbatch.trainer.engines.base import Preempted, TrainContext
+from ocrbatch.trainer.findings import dataset_summary
+from ocrbatch.trainer.history import RunHistory
 from ocrbatch.trainer.interruptions import cost_of_previous_attempt
 from ocrbatch.trainer.progress import KEYS as PROGRESS_KEYS
 from ocrbatch.trainer.spec import TrainingSpec
@@ -129,6 +131,7 @@ def run_training(
         interval=progress_interval,
     )
     previous = _previous_progress(store, layout.progress, attempt)
+    history = RunHistory.resume(store, layout.history, attempt=attempt)
     interruptions = list((previous or {}).get("interruptions") or [])
     stop_event = stop_event or StopRequest()
     stop_clock = stop_event if isinstance(stop_event, StopRequest) else None
@@ -166,6 +169,8 @@ def run_training(
         if restored:
             log.info("resuming from checkpoint %s", info)
             progress(resumed_from=info)
+        use_gpu = _detect_gpu()
+        history.start(resumed_from=info if restored else None, gpu=use_gpu)
 
         export_dir = workdir / "export"
         if export_dir.exists():
@@ -181,7 +186,8 @@ def run_training(
             report=progress,
             stop_requested=stop_event,
             stop_time_left=time_left,
-            use_gpu=_detect_gpu(),
+            use_gpu=use_gpu,
+            history=history,
         )
         engine = get_engine(spec.engine)
         progress(state="training")
@@ -191,7 +197,8 @@ def run_training(
         sync.flush()
 
         progress(state="publishing", accuracy=result.metrics.get("accuracy"))
-        _complete_export_dir(export_dir, spec, result, dataset.version)
+        history.end("succeeded")
+        _complete_export_dir(export_dir, spec, result, dataset, history, title=layout.run_id)
         artifact.publish_artifact(
             store,
             layout.model,
@@ -213,14 +220,17 @@ def run_training(
             message += f" ({time.monotonic() - stop_clock.requested_at:.1f} s after the signal, budget {stop_budget:g} s)"
         log.warning(message)
         progress(state="interrupted", message=message)
+        history.end("interrupted")
         return EXIT_PREEMPTED
     except OcrbatchError as exc:
         log.error("%s", exc)
         progress(state="failed", message=str(exc))
+        history.end("failed")
         return EXIT_FAILED
     except Exception as exc:
         log.exception("training failed")
         progress(state="failed", message=f"{type(exc).__name__}: {exc}")
+        history.end("failed")
         return EXIT_FAILED
     finally:
         if sync:
@@ -241,15 +251,23 @@ def _previous_progress(store: ObjectStore, key: str, attempt: int) -> dict | Non
     return previous if isinstance(previous, dict) and (previous.get("attempt") or 0) < attempt else None
 
 
-def _complete_export_dir(export_dir: Path, spec: TrainingSpec, result, dataset_version: str) -> None:
-    """Put the metadata that makes the artifact self-describing beside the exported model."""
+def _complete_export_dir(export_dir: Path, spec: TrainingSpec, result, dataset, history: RunHistory, *,
+                         title: str) -> None:
+    """Put the metadata that makes the artifact self-describing beside the exported model, and the
+    run's page drawn from it."""
     for source, name in ((result.dict_file, "dict.txt"), (result.config_file, "config.yml")):
         if not (export_dir / name).exists():
             shutil.copyfile(source, export_dir / name)
     (export_dir / METRICS_NAME).write_text(json.dumps(result.metrics, indent=2, sort_keys=True))
-    (export_dir / DATASET_RECORD_NAME).write_text(
-        json.dumps({"dataset": dataset_version, "spec": spec.to_json()}, indent=2, sort_keys=True)
-    )
+    (export_dir / DATASET_RECORD_NAME).write_text(json.dumps(
+        {"dataset": dataset.version, "spec": spec.to_json(), "summary": dataset_summary(dataset)},
+        indent=2, sort_keys=True, ensure_ascii=False,
+    ))
+    (export_dir / HISTORY_NAME).write_text(json.dumps(history.to_json(), separators=(",", ":")))
+    try:
+        report.write_report(export_dir, title=title)
+    except Exception as exc:  # noqa: BLE001 - the page is for people; the trained model must still publish
+        log.warning("could not build %s: %s", REPORT_NAME, exc)
 
 
 def install_signal_handlers(stop_event: StopRequest) -> None:

@@ -360,15 +360,21 @@ def test_recognizer_is_evaluated_with_stock_text_recognition(tmp_path, monkeypat
             created.update(kwargs)
 
         def predict(self, inputs, batch_size):
-            return [{"rec_text": "42" if path.endswith("0.png") else "?"} for path in inputs]
+            return [{"rec_text": "42", "rec_score": 0.9} if path.endswith("0.png") else {"rec_text": "?", "rec_score": 0.4}
+                    for path in inputs]
 
     monkeypatch.setattr(paddleocr, "TextRecognition", FakeTextRecognition)
     (tmp_path / "val.txt").write_text("img/0.png\t42\nimg/1.png\t7\n")
     args = argparse.Namespace(model_name="PP-OCRv5_mobile_rec", model_dir=str(tmp_path / "export"),
-                              labels=str(tmp_path / "val.txt"), root=str(tmp_path), device="cpu", batch_size=32)
+                              labels=str(tmp_path / "val.txt"), root=str(tmp_path), device="cpu", batch_size=32,
+                              findings=str(tmp_path / "evaluation.json"))
     metrics = evaluation.evaluate_in_this_process(args)
     assert created == {"model_name": "PP-OCRv5_mobile_rec", "model_dir": str(tmp_path / "export"), "device": "cpu"}
     assert (metrics["accuracy"], metrics["norm_edit_distance"], metrics["samples"]) == (0.5, 0.5, 2)
+    # What the run's page shows of it: the mistake, by the image's path, with its score (no crop: no image file).
+    found = json.loads((tmp_path / "evaluation.json").read_text())
+    assert found["mistakes"] == [{"path": "img/1.png", "image": None, "truth": "7", "prediction": "?",
+                                  "score": 0.4, "edit_distance": 1}]
 
 
 # --- through the trainer's orchestration (run_training): upload, resume, publish -----------------

@@ -15,6 +15,7 @@ from typing import Callable, Protocol
 
 from ocrbatch.datasets.local_dataset import LocalDataset
 from ocrbatch.stop_window import STOP_BUDGET_S
+from ocrbatch.trainer.history import RunHistory
 from ocrbatch.trainer.spec import TrainingSpec
 
 
@@ -39,6 +40,9 @@ class TrainContext:
     # may spend saving before the orchestrator's upload needs the rest.
     stop_time_left: Callable[[], float] = lambda: STOP_BUDGET_S
     use_gpu: bool = False
+    # Record every training report (``history.step``) and evaluation (``history.evaluation``) here:
+    # the run's page draws its curves from it, across attempts.
+    history: RunHistory = field(default_factory=RunHistory)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from ocrbatch.layout import EVALUATION_NAME
 from ocrbatch.trainer.engines.base import TrainContext, TrainResult
 
 __all__ = ["BuiltinEngine"]
@@ -53,7 +54,7 @@ class BuiltinEngine:
             started = time.monotonic()
             stock = stock_paddleocr_metrics(
                 ctx.export_dir, settings.model_name, Path(ctx.dataset.val_labels), ctx.dataset.root,
-                device="gpu" if ctx.use_gpu else "cpu",
+                device="gpu" if ctx.use_gpu else "cpu", findings=ctx.export_dir / EVALUATION_NAME,
             )
             metrics = {
                 "accuracy": stock["accuracy"], "norm_edit_distance": stock["norm_edit_distance"],

@@ -193,6 +193,7 @@ class Trainer:
                 now = clock()
                 state.train_seconds += now - tick
                 state.step, state.global_step = step + 1, state.global_step + 1
+                ctx.history.step(state.global_step, loss_value)
                 self._report(state, loss_value)
                 if self._out_of_time(state):
                     break
@@ -239,6 +240,7 @@ class Trainer:
         metrics = self.evaluate() if len(self.val.widths) else {}
         state.eval_seconds += time.monotonic() - started
         accuracy = metrics.get("accuracy", -loss_value if math.isfinite(loss_value) else -1e9)
+        self.ctx.history.evaluation(state.global_step, metrics)
         state.history.append({
             "epoch": state.epoch, "step": state.step, "global_step": state.global_step,
             "train_seconds": round(state.train_seconds, 2), "loss": round(loss_value, 5),

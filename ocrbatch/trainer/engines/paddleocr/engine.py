@@ -28,6 +28,7 @@ from typing import Callable
 import yaml
 
 from ocrbatch.errors import BadInput, RunFailed
+from ocrbatch.layout import EVALUATION_NAME
 from ocrbatch.trainer.engines.base import Preempted, TrainContext, TrainResult
 from ocrbatch.trainer.engines.paddleocr import contract, log_lines
 from ocrbatch.trainer.engines.paddleocr.checkpoint_mirror import CheckpointMirror, copy_checkpoint, read_states
@@ -243,10 +244,13 @@ class PaddleOCREngine:
 
         return stock_paddleocr_metrics(
             export_dir, model_name, ctx.dataset.val_labels, ctx.dataset.root,
-            device="gpu:0" if ctx.use_gpu else "cpu",
+            device="gpu:0" if ctx.use_gpu else "cpu", findings=export_dir / EVALUATION_NAME,
         )
 
-    def _evaluate_det(self, *, ctx: TrainContext, checkpoint: Path, config, work: Path, **_) -> dict:
+    def _evaluate_det(self, *, ctx: TrainContext, model_name: str, checkpoint: Path, config, work: Path,
+                      **_) -> dict:
+        from ocrbatch.trainer.evaluation import stock_detection_frames
+
         eval_file = contract.eval_config(config, checkpoint).write(work / "eval.yml")
         lines: list[str] = []
         self._run(
@@ -259,6 +263,11 @@ class PaddleOCREngine:
         metrics = log_lines.parse_eval_output("".join(lines))
         if "hmean" not in metrics:
             raise RunFailed("tools/eval.py printed no hmean")
+        try:  # a few frames with their boxes for the run's page; the metrics above are what counts
+            stock_detection_frames(ctx.export_dir, model_name, ctx.dataset.val_labels, ctx.dataset.root, ctx.export_dir / EVALUATION_NAME,
+                                   device="gpu:0" if ctx.use_gpu else "cpu")
+        except RunFailed as exc:
+            log.warning("no detection frames for the report: %s", exc)
         return {
             "accuracy": metrics["hmean"],
             "hmean": metrics["hmean"],
@@ -301,6 +310,15 @@ def _report_line(ctx: TrainContext, line: str, task: str) -> None:
         values = log_lines.progress_values(event, task)
         if values:
             ctx.report(**values)
+        if event.kind == "step":
+            ctx.history.step(event.values["global_step"], values.get("loss"))
+        elif event.kind == "cur_metric" and "accuracy" in values:
+            found = event.values
+            metrics = {**found, "accuracy": values["accuracy"]}
+            if isinstance(found.get("norm_edit_dis"), (int, float)):  # PaddleOCR's is one minus ours
+                metrics["norm_edit_distance"] = 1 - found["norm_edit_dis"]
+            # Its evaluation lines carry no step: the evaluation ran after the last step line seen.
+            ctx.history.evaluation(ctx.history.last_step, metrics)
 
 
 def _longest_label(ctx: TrainContext) -> int:

@@ -1,0 +1,37 @@
+"""A job's page, built on demand from what its run left in the store: the published model's files
+(or, while it trains, its history so far) and the job backend's own record of its attempts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ocrbatch import report
+from ocrbatch.errors import NotFound
+from ocrbatch.jobs.backend import JobInfo
+from ocrbatch.jobs.runs import run_layout, run_store
+from ocrbatch.storage import ObjectStore
+
+
+def build_job_report(store: ObjectStore, job: JobInfo, output: Path) -> dict:
+    """Write ``job``'s page to ``output``; returns what the CLI prints."""
+    layout = run_layout(job)
+    record = report.read_run(run_store(store, job), layout.prefix, title=layout.run_id, job=job.to_json())
+    if not record.published and not record.history:
+        raise NotFound(f"job {job.job_id} is {job.status} and has recorded no training yet: nothing to draw "
+                       f"(follow it with `ocrbatch monitor {job.job_id}`)")
+    return {"job_id": job.job_id, "run_id": layout.run_id, "status": job.status, "published": record.published,
+            **_written(record, output)}
+
+
+def build_folder_report(folder: Path, output: Path) -> dict:
+    """Write the page of the model in ``folder`` (a download) to ``output``."""
+    folder = Path(folder)
+    record = report.read_folder(folder)
+    if not record.published and not record.history:
+        raise NotFound(f"{folder} holds no model (no metrics.json) and no training history")
+    return {"model_dir": str(folder), "published": record.published, **_written(record, output)}
+
+
+def _written(record: report.RunRecord, output: Path) -> dict:
+    path = report.write_page(record, output)
+    return {"report": str(path.resolve()), "bytes": path.stat().st_size}
