@@ -80,7 +80,9 @@ def list_jobs(
     if not rows:
         common.info(f"no jobs on the {backend.name} backend yet; start one with `ocrbatch submit`")
         return
-    table = [("JOB ID", "NAME", "STATUS", "AGE", "DATASET", "ACCURACY", "RECLAIMS")]
+    # A local job is interrupted (runner or trainer killed, a drill), never reclaimed: no Spot there.
+    interruptions = "INTERRUPTED" if backend.name == "local" else "RECLAIMS"
+    table = [("JOB ID", "NAME", "STATUS", "AGE", "DATASET", "ACCURACY", interruptions)]
     for row in rows:
         status = row["status"]
         if "sweep_size" in row:

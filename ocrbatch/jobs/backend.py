@@ -18,6 +18,21 @@ ACTIVE_STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 # Waiting states: a job there is withdrawn (Batch's cancel_job); a later one must be terminated.
 CANCELLABLE_STATES = ("SUBMITTED", "PENDING", "RUNNABLE")
 QUEUES = ("gpu", "cpu")
+# Local mode's reasons for an attempt ended from outside the job (its runner died or was stopped, its
+# trainer killed or sent SIGTERM by someone else) start with this. Such an attempt is retried from
+# its checkpoint as a Spot reclaim is, but is never called one: no Spot instance was involved.
+LOCAL_INTERRUPTION = "Interrupted locally: "
+
+
+def interrupted_locally(reason: str | None) -> bool:
+    """An attempt's reason says local mode's job was interrupted from outside ("Host terminated" in
+    records written before local mode said what it was)."""
+    return bool(reason and reason.startswith((LOCAL_INTERRUPTION, "Host terminated")))
+
+
+def what_interrupted(reason: str) -> str:
+    """A local interruption's reason without its marker: what happened, in a sentence's middle."""
+    return reason.removeprefix(LOCAL_INTERRUPTION)
 
 
 def check_placement(queue: str, gpus: int) -> None:
@@ -56,8 +71,13 @@ class Attempt:
 
     @property
     def spot_reclaimed(self) -> bool:
-        """The host went away under the attempt (on AWS "Host EC2 ...", in local mode "Host terminated")."""
-        return bool(self.reason and self.reason.startswith(("Host EC2", "Host terminated")) and not self.stopped)
+        """The instance went away under the attempt (Batch says "Host EC2 ... terminated.")."""
+        return bool(self.reason and self.reason.startswith("Host EC2") and not self.stopped)
+
+    @property
+    def interrupted_locally(self) -> bool:
+        """A local attempt ended from outside the job (see ``LOCAL_INTERRUPTION``)."""
+        return interrupted_locally(self.reason)
 
     @property
     def stopped(self) -> bool:
@@ -95,7 +115,8 @@ class JobInfo:
 
     def attempt_ends(self) -> list[str]:
         """How each attempt ended: "succeeded", "failed", "reclaimed" (its host went away, or the Spot
-        notice stopped the trainer and the job was retried: Batch retries exit 143 only then), or
+        notice stopped the trainer and the job was retried: Batch retries exit 143 only then; locally,
+        interrupted from outside the job and retried), or
         "stopped" (exit 143 with no retry after it: a cancel, the job timeout, or a notice on the last
         attempt allowed)."""
         ends = []
@@ -103,7 +124,7 @@ class JobInfo:
             retried = number < len(self.attempts) or not self.done
             if attempt.exit_code == 0:
                 ends.append("succeeded")
-            elif attempt.spot_reclaimed or (attempt.stopped and retried):
+            elif attempt.spot_reclaimed or attempt.interrupted_locally or (attempt.stopped and retried):
                 ends.append("reclaimed")
             elif attempt.stopped:
                 ends.append("stopped")
@@ -114,7 +135,7 @@ class JobInfo:
     def to_json(self) -> dict:
         data = asdict(self)
         data["attempts"] = [
-            asdict(a) | {"spot_reclaimed": end == "reclaimed", "ended": end}
+            asdict(a) | {"spot_reclaimed": end == "reclaimed" and not a.interrupted_locally, "ended": end}
             for a, end in zip(self.attempts, self.attempt_ends())
         ]
         return data

@@ -4,7 +4,7 @@ cost, and the formatting the monitor's live lines share."""
 
 from __future__ import annotations
 
-from ocrbatch.jobs.backend import JobBackend, JobInfo
+from ocrbatch.jobs.backend import JobBackend, JobInfo, interrupted_locally, what_interrupted
 from ocrbatch.jobs.runs import read_progress, run_accuracy, run_id_from_uri, run_store, store_of
 from ocrbatch.layout import RunLayout
 
@@ -47,7 +47,9 @@ def describe_snapshot(data: dict) -> list[str]:
         code = attempt.get("exit_code")
         what = {"reclaimed": "Spot reclaim", "stopped": "stopped on SIGTERM"}.get(end) or (
             f"exit code {code}" if code is not None else None)
-        if what is None:  # a lost host leaves no exit code: its reason says what happened
+        if interrupted_locally(attempt.get("reason")):  # retried as a reclaim, but no Spot was involved
+            line = f"attempt {number}: interrupted, {what_interrupted(attempt['reason'])}"
+        elif what is None:  # a lost host leaves no exit code: its reason says what happened
             line = f"attempt {number}: {attempt.get('reason') or 'no exit code recorded'}"
         else:
             line = f"attempt {number}: {what}" + (f" ({attempt['reason']})" if attempt.get("reason") else "")
@@ -56,7 +58,8 @@ def describe_snapshot(data: dict) -> list[str]:
         lines.append(line)
     if data.get("reclaims"):
         lost = data.get("lost_training_seconds")
-        lines.append(f"reclaims: {data['reclaims']}, training lost: "
+        counted = "interrupted attempts" if data.get("backend") == "local" else "reclaims"
+        lines.append(f"{counted}: {data['reclaims']}, training lost: "
                      + ("not known yet" if lost is None else "none" if lost == 0 else format_duration(lost)))
     if data.get("progress"):
         lines.append("progress: " + format_progress(data["progress"]))

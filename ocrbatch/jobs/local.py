@@ -37,14 +37,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from ocrbatch.errors import NotFound
-from ocrbatch.jobs.backend import ACTIVE_STATES, Attempt, JobInfo, JobRequest
+from ocrbatch.jobs.backend import ACTIVE_STATES, LOCAL_INTERRUPTION, Attempt, JobInfo, JobRequest, what_interrupted
 from ocrbatch.jobs.local_processes import job_processes, marked_processes, stop_job_processes
 from ocrbatch.layout import child_location
 from ocrbatch.storage import LocalStore
 
 MAX_ATTEMPTS = 3
 JOB_LOCK = "runner.lock"
-LOST_RUNNER = "Host terminated: local runner died"
+LOST_RUNNER = LOCAL_INTERRUPTION + "the job's runner died (killed, or this machine went down)"
 
 
 def local_store(home: Path) -> LocalStore:
@@ -182,7 +182,7 @@ class LocalBackend:
             return record
         _start_runner(self.home, job_dir, job_lock)
         # Reported, not written: the runner is the record's only writer.
-        return {**record, "status": "RUNNABLE", "status_reason": f"restarting after: {LOST_RUNNER}"}
+        return {**record, "status": "RUNNABLE", "status_reason": f"restarting after {what_interrupted(LOST_RUNNER)}"}
 
     def list_jobs(self, *, limit: int = 50) -> list[JobInfo]:
         infos = []

@@ -19,8 +19,10 @@ import time
 from pathlib import Path
 from typing import Mapping
 
+from ocrbatch.jobs.backend import LOCAL_INTERRUPTION, what_interrupted
 from ocrbatch.jobs.local import LOST_RUNNER, MAX_ATTEMPTS, _write_json, lock_job
 from ocrbatch.jobs.local_processes import die_with_parent, job_mark, stop_job_processes
+from ocrbatch.stop_window import EXIT_STOPPED
 from ocrbatch.trainer.spec import ARRAY_INDEX_VARIABLE, TrainingSpec
 
 POLL_S = 0.5
@@ -104,17 +106,21 @@ def _array_index(record: dict) -> dict[str, str]:
 
 
 def attempt_reason(code: int, *, cancelled: str | None, host_stopping: str | None) -> str | None:
-    """Why an attempt ended, in Batch's words where Batch has some."""
+    """Why an attempt ended, saying what happened on this machine. An end from outside the job starts
+    with LOCAL_INTERRUPTION (it is retried); a signal ocrbatch did not send may be a reclaim drill."""
     if code == 0:
         return None
     if cancelled:
         return cancelled
     if host_stopping:
-        return f"Host terminated: local runner stopped by {host_stopping}"
+        return LOCAL_INTERRUPTION + f"the job's runner was stopped by {host_stopping}, and stopped its trainer"
     if code < 0:
-        return f"Host terminated: trainer killed by {signal.Signals(-code).name}"
-    if code == 143:
-        return "Host terminated: trainer stopped by SIGTERM"
+        name = signal.Signals(-code).name
+        return LOCAL_INTERRUPTION + (f"the trainer was killed by {name}, not by ocrbatch (a kill, the "
+                                     "out-of-memory killer, or a reclaim drill without notice)")
+    if code == EXIT_STOPPED:
+        return LOCAL_INTERRUPTION + ("the trainer was sent SIGTERM, not by ocrbatch (a simulated Spot notice, "
+                                     "as the reclaim drills send, or a kill)")
     return f"Essential container in task exited (trainer exit code {code})"
 
 
@@ -130,7 +136,7 @@ def _close_lost_attempt(job_dir: Path, record: JobRecord, attempts: list) -> Non
              "reason": LOST_RUNNER, "log_stream": job_dir.name}
         )
         record.update(attempts=attempts, current_attempt=None, trainer_pid=None,
-                      status="RUNNABLE", status_reason=f"retrying after: {LOST_RUNNER}")
+                      status="RUNNABLE", status_reason=f"retrying after {what_interrupted(LOST_RUNNER)}")
 
 
 def run_job(home: Path, job_id: str, *, base_env: Mapping[str, str], progress_interval: str = "1",
@@ -213,9 +219,9 @@ def run_job(home: Path, job_id: str, *, base_env: Mapping[str, str], progress_in
                 final_status, final_reason = "SUCCEEDED", None
                 break
             final_reason = reason
-            if cancelled or not reason.startswith("Host terminated"):
+            if cancelled or not reason.startswith(LOCAL_INTERRUPTION):
                 break  # like the job definition's retry strategy: EXIT on anything but a lost host
-            record.update(status="RUNNABLE", status_reason=f"retrying after: {reason}")
+            record.update(status="RUNNABLE", status_reason=f"retrying after {what_interrupted(reason)}")
             if host.stopping:
                 return 143  # the next runner makes the next attempt
     record.update(status=final_status, status_reason=final_reason, stopped_at=time.time())

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 from ocrbatch.errors import WaitTimedOut
-from ocrbatch.jobs.backend import JobBackend, JobInfo
+from ocrbatch.jobs.backend import JobBackend, JobInfo, what_interrupted
 from ocrbatch.jobs.job_report import format_duration, format_interruption, format_position, format_progress
 from ocrbatch.jobs.log_noise import NoiseFilter
 from ocrbatch.jobs.runs import read_progress, store_of
@@ -255,7 +255,11 @@ class JobMonitor:
         for number, attempt in enumerate(new, start=self._attempts_seen + 1):
             retrying = not job.done
             end = ends[number - 1]
-            if end == "reclaimed":
+            if end == "reclaimed" and attempt.interrupted_locally:
+                line = f"attempt {number} interrupted, not a failure: {what_interrupted(attempt.reason)}"
+                if number == len(job.attempts) and retrying:
+                    line += f"; retrying as attempt {number + 1}, resuming from the last checkpoint"
+            elif end == "reclaimed":
                 how = ("the trainer checkpointed on the Spot notice" if attempt.stopped
                        else f"the instance went away ({attempt.reason})")
                 line = f"attempt {number}: Spot reclaim, not a failure: {how}"

@@ -1,4 +1,5 @@
-"""`monitor` and `list` tell a Spot reclaim from a failure, with the training it cost (issue 17).
+"""`monitor` and `list` tell a Spot reclaim from a failure, with the training it cost (issue 17); a local
+job interrupted from outside is retried the same way but says what happened instead (issue 18).
 
 A reclaim with the notice ends the attempt with exit 143 and Batch retries it; one without ends with
 "Host EC2 ... terminated."; a cancel also ends with 143 but nothing follows. The training lost is what
@@ -96,3 +97,71 @@ def test_reclaim_cost_before_the_retry_has_worked_it_out():
     assert reclaim_cost(job, None) == {"reclaims": 1, "lost_training_seconds": None}
     assert reclaim_cost(job_state("FAILED", attempts=[FAILURE]), None) == {"reclaims": 0,
                                                                           "lost_training_seconds": None}
+
+
+# --- local mode: interrupted, retried like a reclaim, never called one -----------------------------
+
+def local_reasons() -> dict[str, str]:
+    from ocrbatch.jobs.local import LOST_RUNNER
+    from ocrbatch.jobs.local_runner import attempt_reason
+
+    return {
+        "runner killed": LOST_RUNNER,
+        "runner stopped": attempt_reason(143, cancelled=None, host_stopping="SIGTERM"),
+        "trainer killed": attempt_reason(-9, cancelled=None, host_stopping=None),
+        "trainer sent SIGTERM": attempt_reason(143, cancelled=None, host_stopping=None),
+    }
+
+
+def test_a_local_attempts_reason_says_what_happened_on_this_machine():
+    from ocrbatch.jobs.local_runner import attempt_reason
+
+    assert local_reasons() == {
+        "runner killed": "Interrupted locally: the job's runner died (killed, or this machine went down)",
+        "runner stopped": "Interrupted locally: the job's runner was stopped by SIGTERM, and stopped its trainer",
+        "trainer killed": ("Interrupted locally: the trainer was killed by SIGKILL, not by ocrbatch (a kill, "
+                           "the out-of-memory killer, or a reclaim drill without notice)"),
+        "trainer sent SIGTERM": ("Interrupted locally: the trainer was sent SIGTERM, not by ocrbatch (a simulated "
+                                 "Spot notice, as the reclaim drills send, or a kill)"),
+    }
+    assert attempt_reason(143, cancelled="cancelled by user", host_stopping=None) == "cancelled by user"
+    assert attempt_reason(2, cancelled=None, host_stopping=None) == (
+        "Essential container in task exited (trainer exit code 2)")
+    assert attempt_reason(0, cancelled=None, host_stopping=None) is None
+
+
+def test_a_local_interruption_is_retried_like_a_reclaim_but_never_called_a_spot_one():
+    for code, reason in zip((None, 143, -9, 143), local_reasons().values()):
+        job = job_state("RUNNABLE", attempts=[Attempt(1.0, 2.0, code, reason)])
+        assert job.attempt_ends() == ["reclaimed"], reason
+        assert job.to_json()["attempts"][0]["spot_reclaimed"] is False
+    assert job_state("RUNNABLE", attempts=[SPOT_RECLAIM]).to_json()["attempts"][0]["spot_reclaimed"] is True
+
+
+def test_monitor_says_what_interrupted_a_local_attempt_and_that_it_is_retried(tmp_path):
+    for code, reason in zip((None, 143, -9, 143), local_reasons().values()):
+        interrupted = Attempt(1.0, 2.0, code, reason)
+        states = [job_state("RUNNING"), job_state("RUNNABLE", attempts=[interrupted]),
+                  job_state("SUCCEEDED", attempts=[interrupted, SUCCESS])]
+        _, final, lines = follow(tmp_path / str(code) / reason[-12:], states)
+        assert final.status == "SUCCEEDED"
+        what = reason.removeprefix("Interrupted locally: ")
+        assert (f"attempt 1 interrupted, not a failure: {what}; retrying as attempt 2, resuming from the last "
+                "checkpoint") in lines
+        assert not any("Spot reclaim" in line or "Batch" in line or "instance" in line for line in lines)
+
+
+def test_a_local_jobs_report_counts_interrupted_attempts_not_reclaims():
+    from ocrbatch.jobs.local import LOST_RUNNER
+
+    lines = describe_snapshot({
+        "job_id": "local-1", "job_name": "n", "status": "SUCCEEDED", "backend": "local",
+        "attempts": [{"exit_code": None, "reason": LOST_RUNNER, "ended": "reclaimed"},
+                     {"exit_code": 0, "reason": None, "ended": "succeeded"}],
+        "progress": {"state": "succeeded", "interruptions": [{**COSTS[1], "attempt": 1}]}, "reclaims": 1,
+        "lost_training_seconds": 60.0,
+    })
+    assert ("attempt 1: interrupted, the job's runner died (killed, or this machine went down); "
+            "lost 60s of training (40 steps)") in lines
+    assert "interrupted attempts: 1, training lost: 60s" in lines
+    assert not any("reclaim" in line.lower() for line in lines)

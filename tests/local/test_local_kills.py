@@ -90,7 +90,8 @@ def test_a_killed_runner_takes_its_trainer_along_and_the_job_retries_from_its_ch
     record = job_record(home, job_id)
     assert record["status"] == "SUCCEEDED", record
     first, second = record["attempts"]
-    expected = LOST_RUNNER if kill == "SIGKILL" else "Host terminated: local runner stopped by SIGTERM"
+    expected = LOST_RUNNER if kill == "SIGKILL" else (
+        "Interrupted locally: the job's runner was stopped by SIGTERM, and stopped its trainer")
     assert first["reason"] == expected and second["reason"] is None
     run = record["spec"]["output"].rstrip("/").rsplit("/", 1)[-1]
     progress = json.loads((home / "store" / "runs" / run / "progress.json").read_text())
@@ -114,5 +115,5 @@ def test_a_killed_trainer_leaves_nothing_and_its_job_keeps_the_slot(dataset, hom
 
     assert not any(running(pid) for pid in old) and marked_processes(home) == {}
     attempts = job_record(home, first)["attempts"]
-    assert attempts[0]["reason"].startswith("Host terminated: trainer") and attempts[1]["reason"] is None
+    assert attempts[0]["reason"].startswith("Interrupted locally: the trainer was") and attempts[1]["reason"] is None
     assert trainings == {first, second}

@@ -1,7 +1,7 @@
 """Local mode end to end, through the CLI: the same commands as on AWS, the trainer as a local process.
 
 upload -> submit -> monitor -> download -> predict on a tiny generated dataset; a job cancelled while
-it trains; a job whose trainer is killed (as a Spot reclaim would) and which resumes from its
+it trains; a job whose trainer is killed (as a reclaim drill does) and which resumes from its
 checkpoint on the next attempt.
 """
 
@@ -103,7 +103,10 @@ def test_killed_trainer_resumes_from_checkpoint(dataset, home, kill):
     record = job_record(home, job_id)
     assert record["status"] == "SUCCEEDED"
     assert [a["reason"] is not None for a in record["attempts"]] == [True, False]
-    assert record["attempts"][0]["reason"].startswith("Host terminated")
+    assert record["attempts"][0]["reason"].startswith("Interrupted locally: the trainer was")
+    # Said as what happened on this machine, never as a Spot reclaim; the retry is still announced.
+    monitored = cli(home, "monitor", job_id, "--once")
+    assert "attempt 1: interrupted, the trainer was" in monitored.stdout and "Spot" not in monitored.stdout
     progress = json.loads(next((home / "store" / "runs").glob("*/progress.json")).read_text())
     assert progress["attempt"] == 2 and progress["resumed_from"], progress
     assert "--- attempt 2 ---" in (home / "jobs" / job_id / "log.txt").read_text()

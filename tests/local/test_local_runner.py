@@ -53,7 +53,7 @@ def test_a_dead_runner_is_a_lost_host_its_processes_are_stopped_and_its_attempt_
     try:
         before = (job_dir / "job.json").read_bytes()
         info = backend.describe("local-1")  # finds the job's lock free: starts a runner, writes nothing itself
-        assert info.status == "RUNNABLE" and info.status_reason == f"restarting after: {LOST_RUNNER}"
+        assert info.status == "RUNNABLE" and info.status_reason == "restarting after the job's runner died (killed, or this machine went down)"
         assert (job_dir / "job.json").read_bytes() == before
 
         done = wait_for(lambda: (job := backend.describe("local-1")).done and job, what="the restarted runner")
@@ -140,3 +140,19 @@ def test_a_second_cancel_sends_nothing_and_says_the_job_is_already_stopping(tmp_
         runner_lock.close()
         trainer.kill()
         trainer.wait()
+
+
+def test_list_counts_a_local_jobs_interrupted_attempts_and_never_calls_them_reclaims(tmp_path):
+    from typer.testing import CliRunner
+
+    from ocrbatch.cli import app
+
+    backend = LocalBackend(tmp_path)
+    lost = {"started_at": 2.0, "stopped_at": 3.0, "exit_code": None, "reason": LOST_RUNNER}
+    write_record(backend, "local-3", status="FAILED", status_reason="boom",
+                 attempts=[lost, {**lost, "exit_code": 1, "reason": "Essential container in task exited"}])
+    result = CliRunner().invoke(app, ["list", "--local", "--home", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    header, row = result.stdout.splitlines()[:2]
+    assert header.split()[-1] == "INTERRUPTED" and "RECLAIMS" not in header
+    assert row.split()[0] == "local-3" and row.split()[-1] == "1"
