@@ -10,25 +10,37 @@ connection is not retried (nothing listens there: the command says so at once).
 
 Clients come from botocore directly: boto3's session is a thin wrapper whose import (it pulls in
 s3transfer and its resource layer) costs ~40 ms on every command, and nothing here uses resources.
+
+A command with a deadline (``monitor --timeout``) gives :class:`AwsClients` the time it has left: a
+client asked for in the last minute is built with connect and read timeouts no longer than that
+(clients cost ~7 ms to build), and no call is retried once it is up. A call the command let go of
+at its deadline (a silent endpoint) then ends on its own within a second or so, instead of waiting
+out botocore's 60 s reads and their retries.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from functools import cached_property, lru_cache
+from typing import Callable
 
 from ocrbatch.stack_outputs import DEFAULT_REGION
 
+CONNECT_TIMEOUT_S = 10
+READ_TIMEOUT_S = 60
+SHORTEST_TIMEOUT_S = 1.0  # what a call begun on its deadline still gets (0 would mean no timeout)
 
 
-def _retry_config():
+def _retry_config(bound: float | None = None):
+    """The clients' settings; ``bound``: no connect or read may take longer (seconds)."""
     from botocore.config import Config
 
     return Config(
         retries={"mode": "adaptive", "max_attempts": 10},
-        connect_timeout=10,
-        read_timeout=60,
+        connect_timeout=min(CONNECT_TIMEOUT_S, bound or CONNECT_TIMEOUT_S),
+        read_timeout=min(READ_TIMEOUT_S, bound or READ_TIMEOUT_S),
         max_pool_connections=64,
     )
 
@@ -65,10 +77,18 @@ def region_of(profile: str | None = None, region: str | None = None) -> str:
     return session(profile, region).get_config_variable("region")
 
 
-def make_client(service: str, *, profile: str | None = None, region: str | None = None):
+def make_client(service: str, *, profile: str | None = None, region: str | None = None,
+                time_left: Callable[[], float | None] | None = None):
+    """A client of the service; with ``time_left`` (seconds until the command's deadline, None for
+    none), its timeouts are bounded by the time left now and it stops retrying once none is left."""
     chosen = session(profile, region)
-    client = chosen.create_client(service, region_name=chosen.get_config_variable("region"), config=_retry_config())
+    left = time_left() if time_left else None
+    bound = None if left is None else max(left, SHORTEST_TIMEOUT_S)
+    client = chosen.create_client(service, region_name=chosen.get_config_variable("region"),
+                                  config=_retry_config(bound))
     client.meta.events.register_first("needs-retry", _no_retry_when_refused)
+    if time_left is not None:
+        client.meta.events.register_first("needs-retry", _no_retry_after_the_deadline(time_left))
     return client
 
 
@@ -93,17 +113,33 @@ def _no_retry_when_refused(caught_exception=None, **_):
         raise caught_exception
 
 
+def _no_retry_after_the_deadline(time_left: Callable[[], float | None]):
+    def handler(caught_exception=None, **_):
+        """A network error once the command's time is up ends the call: nobody waits for its answer.
+        (A throttled answer is left to botocore: its back-off is short and the call can still end.)"""
+        left = time_left()
+        if caught_exception is not None and left is not None and left <= 0:
+            raise caught_exception
+
+    return handler
+
+
 class AwsClients:
     """The clients of one profile and region, each built on its first use and then reused.
 
     A command pays only for the services it touches: ``cancel`` builds Batch's client alone, an
-    unchanged re-upload none at all.
+    unchanged re-upload none at all. With ``time_left`` (seconds until the command's deadline, or
+    None while it has none), a client asked for when less time is left than its timeouts allow is
+    built again, bounded by what is left.
     """
 
-    def __init__(self, profile: str | None = None, region: str | None = None):
+    def __init__(self, profile: str | None = None, region: str | None = None, *,
+                 time_left: Callable[[], float | None] | None = None):
         self.profile = profile
         self._region = region
+        self._time_left = time_left
         self._built: dict[str, object] = {}
+        self._bounded: dict[str, tuple[float, object]] = {}  # service -> (timeout bound, client)
         self._lock = threading.Lock()  # fetch's download threads may all ask at once
 
     @cached_property
@@ -111,10 +147,23 @@ class AwsClients:
         return region_of(self.profile, self._region)
 
     def __call__(self, service: str):
+        left = self._time_left() if self._time_left else None
+        if left is not None and left < READ_TIMEOUT_S:
+            return self._bounded_client(service, max(left, SHORTEST_TIMEOUT_S))
         client = self._built.get(service)
         if client is None:
             with self._lock:
                 client = self._built.get(service)
                 if client is None:
-                    client = self._built[service] = make_client(service, profile=self.profile, region=self.region)
+                    client = self._built[service] = make_client(service, profile=self.profile, region=self.region,
+                                                                time_left=self._time_left)
+        return client
+
+    def _bounded_client(self, service: str, left: float):
+        """A client whose timeouts end within ``left`` seconds (give or take one: rebuilt once a second at most)."""
+        with self._lock:
+            bound, client = self._bounded.get(service, (math.inf, None))
+            if client is None or bound > left + 1:
+                client = make_client(service, profile=self.profile, region=self.region, time_left=self._time_left)
+                self._bounded[service] = (left, client)
         return client

@@ -10,6 +10,7 @@ reads no stack, and an unchanged re-upload builds no S3 client at all (see ``ocr
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from functools import cached_property, partial
 from pathlib import Path
@@ -74,18 +75,42 @@ def resolve_target(
     return Target(local, stack, region, profile, bucket, job_queue, job_definition, home)
 
 
+class Deadline:
+    """When a command's AWS calls must be over (``monitor --timeout``; ``pipeline --timeout`` while it
+    follows the job), or none for now. Clients built under one bound their connect and read timeouts
+    by the time it leaves, so a call let go of at the deadline does not run on (``ocrbatch.aws_clients``)."""
+
+    def __init__(self, seconds: float | None = None):
+        self._ends_at: float | None = None
+        if seconds is not None:
+            self.start(seconds)
+
+    def start(self, seconds: float) -> None:
+        self._ends_at = time.monotonic() + seconds
+
+    def clear(self) -> None:
+        self._ends_at = None
+
+    def left(self) -> float | None:
+        """Seconds until the deadline (negative once past it), or None while there is none."""
+        return None if self._ends_at is None else self._ends_at - time.monotonic()
+
+
 class Wiring:
     """The objects one command works with, each built on first use from its :class:`Target`."""
 
-    def __init__(self, target: Target):
+    def __init__(self, target: Target, deadline: Deadline | None = None):
         self.target = target
+        self.deadline = deadline
 
     @cached_property
     def aws(self):
-        """AWS clients of the target's profile and region (each built when first asked for)."""
+        """AWS clients of the target's profile and region (each built when first asked for), bounded
+        by the command's deadline when it has one."""
         from ocrbatch.aws_clients import AwsClients
 
-        return AwsClients(self.target.profile, self.target.region)
+        time_left = self.deadline.left if self.deadline else None
+        return AwsClients(self.target.profile, self.target.region, time_left=time_left)
 
     @cached_property
     def stack(self):

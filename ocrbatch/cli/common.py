@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import typer
 
 from ocrbatch.errors import OcrbatchError
-from ocrbatch.wiring import Target, Wiring, resolve_target
+from ocrbatch.wiring import Deadline, Target, Wiring, resolve_target
 
 if TYPE_CHECKING:
     from ocrbatch.jobs.backend import JobBackend
@@ -36,13 +36,14 @@ def make_target(local: bool | None, **flags) -> Target:
     return resolve_target(local, environ=os.environ, **flags)
 
 
-def wire(target: Target) -> Wiring:
-    return Wiring(target)
+def wire(target: Target, deadline: Deadline | None = None) -> Wiring:
+    return Wiring(target, deadline)
 
 
-def open_backend(target: Target) -> "JobBackend":
-    """The target's job backend; the seam the CLI tests replace with a scripted one."""
-    return wire(target).backend
+def open_backend(target: Target, deadline: Deadline | None = None) -> "JobBackend":
+    """The target's job backend (its AWS calls bounded by ``deadline``); the seam the CLI tests
+    replace with a scripted one."""
+    return wire(target, deadline).backend
 
 
 def open_prices(target: Target) -> tuple:

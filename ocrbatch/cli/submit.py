@@ -5,7 +5,6 @@ The seed's flags (``--training-data``, ``--s3-bucket``, ``--job-queue``, ``--job
 """
 
 import json
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -18,7 +17,7 @@ from ocrbatch.cli.options import (
 from ocrbatch.cli.progress import ProgressBar
 from ocrbatch.cli.watch import job_monitor
 from ocrbatch.errors import BadInput, WaitTimedOut
-from ocrbatch.wiring import Target
+from ocrbatch.wiring import Deadline, Target
 
 MaxHoursOpt = Annotated[
     Optional[float],
@@ -196,16 +195,28 @@ def pipeline(
     json_output: JsonOpt = False,
 ) -> None:
     """Upload, submit, monitor and download in one command (exit 1 if the job fails, 124 on --timeout)."""
+    from ocrbatch.jobs.monitor import PollSettings
     from ocrbatch.jobs.pipeline import Pipeline
 
     timeout_s = parse_timeout(timeout)
     if not dataset:
         raise BadInput("--training-data is required: a folder (or --dataset VERSION)")
-    backend = common.open_backend(target)
+    deadline = Deadline()  # --timeout bounds following the job, not the upload before it or the download after
+    backend = common.open_backend(target, deadline)
+    monitor = job_monitor(backend, show_logs=not no_logs)
+
+    def follow(job_id: str):
+        if timeout_s is not None:
+            deadline.start(timeout_s + PollSettings().deadline_grace)
+        try:
+            return monitor.follow(job_id, timeout=timeout_s)
+        finally:
+            deadline.clear()
+
     with ProgressBar() as bar:
         flow = Pipeline(
             backend=backend,
-            follow=partial(job_monitor(backend, show_logs=not no_logs).follow, timeout=timeout_s),
+            follow=follow,
             step=common.info,
             progress=bar.stage("downloading"),
             upload_progress=bar,

@@ -13,7 +13,7 @@ from ocrbatch.cli import common
 from ocrbatch.cli.options import JsonOpt, TimeoutOpt, acts_on_target, parse_timeout
 from ocrbatch.errors import BadInput, WaitTimedOut
 from ocrbatch.jobs.backend import JobBackend, JobInfo
-from ocrbatch.wiring import Target
+from ocrbatch.wiring import Deadline, Target
 
 
 def register(app: typer.Typer) -> None:
@@ -59,9 +59,11 @@ def monitor(
 
     grace = PollSettings().deadline_grace
     started = time.monotonic()
+    # Every AWS call ends by then, even one let go of at the deadline (a poll begun on it gets the grace).
+    deadline = None if timeout_s is None else Deadline(timeout_s + grace)
 
     def attach() -> tuple[JobBackend, JobInfo]:
-        backend = common.open_backend(target)
+        backend = common.open_backend(target, deadline)
         return backend, resolve_job(backend, job)
 
     try:  # finding the stack and the job counts against --timeout too

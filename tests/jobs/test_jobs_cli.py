@@ -51,7 +51,7 @@ def scripted(monkeypatch, tmp_path, fast_clock):
 
     def install(states, **kwargs):
         backend = ScriptedBackend(tmp_path / "store", states, **kwargs)
-        monkeypatch.setattr(cli_common, "open_backend", lambda target: backend)
+        monkeypatch.setattr(cli_common, "open_backend", lambda target, deadline=None: backend)
         return backend
 
     return install

@@ -1,13 +1,15 @@
 """Commands against an AWS endpoint that refuses connections, or accepts them and never answers.
 
 Real botocore clients over loopback sockets (127.0.0.1 only, closed by the tests): a refused
-connection fails at once, naming the endpoint; ``monitor --timeout`` holds against a silent one.
+connection fails at once, naming the endpoint; ``monitor --timeout`` holds against a silent one, and
+the call it let go of at the deadline ends within seconds (its timeouts are bounded by the time left).
 """
 
 from __future__ import annotations
 
 import re
 import socket
+import threading
 import time
 
 import pytest
@@ -81,3 +83,34 @@ def test_monitor_timeout_holds_against_an_endpoint_that_never_answers(silent_end
     assert result.exit_code == 124, result.output
     assert waited < 2 + 10  # the deadline, start-up and a busy machine; not a 60 s read, retried
     assert "stopped waiting after 2 s (--timeout) (no answer from AWS while looking the job up: check" in result.stderr
+
+
+def test_the_call_let_go_at_the_timeout_ends_within_seconds_of_the_command(silent_endpoint):
+    result = runner.invoke(app, ["monitor", "job-1", "--aws", "--job-queue", "q", "--timeout", "2s"])
+    returned = time.monotonic()
+    assert result.exit_code == 124, result.output
+    # Botocore alone would read for 60 s, and retry: the abandoned call would outlive the command by minutes.
+    abandoned = [thread for thread in threading.enumerate() if thread.name == "bounded-call"]
+    for thread in abandoned:
+        thread.join(timeout=max(0.0, returned + 8 - time.monotonic()))
+    assert not any(thread.is_alive() for thread in abandoned), "a call let go at the deadline still runs"
+
+
+def test_clients_for_a_deadline_bound_their_timeouts_by_the_time_left(clean_env, fresh_sessions):
+    left = [300.0]
+    clients = aws_clients.AwsClients(region="us-west-2", time_left=lambda: left[0])
+
+    def timeouts(service="batch"):
+        config = clients(service).meta.config
+        return config.connect_timeout, config.read_timeout
+
+    assert timeouts() == (10, 60)  # time enough: botocore's own
+    left[0] = 20.0
+    assert timeouts() == (10, 20.0)
+    left[0] = 19.5
+    assert timeouts() == (10, 20.0)  # within a second: the same client
+    left[0] = 4.0
+    assert timeouts() == (4.0, 4.0)
+    left[0] = -2.0
+    assert timeouts() == (1.0, 1.0)  # a call begun past the deadline still gets a moment, never "no timeout"
+    assert aws_clients.AwsClients(region="us-west-2")("batch").meta.config.read_timeout == 60
