@@ -31,7 +31,7 @@ def list_jobs(
     expand: Annotated[bool, typer.Option("--expand", help="Also list each sweep's children under it.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Recent jobs with status, age, dataset, accuracy, and Spot reclaims with the training they cost.
+    """Recent jobs: status, age, dataset, accuracy, and Spot reclaims (locally: interruptions) with what they cost.
     A sweep is one row (its children's states and its best accuracy); --expand or `list SWEEP` shows them."""
     from ocrbatch.jobs.job_report import format_duration, reclaim_cost
     from ocrbatch.jobs.runs import read_progress, resolve_job, run_accuracy, run_id_from_uri, store_of
