@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
     app.command("doctor")(doctor)
 
 
-@acts_on_target()
+@acts_on_target(queue=True)  # a --job-queue is checked beside the stack's queues (or without a stack)
 def doctor(target: Target, json_output: JsonOpt = False) -> None:
     """Check credentials, the stack, compute environments, queues, image, GPU quota, alerts, subnets and bucket."""
     from ocrbatch.jobs import doctor as checks_of

@@ -140,7 +140,7 @@ def cancel(
     from ocrbatch.jobs.runs import resolve_job
 
     backend = common.open_backend(target)
-    before = resolve_job(backend, job)
+    before = resolve_job(backend, job, flags=common.backend_flags(target))
     if before.done:
         backend.cancel(before.job_id, reason)  # a local job's stray processes stop even so
         action = "none"
@@ -183,7 +183,8 @@ def download(
     if output_dir is None:
         raise BadInput("--output-dir is required: the folder to write the model to")
     backend = common.open_backend(target)
-    current = resolve_job(backend, job)
+    flags = common.backend_flags(target)
+    current = resolve_job(backend, job, flags=flags)
     if best != current.is_sweep:
         raise BadInput(
             f"job {current.job_id} is a sweep of {current.array_size}: --best takes its most accurate child's model, "
@@ -200,7 +201,7 @@ def download(
     elif job == "latest" and current.status != "SUCCEEDED":
         # `latest` is the newest job for monitor and logs; a model only comes from a succeeded one.
         newest = current
-        current = resolve_job(backend, job, succeeded=True)
+        current = resolve_job(backend, job, succeeded=True, flags=flags)
         common.info(f"latest here means the newest succeeded job, {current.job_id}; "
                     f"the newest job, {newest.job_id}, is {newest.status}")
     common.info(f"downloading the model of job {current.job_id} ({current.job_name})")

@@ -82,16 +82,18 @@ def _replaces(names: tuple[str, ...], options: dict[str, tuple], build: Callable
     return decorate
 
 
-def acts_on_target(*, batch: bool = False, job: str | None = None) -> Callable:
+def acts_on_target(*, batch: bool = False, queue: bool = False, job: str | None = None) -> Callable:
     """Give a command the shared flags and hand it the resolved ``target`` instead.
 
-    ``batch`` adds ``--job-queue``/``--job-definition``. ``job`` ("required" or a default such as
+    ``batch`` adds ``--job-queue``/``--job-definition``; ``queue``, ``--job-queue`` alone. ``job`` ("required" or a default such as
     "latest") adds the JOB argument and the seed's ``--job-id`` and hands the command ``job``, the
     ref they name; a Batch job id alone then means AWS (the seed's ``monitor --job-id ID``).
     """
     flags = {name: (annotation, None) for name, annotation in _TARGET_FLAGS.items()}
     if batch:
         flags.update({name: (annotation, None) for name, annotation in _BATCH_FLAGS.items()})
+    elif queue:
+        flags["job_queue"] = (JobQueueOpt, None)
     if job:
         flags.update(job=(JobArg, None), job_id=(JobIdOpt, None))
 

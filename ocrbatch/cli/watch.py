@@ -64,7 +64,7 @@ def monitor(
 
     def attach() -> tuple[JobBackend, JobInfo]:
         backend = common.open_backend(target, deadline)
-        return backend, resolve_job(backend, job)
+        return backend, resolve_job(backend, job, flags=common.backend_flags(target))
 
     try:  # finding the stack and the job counts against --timeout too
         backend, current = call_within(timeout_s, attach)
@@ -120,7 +120,7 @@ def logs(
     if follow and json_output:
         raise BadInput("--follow streams text lines; use --json without --follow")
     backend = common.open_backend(target)
-    current = resolve_job(backend, job)
+    current = resolve_job(backend, job, flags=common.backend_flags(target))
     if current.is_sweep:
         raise BadInput(f"job {current.job_id} is a sweep of {current.array_size}: each child has its own log, "
                        f"e.g. ocrbatch logs {current.job_id}:0{common.backend_flags(target)}")

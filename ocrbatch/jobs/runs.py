@@ -113,8 +113,9 @@ def run_accuracy(store: ObjectStore | None, job: JobInfo) -> float | None:
     return None
 
 
-def resolve_job(backend: JobBackend, ref: str | None, *, succeeded: bool = False) -> JobInfo:
-    """A job id, or ``latest``: the newest job (the newest SUCCEEDED one with ``succeeded``)."""
+def resolve_job(backend: JobBackend, ref: str | None, *, succeeded: bool = False, flags: str = "") -> JobInfo:
+    """A job id, or ``latest``: the newest job (the newest SUCCEEDED one with ``succeeded``).
+    ``flags``: the user's own backend flags, which the hint repeats."""
     if not ref or not ref.strip():
         raise BadInput("name a job: JOB_ID, or `latest`")
     ref = ref.strip()
@@ -124,8 +125,12 @@ def resolve_job(backend: JobBackend, ref: str | None, *, succeeded: bool = False
     for job in jobs:
         if not succeeded or job.status == "SUCCEEDED":
             return job
+    if succeeded and jobs:
+        newest = jobs[0]
+        raise NotFound(f"no succeeded job on the {backend.name} backend to take a model from: the newest job, "
+                       f"{newest.job_id}, is {newest.status}; see why with `ocrbatch monitor {newest.job_id}{flags}`")
     what = "succeeded job" if succeeded else "job"
-    raise NotFound(f"no {what} found on the {backend.name} backend; submit one with `ocrbatch submit`")
+    raise NotFound(f"no {what} found on the {backend.name} backend; submit one with `ocrbatch submit{flags}`")
 
 
 def download_model(

@@ -496,6 +496,23 @@ def test_download_latest_says_when_it_is_not_the_newest_job(scripted, monkeypatc
     assert "downloading the model of job job-1" in result.stderr
 
 
+def test_latest_with_nothing_to_take_says_why_with_the_users_flags(scripted, monkeypatch, tmp_path):
+    from dataclasses import replace
+
+    backend = scripted([replace(job_state("FAILED", reason="boom"), job_id="job-9")])
+    flags = ["--aws", "--s3-bucket", "b", "--job-queue", "q"]
+    result = run("download", "latest", *flags, "--output-dir", tmp_path / "model")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: no succeeded job on the fake backend to take a model from: the newest job, job-9, is FAILED; "
+        "see why with `ocrbatch monitor job-9 --aws --s3-bucket b --job-queue q`")
+    monkeypatch.setattr(backend, "list_jobs", lambda limit=50: [])
+    result = run("monitor", "latest", *flags)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == ("error: no job found on the fake backend; "
+                                     "submit one with `ocrbatch submit --aws --s3-bucket b --job-queue q`")
+
+
 def test_a_submit_without_an_answer_says_the_job_may_exist_and_keeps_its_run(scripted, catalogue, monkeypatch):
     from botocore.exceptions import ReadTimeoutError
 

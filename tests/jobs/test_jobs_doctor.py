@@ -102,3 +102,23 @@ def test_local_checks(tmp_path):
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
     assert check_local(blocked / "home")[0].status == "fail"
+
+
+def test_the_doctor_command_takes_the_queue_and_bucket_named_on_its_command_line(moto_aws):
+    import json
+
+    from typer.testing import CliRunner
+
+    from ocrbatch.cli import app
+
+    theirs = deploy_fake_stack("someone-elses")  # the default stack is not deployed
+    queue, bucket = theirs[keys.CPU_QUEUE], theirs[keys.BUCKET]
+    result = CliRunner().invoke(app, ["doctor", "--aws", "--s3-bucket", bucket, "--job-queue", queue, "--json"])
+    assert result.exit_code == 0, result.output
+    names = {check["name"]: check for check in json.loads(result.stdout)["checks"]}
+    assert names["stack"]["status"] == "skip" and names[f"job queue {queue}"]["status"] == "ok"
+    assert names["bucket"]["status"] == "ok" and bucket in names["bucket"]["detail"]
+
+    missing = CliRunner().invoke(app, ["doctor", "--aws", "--job-queue", "nobodys"])
+    assert missing.exit_code == 3
+    assert "job queue nobodys" in missing.stdout and "check --job-queue and --region" in missing.stdout

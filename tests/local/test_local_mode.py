@@ -106,7 +106,7 @@ def test_killed_trainer_resumes_from_checkpoint(dataset, home, kill):
     assert record["attempts"][0]["reason"].startswith("Interrupted locally: the trainer was")
     # Said as what happened on this machine, never as a Spot reclaim; the retry is still announced.
     monitored = cli(home, "monitor", job_id, "--once")
-    assert "attempt 1: interrupted, the trainer was" in monitored.stdout and "Spot" not in monitored.stdout
+    assert "attempt 1: interrupted, the trainer was" in monitored.stdout and "Spot reclaim" not in monitored.stdout
     progress = json.loads(next((home / "store" / "runs").glob("*/progress.json")).read_text())
     assert progress["attempt"] == 2 and progress["resumed_from"], progress
     assert "--- attempt 2 ---" in (home / "jobs" / job_id / "log.txt").read_text()
