@@ -204,9 +204,11 @@ def download(
         current = resolve_job(backend, job, succeeded=True, flags=flags)
         common.info(f"latest here means the newest succeeded job, {current.job_id}; "
                     f"the newest job, {newest.job_id}, is {newest.status}")
-    common.info(f"downloading the model of job {current.job_id} ({current.job_name})")
+    if current.status == "SUCCEEDED":  # else download_model says why there is nothing to download
+        common.info(f"downloading the model of job {current.job_id} ({current.job_name})")
     with ProgressBar() as bar:
-        result = download_model(backend, current, output_dir, force=force, progress=bar.stage("downloading"))
+        result = download_model(backend, current, output_dir, force=force, progress=bar.stage("downloading"),
+                                flags=flags)
     if json_output:
         common.emit_json(result)
         return

@@ -149,6 +149,8 @@ def _no_lines(job: JobInfo, *, has_stream: bool) -> str:
     """Why ``logs`` printed nothing, so silence is never the answer."""
     if has_stream:
         where = f"its log stream {job.log_stream}" if job.log_stream else "its log"
+        if job.done:
+            return f"no lines in {where}: job {job.job_id} ended {job.status}"
         return f"no lines in {where} yet: job {job.job_id} is {job.status}"
     if job.done and not job.started_at:
         why = f" ({job.status_reason})" if job.status_reason else ""

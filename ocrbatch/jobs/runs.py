@@ -134,22 +134,28 @@ def resolve_job(backend: JobBackend, ref: str | None, *, succeeded: bool = False
 
 
 def download_model(
-    backend: JobBackend, job: JobInfo, dest, *, force: bool = False, progress: Callable[[int, int], None] | None = None
+    backend: JobBackend, job: JobInfo, dest, *, force: bool = False, progress: Callable[[int, int], None] | None = None,
+    flags: str = "",
 ) -> dict:
     """Fetch and verify the model a SUCCEEDED job published; returns a summary for the CLI.
 
-    ``progress(done_bytes, total_bytes)`` is called as the bytes arrive.
+    ``progress(done_bytes, total_bytes)`` is called as the bytes arrive; ``flags``: the user's own
+    backend flags, which the hints repeat.
     """
     if job.status == "FAILED":
         raise RunFailed(f"job {job.job_id} FAILED ({job.status_reason or 'no reason given'}): it published no model")
     if job.status != "SUCCEEDED":
         raise NotFound(
             f"job {job.job_id} is {job.status}: its model is published when it succeeds "
-            f"(follow it with `ocrbatch monitor {job.job_id}`)"
+            f"(follow it with `ocrbatch monitor {job.job_id}{flags}`)"
         )
     layout = run_layout(job)
     store = run_store(backend.store, job)
-    manifest = read_manifest(store, layout.model)
+    try:
+        manifest = read_manifest(store, layout.model)
+    except NotFound:
+        raise NotFound(f"job {job.job_id} SUCCEEDED but there is no model at {store.uri(layout.model)}: "
+                       "was it deleted from the store since?") from None
     total = sum(meta["size"] for meta in manifest["files"].values())
     check_destination(Path(dest), total)
     done = 0

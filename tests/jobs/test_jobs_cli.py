@@ -244,8 +244,15 @@ def test_download_latest_verifies_and_refuses_to_overwrite_another_model(deploym
 
 def test_download_needs_an_output_dir_and_a_finished_job(scripted, tmp_path):
     scripted([job_state("RUNNING")])
-    assert run("download", "job-1", "--output-dir", tmp_path / "m").exit_code == 2
+    running = run("download", "job-1", "--aws", "--s3-bucket", "b", "--output-dir", tmp_path / "m")
+    assert running.exit_code == 2 and running.stderr.strip() == (
+        "error: job job-1 is RUNNING: its model is published when it succeeds "
+        "(follow it with `ocrbatch monitor job-1 --aws --s3-bucket b`)")
     assert run("download", "job-1").exit_code == 2
+    scripted([job_state("SUCCEEDED")])  # its run folder holds no model
+    gone = run("download", "job-1", "--output-dir", tmp_path / "m")
+    assert gone.exit_code == 2 and "job job-1 SUCCEEDED but there is no model at " in gone.stderr
+    assert "not finished" not in gone.stderr
     scripted([job_state("FAILED", reason="boom")])
     result = run("download", "job-1", "--output-dir", tmp_path / "m")
     assert result.exit_code == 1 and "boom" in result.stderr
@@ -472,12 +479,14 @@ def test_top_level_help_says_local_mode_is_the_default():
         (job_state("FAILED", reason="cancelled with ocrbatch cancel"),
          "job job-1 ended FAILED before it started (cancelled with ocrbatch cancel): it has no log"),
         (job_state("RUNNING", log_stream="gpu/default/abc"), "no lines in its log stream gpu/default/abc yet: job job-1 is RUNNING"),
+        (job_state("SUCCEEDED", log_stream="gpu/default/abc"),
+         "no lines in its log stream gpu/default/abc: job job-1 ended SUCCEEDED"),  # no "yet": it is over
     ],
 )
 def test_logs_never_answer_with_silence(scripted, state, expected):
     from dataclasses import replace
 
-    scripted([replace(state, started_at=None) if state.status != "RUNNING" else state])
+    scripted([replace(state, started_at=None) if not state.log_stream else state])
     result = run("logs", "job-1")
     assert result.exit_code == 0 and result.stdout == ""
     assert result.stderr.strip() == expected
