@@ -154,6 +154,15 @@ DatasetOpt = Annotated[
         help="Dataset version (name, name@version or URI), or a folder to upload first.",
     ),
 ]
+ValFractionOpt = Annotated[
+    Optional[float],
+    typer.Option(
+        "--val-fraction",
+        help="A folder without a val file: share of its images held out as val, chosen by content "
+        "(the same on every upload; default 0.05, at least one image). A val file always wins.",
+        show_default=False,
+    ),
+]
 DatasetNameOpt = Annotated[
     Optional[str], typer.Option("--dataset-name", help="Name for a folder's dataset (default: the folder's name).")
 ]
@@ -188,6 +197,7 @@ FromScratchOpt = Annotated[
 _TRAINING = {
     "dataset": (DatasetOpt, None),
     "dataset_name": (DatasetNameOpt, None),
+    "val_fraction": (ValFractionOpt, None),
     "engine": (EngineOpt, "builtin"),
     "task": (TaskOpt, None),
     "model": (ModelOpt, None),
@@ -203,8 +213,8 @@ _TRAINING = {
 
 
 def trains() -> Callable:
-    """Give a command the dataset and training options; it gets ``dataset``, ``dataset_name`` and
-    ``training``, the :class:`~ocrbatch.jobs.submission.TrainingOptions` (under
+    """Give a command the dataset and training options; it gets ``dataset``, ``dataset_name``,
+    ``val_fraction`` (for a folder) and ``training``, the :class:`~ocrbatch.jobs.submission.TrainingOptions` (under
     :func:`acts_on_target`, whose ``--job-queue``/``--job-definition`` it takes in)."""
 
     def build(given: dict, values: dict) -> dict:
@@ -212,9 +222,9 @@ def trains() -> Callable:
         from ocrbatch.trainer.spec import parse_overrides
 
         target = values["target"]
-        dataset = {"dataset": given.pop("dataset"), "dataset_name": given.pop("dataset_name")}
+        dataset = {name: given.pop(name) for name in ("dataset", "dataset_name", "val_fraction")}
         given["overrides"] = parse_overrides(given["overrides"] or [])
         options = TrainingOptions(job_queue=target.job_queue, job_definition=target.job_definition, **given)
         return {"training": options, **dataset}
 
-    return _replaces(("training", "dataset", "dataset_name"), _TRAINING, build)
+    return _replaces(("training", "dataset", "dataset_name", "val_fraction"), _TRAINING, build)

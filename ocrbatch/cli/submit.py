@@ -41,6 +41,7 @@ def submit(
     training: "TrainingOptions",
     dataset: str | None,
     dataset_name: str | None,
+    val_fraction: float | None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print exactly what would be submitted and what it may cost; submit nothing.")
     ] = False,
@@ -57,7 +58,9 @@ def submit(
                        "(the builtin engine's --set max_train_seconds=S limits its training)")
     training = replace(training, max_hours=max_hours)
     backend = common.open_backend(target)
-    dataset_uri, dataset_task = chosen_dataset(backend, training, dataset, dataset_name, dry_run=dry_run)
+    dataset_uri, dataset_task = chosen_dataset(
+        backend, training, dataset, dataset_name, dry_run=dry_run, val_fraction=val_fraction
+    )
     run = plan_run(backend.store, dataset_uri, training, dataset_task=dataset_task)
 
     if dry_run:
@@ -155,10 +158,11 @@ def _rows(table: list[tuple]) -> list[str]:
 
 
 def chosen_dataset(
-    backend, training: "TrainingOptions", dataset: str | None, dataset_name: str | None, *, dry_run: bool
+    backend, training: "TrainingOptions", dataset: str | None, dataset_name: str | None, *, dry_run: bool,
+    val_fraction: float | None = None,
 ) -> tuple[str, str | None]:
     """The dataset version a training command uses (URI and task): the one named, a folder's (published
-    first, except in a dry run), or the newest one."""
+    first, except in a dry run; ``val_fraction`` for a folder without a val file), or the newest one."""
     from ocrbatch.jobs.submission import newest_dataset, resolve_dataset
 
     store = backend.store
@@ -174,10 +178,14 @@ def chosen_dataset(
         return store.uri(DatasetLayout(name).version("<published-on-submit>")), None
     with ProgressBar() as bar:
         version = resolve_dataset(
-            store, dataset, name=dataset_name, task=training.task,
+            store, dataset, name=dataset_name, task=training.task, val_fraction=val_fraction,
             on_publish=lambda folder: common.info(f"uploading {folder} to {store.uri()} ..."),
             progress=bar,
         )
+    if getattr(version, "split", None):
+        from ocrbatch.datasets.split import HeldOutSplit
+
+        common.info(f"{version.ref}: {HeldOutSplit.from_json(version.split).summary()}")
     return version.uri, getattr(version, "task", None)
 
 
@@ -188,6 +196,7 @@ def pipeline(
     training: "TrainingOptions",
     dataset: str | None,
     dataset_name: str | None,
+    val_fraction: float | None,
     output_dir: OutputDirOpt = None,
     force: ForceOpt = False,
     no_logs: Annotated[bool, typer.Option("--no-logs", help="Do not tail the job's log while it runs.")] = False,
@@ -222,7 +231,9 @@ def pipeline(
             upload_progress=bar,
         )
         try:
-            result = flow.run(dataset, training, output_dir, dataset_name=dataset_name, force=force)
+            result = flow.run(
+                dataset, training, output_dir, dataset_name=dataset_name, val_fraction=val_fraction, force=force
+            )
         except (KeyboardInterrupt, WaitTimedOut) as stopped:
             if flow.job is None:
                 raise

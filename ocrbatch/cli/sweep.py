@@ -65,6 +65,7 @@ def sweep(
     training: "TrainingOptions",
     dataset: Optional[str],
     dataset_name: Optional[str],
+    val_fraction: Optional[float],
     grid: GridOpt = None,
     random_count: RandomOpt = None,
     ranges: RangeOpt = None,
@@ -87,7 +88,9 @@ def sweep(
     if slots is not None and not target.local:
         raise BadInput("--slots is for local mode; on AWS, as many children run at once as the queue's compute allows")
     backend = common.open_backend(target)
-    dataset_uri, dataset_task = chosen_dataset(backend, training, dataset, dataset_name, dry_run=dry_run)
+    dataset_uri, dataset_task = chosen_dataset(
+        backend, training, dataset, dataset_name, dry_run=dry_run, val_fraction=val_fraction
+    )
     plan = sweeps.plan_sweep(
         backend.store, dataset_uri, training, settings, dataset_task=dataset_task,
         method="grid" if random_count is None else "random", seed=seed if random_count is not None else None,

@@ -2,11 +2,15 @@
 
 The dataset folder convention (what ``ocrbatch upload DIR`` and ``ocrbatch validate DIR`` accept):
 
-* ``DIR`` holds one train and one val label file at its top level. Accepted names, per split:
+* ``DIR`` holds a train and (optionally) a val label file at its top level. Accepted names, per split:
   ``train.txt`` / ``val.txt`` (preferred), PaddleOCR's ``rec_gt_train.txt`` / ``rec_gt_val.txt``,
   ``det_gt_train.txt`` / ``det_gt_val.txt``, ``train_list.txt`` / ``val_list.txt`` and
   ``train_label.txt`` / ``val_label.txt``; a ``test`` file of the same families (``rec_gt_test.txt``
-  ...) serves as val when there is no val file. A val split is required: PaddleOCR evaluates on it.
+  ...) serves as val when there is no val file. Without either, a few percent of the images are held
+  out as val, chosen by content (``split``): PaddleOCR evaluates on it.
+* Or ``DIR`` is a folder labelled in PPOCRLabel (``Label.txt``, ``fileState.txt``, ``rec_gt.txt`` +
+  ``crop_img/``), read as it is (``ppocrlabel`` reads and writes its files, ``ppocrlabel_import`` says
+  what becomes of them).
 * Each line is ``relative/image/path<TAB>label``, UTF-8, paths relative to ``DIR`` (no absolute
   paths, no ``..`` or symlinks leading out of ``DIR``).
   Recognition (``rec``): the label is the text, e.g. ``crops/0001.png<TAB>1,234,560``.

@@ -34,6 +34,9 @@ class ImageInspector:
         self.root = os.path.realpath(folder)
         self.facts = facts
         self._dirs: dict[str, bool] = {}
+        # Images ocrbatch made for the dataset, kept outside the folder (crops cut from a PPOCRLabel
+        # folder's boxes): relative path in the dataset -> where the file is.
+        self.derived: dict[str, str] = {}
 
     def _inside(self, real: str) -> bool:
         return real == self.root or real.startswith(self.root + os.sep)
@@ -47,14 +50,15 @@ class ImageInspector:
     def inspect(self, rel: str, *, read: bool = True) -> ImageFile | str | None:
         """Facts about the image, or what is wrong with it; with ``read=False``, None when that
         takes reading the file (it is not memoised)."""
-        full = os.path.join(self.root, rel)
+        derived = self.derived.get(rel)
+        full = derived or os.path.join(self.root, rel)
         try:
             st = os.lstat(full)
         except FileNotFoundError:
             return f"image not found: {rel} (paths are relative to the dataset folder)"
         except OSError as err:
             return f"cannot read image {rel}: {err.strerror}"
-        if not self._dir_inside(os.path.dirname(full)):
+        if not derived and not self._dir_inside(os.path.dirname(full)):
             return f"image {rel} is reached through a symlink that leaves the dataset folder"
         if stat.S_ISLNK(st.st_mode):
             if not self._inside(os.path.realpath(full)):

@@ -251,6 +251,7 @@ class DatasetVersion:
     counts: dict = field(default_factory=dict)
     characters: tuple[str, ...] = ()
     shards: int = 0
+    split: dict | None = None  # how val was held out (``split.HeldOutSplit``); None: a val file
 
     @property
     def ref(self) -> str:
@@ -273,6 +274,7 @@ class DatasetVersion:
             counts={**content.get("counts", {}), "skipped": manifest.get("source", {}).get("skipped_lines", 0)},
             characters=tuple(content.get("characters", "")),
             shards=len(manifest.get("shards", {})),
+            split=content.get("split"),
             **extra,
         )
 
@@ -293,4 +295,5 @@ class DatasetVersion:
             "counts": dict(self.counts),
             "characters": "".join(self.characters),
             "shards": self.shards,
+            "split": self.split,
         }

@@ -14,8 +14,8 @@ PPOCRLabel keeps its work beside the images of the folder it opened ("Open Dir")
 * ``Cache.cach``: the model's unreviewed proposals, in ``Label.txt``'s format; PPOCRLabel shows them for
   images Label.txt does not have. Never training data.
 
-This module only reads and writes those files (it raises :class:`~ocrbatch.errors.BadInput` with
-``file:line`` on the first broken line); turning a folder into a dataset is ``ppocrlabel_import``'s.
+This module only reads and writes those files (it raises :class:`LabelFileError`, a ``BadInput``
+naming ``file:line``, on the first broken line); turning a folder into a dataset is ``ppocrlabel_import``'s.
 """
 
 from __future__ import annotations
@@ -38,6 +38,14 @@ CACHE_FILE = "Cache.cach"
 CHECKED = 1
 
 _CROP_NAME = re.compile(r"^(?P<stem>.+)_crop_(?P<box>\d+)$")
+
+
+class LabelFileError(BadInput):
+    """A broken line of one of PPOCRLabel's files (exit 2): which file, which line, what is wrong."""
+
+    def __init__(self, file: str, line: int | None, reason: str):
+        self.file, self.line, self.reason = file, line, reason
+        super().__init__(f"{file}:{line}: {reason}" if line else f"{file}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -157,7 +165,7 @@ def _lines(path: Path) -> Iterable[tuple[int, str]]:
     except FileNotFoundError:
         return []
     except UnicodeDecodeError:
-        raise BadInput(f"{path}: not UTF-8 text") from None
+        raise LabelFileError(path.name, None, "not UTF-8 text") from None
     return [(number, line.rstrip("\r")) for number, line in enumerate(text.split("\n"), 1) if line.strip()]
 
 
@@ -167,11 +175,11 @@ def read_label_file(folder: Path, name: str = LABEL_FILE) -> list[LabelledImage]
     for number, text in _lines(Path(folder) / name):
         parts = split_line(text)
         if parts is None:
-            raise BadInput(f"{name}:{number}: no tab between image path and boxes")
+            raise LabelFileError(name, number, "no tab between image path and boxes")
         try:
             boxes = parse_boxes(parts[1])
         except ValueError as err:
-            raise BadInput(f"{name}:{number}: {err}") from None
+            raise LabelFileError(name, number, str(err)) from None
         images.append(LabelledImage(image_of_key(folder, parts[0]), tuple(boxes), number))
     return images
 
@@ -182,7 +190,7 @@ def read_rec_gt(folder: Path) -> list[CropLabel]:
     for number, text in _lines(Path(folder) / REC_GT):
         parts = split_line(text)
         if parts is None:
-            raise BadInput(f"{REC_GT}:{number}: no tab between crop path and text")
+            raise LabelFileError(REC_GT, number, "no tab between crop path and text")
         crops.append(CropLabel(parts[0].replace("\\", "/"), parts[1], number))
     return crops
 
@@ -196,7 +204,7 @@ def read_file_state(folder: Path) -> dict[str, bool] | None:
     for number, text in _lines(path):
         parts = split_line(text)
         if parts is None:
-            raise BadInput(f"{FILE_STATE}:{number}: no tab between image path and state")
+            raise LabelFileError(FILE_STATE, number, "no tab between image path and state")
         states[image_of_key(folder, parts[0])] = parts[1].strip() != "0"
     return states
 

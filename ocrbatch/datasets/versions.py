@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Callable
 
 from ocrbatch.datasets.catalog import newest_manifest
-from ocrbatch.datasets.image_files import ImageFile
 from ocrbatch.datasets.manifest import (
     FORMAT,
     KIND,
@@ -74,12 +73,15 @@ def publish_dataset(
     task: str | None = None,
     progress: Progress | None = None,
     report: ValidationReport | None = None,
+    val_fraction: float | None = None,
+    include_unchecked: bool = False,
     shard_bytes: int | None = None,
     repair: bool = False,
 ) -> DatasetVersion:
     """Validate ``folder`` and publish it as an immutable version of dataset ``name``.
 
-    Pass ``report`` to reuse a validation already done (the CLI shows its warnings first).
+    Pass ``report`` to reuse a validation already done (the CLI shows its warnings first);
+    ``val_fraction`` and ``include_unchecked`` are ``validate_dataset``'s.
     Objects the store lacks are always sent again; with ``repair``, the version's stored shards and
     chunks are also read back in full, and any whose bytes do not match their names are sent again.
     Raises :class:`InvalidDataset` (exit code 2) when the dataset has errors; nothing is sent then.
@@ -88,7 +90,10 @@ def publish_dataset(
     layout = DatasetLayout(name)
     folder = Path(folder)
     if report is None:
-        report = validate_dataset(folder, task=task, skip_bad=skip_bad, progress=progress)
+        report = validate_dataset(
+            folder, task=task, skip_bad=skip_bad, progress=progress, val_fraction=val_fraction,
+            include_unchecked=include_unchecked,
+        )
     if not report.ok:
         raise InvalidDataset(report)
 
@@ -158,6 +163,7 @@ def publish_dataset(
             "folder": folder.resolve().name,
             "label_files": {s: p.name for s, p in report.label_files.items()},
             "skipped_lines": report.skipped,
+            **report.origin,
         },
     }
     manifest_blob = json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False).encode()
@@ -185,6 +191,8 @@ def _content(report: ValidationReport, label_bytes: dict[str, bytes], files: dic
         "bytes": digest.bytes + sum(len(data) for data in label_bytes.values()),
         "counts": {key: value for key, value in report.counts.items() if key != "skipped"},
         "characters": "".join(report.characters),
+        # Only when val was held out, so the ids of versions with a val file stay what they were.
+        **({"split": report.split.to_json()} if report.split else {}),
     }
 
 
@@ -250,7 +258,7 @@ def _send_shards(store, layout, folder, report, groups, pending, located, stored
         def pack_and_send(number: int, group: list[str]) -> tuple[str, int, dict[str, int], bool]:
             writer = ShardWriter(staging / f"shard-{number}.tar")
             try:
-                offsets = {sha: writer.add(pending[sha][0], _read_unchanged(folder, report.images[pending[sha][0]])) for sha in group}
+                offsets = {sha: writer.add(pending[sha][0], _read_unchanged(folder, report, pending[sha][0])) for sha in group}
                 shard_sha = writer.close()
             except BaseException:
                 writer.abort()
@@ -336,10 +344,12 @@ class _ChunkSender:
             self._pool.shutdown(cancel_futures=True)
 
 
-def _read_unchanged(folder: Path, image: ImageFile) -> bytes:
+def _read_unchanged(folder: Path, report: ValidationReport, path: str) -> bytes:
     """The file's bytes, provided it is still the file validated (same size and mtime, the test the
-    file memo also relies on): hashing it again would cost as much as the first time."""
-    with open(folder / image.path, "rb") as handle:
+    file memo also relies on): hashing it again would cost as much as the first time. A crop cut
+    from a PPOCRLabel box is read from where validation cut it."""
+    image = report.images[path]
+    with open(report.derived.get(path) or folder / image.path, "rb") as handle:
         st = os.fstat(handle.fileno())
         data = handle.read()
     if st.st_size != image.size or st.st_mtime_ns != image.mtime_ns or len(data) != image.size:

@@ -34,6 +34,7 @@ class Pipeline:
         output_dir: Path | None,
         *,
         dataset_name: str | None = None,
+        val_fraction: float | None = None,
         force: bool = False,
     ) -> dict:
         store = self.backend.store
@@ -43,12 +44,17 @@ class Pipeline:
             dataset_ref,
             name=dataset_name,
             task=options.task,
+            val_fraction=val_fraction,
             resolve=self.resolve,
             publish=self.publish,
             on_publish=lambda folder: self.step(f"      uploading {folder} to {store.uri()}"),
             progress=self.upload_progress,
         )
         self.step(f"      dataset version {dataset.uri}")
+        if getattr(dataset, "split", None):
+            from ocrbatch.datasets.split import HeldOutSplit
+
+            self.step(f"      {HeldOutSplit.from_json(dataset.split).summary()}")
 
         run = plan_run(store, dataset.uri, options, dataset_task=getattr(dataset, "task", None))
         queue = f"queue {run.request.job_queue}" if run.request.job_queue else (

@@ -69,12 +69,14 @@ def resolve_dataset(
     *,
     name: str | None = None,
     task: str | None = None,
+    val_fraction: float | None = None,
     resolve: Callable | None = None,
     publish: Callable | None = None,
     on_publish: Callable[[Path], None] | None = None,
     progress: Callable | None = None,
 ):
-    """A dataset version ref, or a folder (published first). Returns the DatasetVersion."""
+    """A dataset version ref, or a folder (published first; ``val_fraction`` is for a folder without
+    a val file). Returns the DatasetVersion."""
     if not ref or not ref.strip():
         raise BadInput("--dataset is required: a dataset version (name, name@version, URI) or a folder")
     folder = Path(ref).expanduser()
@@ -83,7 +85,8 @@ def resolve_dataset(
             from ocrbatch.datasets import publish_dataset as publish
         if on_publish:
             on_publish(folder)
-        extra = {key: value for key, value in (("task", task), ("progress", progress)) if value is not None}
+        given = (("task", task), ("progress", progress), ("val_fraction", val_fraction))
+        extra = {key: value for key, value in given if value is not None}
         return publish(store, folder, name=name or dataset_name_for(folder), **extra)
     if resolve is None:
         from ocrbatch.datasets import resolve_version as resolve

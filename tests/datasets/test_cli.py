@@ -66,10 +66,10 @@ def test_validate_reports_without_uploading(dataset, home):
     report = json.loads(ok.stdout)
     assert report["ok"] is True and report["task"] == "rec" and report["counts"]["images"] == 11
 
-    (dataset / "val.txt").unlink()
+    (dataset / "train.txt").unlink()
     bad = runner.invoke(app, ["validate", str(dataset)])
     assert bad.exit_code == 2
-    assert "no val label file" in bad.stdout
+    assert "no train label file" in bad.stdout
     assert bad.stderr.startswith("error: ") and len(bad.stderr.strip().splitlines()) == 1
 
 

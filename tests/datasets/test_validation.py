@@ -54,11 +54,12 @@ def test_paddleocr_label_file_names(tmp_path):
     assert report.label_files["val"].name == "rec_gt_test.txt"
 
 
-def test_missing_val_split_is_explained(dataset):
+def test_missing_val_split_is_held_out(dataset):
     (dataset / "val.txt").unlink()
     report = validate_dataset(dataset)
-    assert not report.ok
-    assert any("no val label file" in m and "held-out" in m for m in messages(report.errors))
+    assert report.ok, report.errors
+    assert report.split is not None and report.counts == {**report.counts, "train": 7, "val": 1}
+    assert "no val file: held out 1 of 8 images" in report.split.summary()
 
 
 def test_missing_train_and_ambiguous_names(dataset):

@@ -1,0 +1,239 @@
+"""A PPOCRLabel folder as a dataset (its files are ``ppocrlabel``'s): the train lines validation checks.
+
+What a folder a user labelled in PPOCRLabel becomes, decided here:
+
+* ``--task det``: the boxes of ``Label.txt``, image paths freed of the folder-name prefix PPOCRLabel
+  writes. A box outside its image is an error here (a warning elsewhere): PPOCRLabel keeps boxes on
+  the image, so one outside means the image was replaced or rotated after labelling.
+* ``rec`` (the default, what the builtin engine trains): ``rec_gt.txt`` + ``crop_img/`` as PPOCRLabel
+  exported them. Without ``crop_img/`` (nothing exported, or the crops not copied), each ``Label.txt``
+  box is cut the way PaddleOCR cuts it (``crops``) into ocrbatch's cache, once per image content and
+  box, and published as ``crop_img/<image>_crop_<n>.png``; ``difficult`` and ``###`` boxes are not.
+* Images PPOCRLabel lists in ``Label.txt`` but ``fileState.txt`` does not mark checked hold the model's
+  unreviewed proposals: they are left out, counted and named, unless ``include_unchecked``. Without
+  a ``fileState.txt`` every labelled image counts as reviewed (a hand-made folder).
+* The crops of one photo stay together in the held-out split (``groups``), so a photo never trains
+  and evaluates at once. PPOCRLabel writes no val file, so the split is always held out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ocrbatch.datasets import ppocrlabel
+from ocrbatch.datasets.file_cache import cache_dir
+from ocrbatch.datasets.image_files import ImageFile, ImageInspector
+from ocrbatch.datasets.label_lines import DET_IGNORED_TRANSCRIPTION, LabelSource, Problem
+
+SHOWN_NAMES = 5
+CROP_FORMAT = "crop-v1"  # part of each cut crop's cache key: bump when the cut itself changes
+BOX_TOLERANCE = 1  # pixels: PPOCRLabel rounds points to integers
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class PPOCRLabelLines:
+    label_file: Path  # the file the lines come from (Label.txt, or rec_gt.txt)
+    source: LabelSource
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    derived: dict[str, str] = field(default_factory=dict)  # cut crop -> its file in the cache
+    groups: dict[str, str] = field(default_factory=dict)  # crop -> the photo it was cut from
+    unchecked: list[str] = field(default_factory=list)  # images left out (or, included, counted)
+
+    def describe(self, include_unchecked: bool) -> dict:
+        """What the manifest records about where the version came from."""
+        return {
+            "format": "ppocrlabel",
+            "lines_from": self.label_file.name,
+            "unchecked_images": len(self.unchecked),
+            "unchecked_included": include_unchecked,
+            "crops_cut_from_label_txt": len(self.derived),
+        }
+
+
+def read_ppocrlabel_lines(
+    folder: Path, task: str, inspector: ImageInspector, *, include_unchecked: bool = False,
+    progress: Progress | None = None,
+) -> PPOCRLabelLines:
+    folder = Path(folder)
+    label_path = folder / ppocrlabel.LABEL_FILE
+    try:
+        states, broken_state = ppocrlabel.read_file_state(folder), None
+    except ppocrlabel.LabelFileError as err:
+        states, broken_state = None, Problem(err.file, err.line, err.reason)
+    label_lines = _numbered(label_path)
+    images, stems = _images(folder, label_lines)
+    unchecked = sorted({image for image in images.values() if states is not None and not states.get(image, False)})
+
+    if task == "det":
+        result = PPOCRLabelLines(label_path, LabelSource(label_path.name))
+        _need(label_path, result)
+        for number, text in label_lines:
+            image = images.get(number)
+            if image is None:
+                result.source.lines.append((number, text))  # the line parser names what is wrong
+            elif include_unchecked or image not in unchecked:
+                boxes = text.partition("\t")[2]
+                result.source.lines.append((number, f"{image}\t{boxes}"))
+    elif (folder / ppocrlabel.CROP_DIR).is_dir() and (folder / ppocrlabel.REC_GT).is_file():
+        result = _exported_crops(folder, images, stems, unchecked, include_unchecked)
+    else:
+        result = PPOCRLabelLines(label_path, LabelSource(label_path.name))
+        _need(label_path, result)
+        _cut_crops(folder, label_lines, images, unchecked, include_unchecked, inspector, result, progress)
+    result.unchecked = unchecked
+    if broken_state:
+        result.errors.append(broken_state)
+    if unchecked:
+        named = ", ".join(unchecked[:SHOWN_NAMES]) + (" ..." if len(unchecked) > SHOWN_NAMES else "")
+        what = "included (--include-unchecked)" if include_unchecked else "left out; --include-unchecked trains on them too"
+        result.warnings.append(
+            Problem(ppocrlabel.FILE_STATE, None, f"{len(unchecked)} labelled image(s) not checked in PPOCRLabel: {named}: {what}")
+        )
+    return result
+
+
+def _numbered(path: Path) -> list[tuple[int, str | None]]:
+    if not path.is_file():
+        return []
+    data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    lines = []
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            lines.append((number, raw.decode("utf-8").removesuffix("\r")))
+        except UnicodeDecodeError:
+            lines.append((number, None))
+    return lines
+
+
+def _images(folder: Path, lines) -> tuple[dict[int, str], dict[str, str]]:
+    """Label.txt line -> image (relative to the folder), and image stem -> image."""
+    images, stems = {}, {}
+    for number, text in lines:
+        if text and "\t" in text:
+            image = ppocrlabel.image_of_key(folder, text.partition("\t")[0])
+            if image:
+                images[number] = image
+                stems.setdefault(posixpath.splitext(posixpath.basename(image))[0], image)
+    return images, stems
+
+
+def _need(label_path: Path, result: PPOCRLabelLines) -> None:
+    if not label_path.is_file():
+        result.errors.append(
+            Problem(label_path.name, None, "missing: PPOCRLabel writes it when images are checked (File > Export Label)")
+        )
+
+
+def _exported_crops(folder: Path, images: dict, stems: dict, unchecked: list[str], include_unchecked: bool) -> PPOCRLabelLines:
+    """rec_gt.txt's lines, less the crops of unchecked photos; each crop grouped with its photo."""
+    rec_path = folder / ppocrlabel.REC_GT
+    result = PPOCRLabelLines(rec_path, LabelSource(rec_path.name))
+    left_out = set() if include_unchecked else set(unchecked)
+    boxes = _label_texts(folder)
+    for number, text in _numbered(rec_path):
+        source = ppocrlabel.source_of_crop(text.partition("\t")[0]) if text else None
+        photo = stems.get(source[0]) if source else None
+        if photo in left_out:
+            continue
+        if photo and text and "\t" in text:
+            crop, _, label = text.partition("\t")
+            result.groups[posixpath.normpath(crop.replace("\\", "/"))] = photo
+            expected = boxes.get(photo, [])
+            if source[1] < len(expected) and expected[source[1]] != label:
+                result.warnings.append(Problem(
+                    rec_path.name, number,
+                    f"{label!r} differs from Label.txt's box {source[1]} of {photo} ({expected[source[1]]!r}): "
+                    "export the recognition results again in PPOCRLabel",
+                ))
+        result.source.lines.append((number, text))
+    return result
+
+
+def _label_texts(folder: Path) -> dict[str, list[str]]:
+    texts = {}
+    for number, text in _numbered(folder / ppocrlabel.LABEL_FILE):
+        if not text or "\t" not in text:
+            continue
+        key, _, label = text.partition("\t")
+        try:
+            texts[ppocrlabel.image_of_key(folder, key)] = [box.transcription for box in ppocrlabel.parse_boxes(label)]
+        except ValueError:
+            continue
+    return texts
+
+
+def _cut_crops(folder, lines, images, unchecked, include_unchecked, inspector, result, progress) -> None:
+    """One rec line per box of each (checked) Label.txt line, its crop cut into the cache."""
+    name = ppocrlabel.LABEL_FILE
+    store = cache_dir() / "crops"
+    todo = [(number, text) for number, text in lines if text is None or text.strip()]
+    for done, (number, text) in enumerate(todo, 1):
+        if progress:
+            progress("validating", done, len(todo))
+        if text is None or "\t" not in text:
+            result.source.lines.append((number, text))  # the line parser names what is wrong
+            continue
+        image = images.get(number, "")
+        if image in unchecked and not include_unchecked:
+            continue
+        try:
+            boxes = ppocrlabel.parse_boxes(text.partition("\t")[2])
+        except ValueError as err:
+            result.errors.append(Problem(name, number, str(err)))
+            continue
+        found = inspector.inspect(image)
+        if isinstance(found, str):
+            result.errors.append(Problem(name, number, found))
+            continue
+        stem = posixpath.splitext(image)[0]
+        for index, box in enumerate(boxes):
+            if box.difficult or box.transcription == DET_IGNORED_TRANSCRIPTION:
+                continue
+            crop_path = f"{ppocrlabel.CROP_DIR}/{stem}_crop_{index}.png"
+            why = _outside(box.points, found) or _cut(folder, found, box.points, store, crop_path, result)
+            if why:
+                result.errors.append(Problem(name, number, f"box {index + 1}: {why}"))
+                continue
+            result.groups[crop_path] = image
+            result.source.lines.append((number, f"{crop_path}\t{box.transcription}"))
+
+
+def _outside(points, image: ImageFile) -> str | None:
+    if any(x < -BOX_TOLERANCE or y < -BOX_TOLERANCE or x > image.width + BOX_TOLERANCE or y > image.height + BOX_TOLERANCE
+           for x, y in points):
+        return (f"lies outside the {image.width}x{image.height} image {image.path} (PPOCRLabel keeps boxes on the "
+                "image: was it replaced or rotated after labelling?)")
+    return None
+
+
+def _cut(folder: Path, image: ImageFile, points, store: Path, crop_path: str, result: PPOCRLabelLines) -> str | None:
+    """Cut (or find already cut) the crop; None when it is in the cache, else why not."""
+    key = hashlib.sha256(json.dumps([CROP_FORMAT, image.sha256, points]).encode()).hexdigest()[:40]
+    target = store / key[:2] / f"{key}.png"
+    if not target.is_file():
+        from PIL import Image, ImageOps
+
+        from ocrbatch.datasets.crops import crop_box
+
+        try:
+            with Image.open(folder / image.path) as opened:
+                # OpenCV, which PaddleOCR reads images with, applies the EXIF orientation: so do we.
+                photo = ImageOps.exif_transpose(opened).convert("RGB")
+            crop = crop_box(photo, points)
+        except (OSError, ValueError) as err:
+            return str(err)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        crop.save(tmp, format="PNG")
+        os.replace(tmp, target)
+    result.derived[crop_path] = str(target)
+    return None
