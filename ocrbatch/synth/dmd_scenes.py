@@ -1,5 +1,7 @@
 """Dot-matrix (DMD) displays: 128x32 dot matrices in the 5x7 font or pixel fonts drawn from
-typefaces, with round, rounded or square dots (``train`` and ``heldout`` use disjoint dot shapes)."""
+typefaces, with round, rounded or square dots. ``train`` and ``heldout`` use disjoint dot shapes and
+typefaces; held-out rec crops also draw their fonts anti-aliased (4 or 16 shades, where training fonts
+light a dot or not) on sparser dots."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from ocrbatch.synth.opencv import cv2
 
 DMD_PALETTE = {"plasma_orange": 6, "amber": 1, "red": 1, "green": 0.5, "blue": 0.5, "white": 0.5}
 DOT_SHAPES = {"train": ("round", "rounded"), "heldout": ("square",)}
+# How much of the pitch a rec crop's dots fill: held-out panels have small dots with wide gaps.
+DOT_FILLS = {"train": (0.62, 0.9), "heldout": (0.42, 0.6)}
 
 
 def dmd_text(rng: np.random.Generator, numeric: bool) -> tuple[str, int, bool]:
@@ -33,8 +37,11 @@ def dmd_dots(text: str, big: bool, bold: bool, recipe: Recipe, rng: np.random.Ge
     face = texts.pick(rng, typefaces.faces(renderers))
     rows = int(rng.integers(11, 17)) if big else int(rng.integers(8, 11))
     threshold = rng.uniform(0.35, 0.6)
+    spacing = 1 + int(rng.random() < 0.2)
+    # Held-out fonts are anti-aliased (4 or 16 shades); training fonts light a dot or not.
+    shades = texts.pick(rng, [4, 16]) if renderers == "heldout" else 0
     return typefaces.pixel_text(text, face, rows, threshold=threshold, bold=bold and rows >= 10,
-                                spacing=1 + int(rng.random() < 0.2)), rows
+                                spacing=spacing, shades=shades), rows
 
 
 def dmd_rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
@@ -44,8 +51,9 @@ def dmd_rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
     levels = np.zeros((dots.shape[0] + 2 * pad_rows, dots.shape[1] + 2 * pad_cols), np.float32)
     levels[pad_rows : pad_rows + dots.shape[0], pad_cols : pad_cols + dots.shape[1]] = dots * texts.pick(rng, [1.0, 1.0, 0.8, 0.67])
     pitch = int(np.clip(round(rng.uniform(32, 52) / rows), 2, 6))
-    shape = texts.pick(rng, DOT_SHAPES[recipe.renderer_set(rng)])
-    render = dotmatrix.render_dots(levels, pitch, fill=rng.uniform(0.62, 0.9), shape=shape)
+    renderers = recipe.renderer_set(rng)
+    shape = texts.pick(rng, DOT_SHAPES[renderers])
+    render = dotmatrix.render_dots(levels, pitch, fill=rng.uniform(*DOT_FILLS[renderers]), shape=shape)
     margin = int(rows * pitch * 0.8)
     glass = np.ones_like(render.lit)
     maps = cv2.copyMakeBorder(cv2.merge([render.lit, render.ghost, glass]),

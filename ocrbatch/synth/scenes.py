@@ -12,8 +12,9 @@ dots), ``lcd`` (rec crops: scores in outline fonts on the busy screens of modern
 dark segments on a light background). Segment displays also come as segmented LCDs.
 
 Renderer sets (``Recipe.renderers``): ``train`` and ``heldout`` draw from disjoint typeface families,
-segment bar shapes, dot shapes and camera effects (Gaussian blur and scanlines vs disc defocus and
-moire); ``all`` draws from both. The held-out set is what ``bench/generalization.py`` judges on.
+segment bar shapes and digit shapes (tailless 6/9, hooked 7), dot shapes, dot sizes and font shading
+(anti-aliased DMD fonts), and camera effects (Gaussian blur and scanlines vs disc defocus and moire);
+``all`` draws from both. The held-out set is what ``bench/generalization.py`` judges on.
 About a third of rec crops are "photos": looser, rotated, lower-resolution, blurrier crops, named
 ``*_photo.jpg``.
 """
@@ -25,13 +26,14 @@ import math
 import numpy as np
 
 from ocrbatch.synth import camera, looks, texts, typefaces
+from ocrbatch.synth.dmd_scenes import DOT_FILLS as DMD_DOT_FILLS
 from ocrbatch.synth.dmd_scenes import DOT_SHAPES, dmd_frame, dmd_rec_drawing
 from ocrbatch.synth.drawings import Drawing, Recipe, TextBox
 from ocrbatch.synth.lcd_scenes import lcd_rec_drawing
 from ocrbatch.synth.opencv import cv2
 from ocrbatch.synth.segment_scenes import font_family, segment_frame, segment_rec_drawing
 
-__all__ = ["DOT_SHAPES", "STYLES", "Recipe", "TextBox", "crop_quad", "dmd_frame", "font_family", "jpeg_quality",
+__all__ = ["DMD_DOT_FILLS", "DOT_SHAPES", "STYLES", "Recipe", "TextBox", "crop_quad", "dmd_frame", "font_family", "jpeg_quality",
            "rec_drawing", "render_det", "render_rec", "segment_frame"]
 
 STYLES = ("seg7", "seg14", "dmd", "lcd")

@@ -86,12 +86,26 @@ FOURTEEN_SEGMENT_GLYPHS = {
 
 PUNCTUATION = ",."
 
+# Digit shapes that differ between display drivers, as (segments dropped, segments added) in the
+# 14-segment names (a 7-segment display has one g, named g1 and g2 here). "tailless": 6 without its
+# top bar and 9 without its bottom bar, as BCD decoder chips (the 4511, 7447) draw them on many
+# early score displays; "hooked": a 7 with the upper left bar lit.
+GLYPH_VARIANTS = {
+    "tailless": {"6": ({"a"}, set()), "9": ({"d"}, set())},
+    "hooked": {"7": (set(), {"f"})},
+}
 
-def glyph_segments(kind: str) -> dict[str, tuple[str, ...]]:
-    """Character -> names of the segments it lights, for one display kind."""
-    if kind == "seg7":
-        return {ch: tuple(segs) for ch, segs in SEVEN_SEGMENT_GLYPHS.items()}
+
+def glyph_segments(kind: str, variants: tuple[str, ...] = ()) -> dict[str, tuple[str, ...]]:
+    """Character -> names of the segments it lights, for one display kind and glyph variants."""
     table = {ch: tuple(segs.split()) for ch, segs in FOURTEEN_SEGMENT_GLYPHS.items()}
+    if kind == "seg7":
+        table = {ch: tuple(segs) for ch, segs in SEVEN_SEGMENT_GLYPHS.items()}
+    for variant in variants:
+        for ch, (dropped, added) in GLYPH_VARIANTS[variant].items():
+            if kind == "seg7":
+                dropped, added = {s[0] for s in dropped}, {s[0] for s in added}
+            table[ch] = tuple(s for s in table[ch] if s not in dropped) + tuple(sorted(added))
     if kind == "seg16":
         split = {"a": ("a1", "a2"), "d": ("d1", "d2")}
         table = {ch: tuple(p for s in segs for p in split.get(s, (s,))) for ch, segs in table.items()}
@@ -114,6 +128,7 @@ class SegmentFont:
     slant: float = 0.1  # horizontal shift of the top relative to the bottom
     spacing: float = 0.3  # gap between cells, where the period and comma sit
     shape: str = "hex"  # bar ends: hex (pointed), rect (square) or round
+    variants: tuple[str, ...] = ()  # names in GLYPH_VARIANTS: how this display draws 6, 7 and 9
 
     @property
     def pitch(self) -> float:
@@ -287,7 +302,7 @@ def glyph_masks(font: SegmentFont, cell_px: int) -> GlyphMasks:
         pts = np.round((_slanted(poly, font.slant) * cell_px + 1) * (1 << SUBPIXEL_BITS)).astype(np.int32)
         cv2.fillPoly(canvas, [pts], 255, lineType=cv2.LINE_AA, shift=SUBPIXEL_BITS)
         segments[name] = canvas.astype(np.float32) / 255.0
-    table = glyph_segments(font.kind)
+    table = glyph_segments(font.kind, font.variants)
     empty = np.zeros((height, width), np.float32)
     glyphs = {ch: sum((segments[s] for s in segs), empty.copy()) for ch, segs in table.items()}
     frame = sum((segments[s] for s in segments if s not in ("dp", "comma")), empty.copy())

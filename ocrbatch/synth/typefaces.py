@@ -147,30 +147,38 @@ def _pixel_coverage(ch: str, path: str, rows: int) -> np.ndarray:
     return np.asarray(image, np.float32) / 255
 
 
-def pixel_glyph(ch: str, face: Face, rows: int, threshold: float, bold: bool) -> np.ndarray:
+def pixel_glyph(ch: str, face: Face, rows: int, threshold: float, bold: bool, shades: int = 0) -> np.ndarray:
     """One character as a dot grid ``rows`` dots high from the cap height: a DMD font drawn from a
-    typeface, the way game artists made theirs (``threshold``: how much ink lights a dot)."""
-    grid = _pixel_coverage(ch, face.path, rows) >= threshold
+    typeface, the way game artists made theirs (``threshold``: how much ink lights a dot).
+
+    ``shades`` > 1 draws it anti-aliased instead, as later DMDs with 4 or 16 brightness levels
+    show their fonts: each dot lit by its ink coverage, rounded to that many levels (float 0..1)."""
+    coverage = _pixel_coverage(ch, face.path, rows)
+    if shades > 1:
+        grid = np.round(coverage * (shades - 1)) / (shades - 1)
+    else:
+        grid = coverage >= threshold
     if bold:
-        grid = np.concatenate([grid, np.zeros((grid.shape[0], 1), bool)], axis=1)
-        grid[:, 1:] |= grid[:, :-1].copy()
+        grid = np.concatenate([grid, np.zeros((grid.shape[0], 1), grid.dtype)], axis=1)
+        grid[:, 1:] = np.maximum(grid[:, 1:], grid[:, :-1].copy())
     columns = np.flatnonzero(grid.any(axis=0))
     if columns.size == 0:
-        return np.zeros((grid.shape[0], max(2, rows // 3)), bool)
+        return np.zeros((grid.shape[0], max(2, rows // 3)), grid.dtype)
     return grid[:, columns[0] : columns[-1] + 1]
 
 
 def pixel_text(text: str, face: Face, rows: int, *, threshold: float = 0.5, bold: bool = False,
-               spacing: int = 1) -> np.ndarray:
+               spacing: int = 1, shades: int = 0) -> np.ndarray:
     """A string on a dot grid: glyphs from ``pixel_glyph`` side by side, ``spacing`` dark columns apart.
-    A space is as wide as half the row count."""
+    A space is as wide as half the row count. Boolean, or float levels with ``shades``."""
+    kind = np.float32 if shades > 1 else bool
     parts = []
     height = rows + rows // 4 + 1
     for i, ch in enumerate(text):
         if i:
-            parts.append(np.zeros((height, spacing), bool))
+            parts.append(np.zeros((height, spacing), kind))
         if ch == " ":
-            parts.append(np.zeros((height, max(2, rows // 2)), bool))
+            parts.append(np.zeros((height, max(2, rows // 2)), kind))
         else:
-            parts.append(pixel_glyph(ch, face, rows, threshold, bold))
-    return np.concatenate(parts, axis=1) if parts else np.zeros((height, 0), bool)
+            parts.append(pixel_glyph(ch, face, rows, threshold, bold, shades).astype(kind, copy=False))
+    return np.concatenate(parts, axis=1) if parts else np.zeros((height, 0), kind)

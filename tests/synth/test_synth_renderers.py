@@ -24,6 +24,33 @@ def test_segment_and_dot_shapes_differ_between_renderer_sets():
     assert not set(scenes.DOT_SHAPES["train"]) & set(scenes.DOT_SHAPES["heldout"])
 
 
+def test_only_heldout_segment_displays_draw_other_digit_shapes():
+    from ocrbatch.synth.segments import Cell, glyph_masks, glyph_segments
+
+    for kind in ("seg7", "seg14", "seg16"):
+        assert all(f.variants == () for f in scenes.font_family(kind, "train"))
+        heldout = {f.variants for f in scenes.font_family(kind, "heldout")}
+        assert {"tailless", "hooked"} <= {v for variants in heldout for v in variants}
+        standard, varied = glyph_segments(kind), glyph_segments(kind, ("tailless", "hooked"))
+        assert {ch for ch in standard if standard[ch] != varied[ch]} == {"6", "7", "9"}
+    assert glyph_segments("seg7", ("tailless", "hooked"))["6"] == tuple("cdefg")
+    assert glyph_segments("seg7", ("hooked",))["7"] == tuple("abcf")
+    font = scenes.font_family("seg7", "heldout")[0]
+    plain = glyph_masks(font.__class__(**{**font.__dict__, "variants": ()}), 40)
+    assert any((glyph_masks(font, 40).cell(Cell(d)) != plain.cell(Cell(d))).any() for d in "679")
+
+
+def test_heldout_dot_matrix_fonts_are_shaded_and_training_fonts_are_not():
+    face = typefaces.faces("heldout")[0]
+    shaded = typefaces.pixel_text("1,234", face, 12, shades=4)
+    assert shaded.dtype == np.float32
+    np.testing.assert_allclose(np.round(shaded * 3), shaded * 3, atol=1e-5)  # four levels
+    assert ((shaded > 0) & (shaded < 1)).sum() > 5  # anti-aliased edges
+    binary = typefaces.pixel_text("1,234", typefaces.faces("train")[0], 12)
+    assert binary.dtype == bool
+    assert scenes.DMD_DOT_FILLS["heldout"][1] < scenes.DMD_DOT_FILLS["train"][0]
+
+
 def test_every_bar_shape_draws_all_seven_segments_differently():
     from ocrbatch.synth.segments import Cell, SegmentFont, glyph_masks
 

@@ -145,10 +145,11 @@ def test_the_judge_command_reads_held_out_images(trained, seg7):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("width_stride", ["4", "8"])
-def test_an_easy_dataset_is_read_correctly_by_stock_paddleocr(tmp_path, width_stride):
+@pytest.mark.parametrize("width_stride, input_height", [("4", "48"), ("8", "48"), ("4", "32")])
+def test_an_easy_dataset_is_read_correctly_by_stock_paddleocr(tmp_path, width_stride, input_height):
     """Clean two-digit numbers: the test is built so that a short run must get them right, with one
-    CTC frame per 4 or per 8 pixels."""
+    CTC frame per 4 or per 8 pixels, on 48- or 32-row lines (stock paddleocr resizes to the height
+    the exported inference.yml names)."""
     root = tmp_path / "easy"
     (root / "images").mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -162,9 +163,14 @@ def test_an_easy_dataset_is_read_correctly_by_stock_paddleocr(tmp_path, width_st
             lines.append(f"images/{split}{i}.png\t{text}")
         (root / f"{split}.txt").write_text("\n".join(lines) + "\n")
     dataset = _local_dataset(root, "0123456789")
-    result = train(make_context(tmp_path, dataset, Recorder(), epochs=4, overrides={"width_stride": width_stride}))
+    overrides = {"width_stride": width_stride, "input_height": input_height}
+    result = train(make_context(tmp_path, dataset, Recorder(), epochs=4, overrides=overrides))
     assert result.metrics["accuracy"] >= 0.9, result.metrics["history"]
-    assert yaml.safe_load(result.config_file.read_text())["model"]["width_stride"] == int(width_stride)
+    model = yaml.safe_load(result.config_file.read_text())["model"]
+    assert (model["width_stride"], model["input_height"]) == (int(width_stride), int(input_height))
+    exported = yaml.safe_load((tmp_path / "run" / "export" / "inference.yml").read_text())
+    resize = exported["PreProcess"]["transform_ops"][1]
+    assert resize == {"RecResizeImg": {"image_shape": [3, int(input_height), 320]}}
 
 
 @pytest.mark.slow
@@ -342,7 +348,7 @@ def test_inference_yml_uses_only_ops_the_stock_predictor_knows():
     from ocrbatch.trainer.engines.builtin.data import Charset
     from ocrbatch.trainer.engines.builtin.export import inference_config
 
-    config = inference_config("PP-OCRv5_mobile_rec", Charset.from_characters("0123456789,"))
+    config = inference_config("PP-OCRv5_mobile_rec", Charset.from_characters("0123456789,"), 48)
     for op in config["PreProcess"]["transform_ops"]:
         assert next(iter(op)) in TextRecRunnerPredictor._FUNC_MAP
     assert {"DecodeImage": {"channel_first": False, "img_mode": "BGR"}} in config["PreProcess"]["transform_ops"]
@@ -378,12 +384,12 @@ def test_optimizer_state_survives_a_process_that_named_its_layers_differently():
     np.testing.assert_array_equal(restored[twin].numpy(), original[moment].numpy())
 
 
-@pytest.mark.parametrize("width_stride, frames", [(4, 80), (8, 40)])
-def test_the_model_reads_one_frame_per_width_stride_pixels(width_stride, frames):
+@pytest.mark.parametrize("width_stride, height, frames", [(4, 48, 80), (8, 48, 40), (4, 32, 80)])
+def test_the_model_reads_one_frame_per_width_stride_pixels(width_stride, height, frames):
     import paddle
 
     from ocrbatch.trainer.engines.builtin.model import ModelConfig, build
 
     model = build(ModelConfig(num_classes=5, channels=(4, 4, 4, 4), hidden_size=8, seq_blocks=1,
-                              width_stride=width_stride))
-    assert model(paddle.zeros([2, 3, 48, 320])).shape == [2, frames, 5]
+                              width_stride=width_stride, input_height=height))
+    assert model(paddle.zeros([2, 3, height, 320])).shape == [2, frames, 5]

@@ -134,11 +134,11 @@ def read_image(path: Path) -> np.ndarray:
     return image
 
 
-def resize_to_height(image: np.ndarray, max_width: int) -> np.ndarray:
-    """Height 48, aspect kept (width rounded up like paddlex), width capped at ``max_width``."""
-    height, width = image.shape[:2]
-    new_width = max(1, min(max_width, math.ceil(INPUT_HEIGHT * width / height)))
-    return cv2.resize(image, (new_width, INPUT_HEIGHT))
+def resize_to_height(image: np.ndarray, max_width: int, height: int = INPUT_HEIGHT) -> np.ndarray:
+    """``height`` rows, aspect kept (width rounded up like paddlex), width capped at ``max_width``."""
+    rows, width = image.shape[:2]
+    new_width = max(1, min(max_width, math.ceil(height * width / rows)))
+    return cv2.resize(image, (new_width, height))
 
 
 def frames_needed(label: Sequence[int]) -> int:
@@ -149,9 +149,10 @@ def frames_needed(label: Sequence[int]) -> int:
 class ImageCache:
     """Resized images kept in memory (up to a budget), so later epochs skip decoding."""
 
-    def __init__(self, samples: Sequence[Sample], max_width: int, budget_bytes: int):
+    def __init__(self, samples: Sequence[Sample], max_width: int, budget_bytes: int, height: int = INPUT_HEIGHT):
         self.samples = samples
         self.max_width = max_width
+        self.height = height  # rows every image is resized to
         self.budget_bytes = budget_bytes
         self.used_bytes = 0
         self._images: dict[int, np.ndarray] = {}
@@ -160,7 +161,7 @@ class ImageCache:
     def get(self, index: int) -> np.ndarray:
         image = self._images.get(index)
         if image is None:
-            image = resize_to_height(read_image(self.samples[index].image), self.max_width)
+            image = resize_to_height(read_image(self.samples[index].image), self.max_width, self.height)
             with self._lock:
                 if self.used_bytes + image.nbytes <= self.budget_bytes:
                     self._images[index] = image
@@ -177,12 +178,12 @@ class ImageCache:
                 width, height = image.size
         except (OSError, ValueError):
             raise BadInput(f"cannot read image {sample.image}") from None
-        return max(1, min(self.max_width, math.ceil(INPUT_HEIGHT * width / height)))
+        return max(1, min(self.max_width, math.ceil(self.height * width / height)))
 
 
 @dataclass
 class Batch:
-    images: np.ndarray  # [N, 3, 48, W] float32
+    images: np.ndarray  # [N, 3, H, W] float32
     labels: np.ndarray  # [N, L] int32, zero-padded
     label_lengths: np.ndarray  # [N] int64
     texts: list[str]
@@ -212,7 +213,7 @@ def plan_eval(widths: np.ndarray, batch_size: int) -> list[np.ndarray]:
 
 
 def augment(image: np.ndarray, rng: np.random.Generator, max_width: int) -> np.ndarray:
-    """Light, cheap photometric and geometric jitter on a 48-high uint8 image."""
+    """Light, cheap photometric and geometric jitter on a resized uint8 line image (same height out)."""
     height, width = image.shape[:2]
     if rng.random() < 0.5:  # re-frame vertically: crop a few rows off the top/bottom
         top, bottom = rng.integers(0, 4), rng.integers(0, 4)
@@ -220,7 +221,7 @@ def augment(image: np.ndarray, rng: np.random.Generator, max_width: int) -> np.n
     if rng.random() < 0.5:  # horizontal scale, as different fonts/crops are wider or narrower
         width = int(np.clip(round(width * rng.uniform(0.8, 1.2)), 8, max_width))
     if image.shape[0] != height or image.shape[1] != width:
-        image = cv2.resize(image, (width, INPUT_HEIGHT))
+        image = cv2.resize(image, (width, height))
     if rng.random() < 0.5:  # contrast and brightness
         image = np.clip(image * rng.uniform(0.75, 1.25) + rng.uniform(-25, 25), 0, 255).astype(np.uint8)
     if rng.random() < 0.2:
@@ -233,7 +234,7 @@ def augment(image: np.ndarray, rng: np.random.Generator, max_width: int) -> np.n
 def assemble(images: list[np.ndarray], samples: list[Sample], extra_pad: int = 0, min_width: int = 0) -> Batch:
     width = max(max(image.shape[1] for image in images) + extra_pad, min_width)
     width = -(-width // 4) * 4  # whole output frames
-    canvas = np.full((len(images), INPUT_HEIGHT, width, 3), 127.5, dtype=np.float32)
+    canvas = np.full((len(images), images[0].shape[0], width, 3), 127.5, dtype=np.float32)
     for row, image in enumerate(images):
         canvas[row, :, : image.shape[1]] = image
     longest = max(len(s.label) for s in samples)

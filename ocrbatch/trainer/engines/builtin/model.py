@@ -1,6 +1,6 @@
-"""The recognizer network: a compact CNN that reads a 48-pixel-high text line into CTC frames.
+"""The recognizer network: a compact CNN that reads a 48- or 32-pixel-high text line into CTC frames.
 
-Input: ``[N, 3, 48, W]`` images normalised like PaddleOCR's RecResizeImg ((x/255 - 0.5) / 0.5), any
+Input: ``[N, 3, H, W]`` images (H = ``input_height``, 48 or 32) normalised like PaddleOCR's RecResizeImg ((x/255 - 0.5) / 0.5), any
 width. Output: ``[N, W/s, num_classes]`` scores, one frame per ``s = width_stride`` pixels of width
 (4, or 8 as PaddleOCR's own rec models: half the frames for less compute); class 0 is the CTC
 blank. Training reads logits; the exported graph ends in a softmax, which is what PaddleOCR's
@@ -32,6 +32,7 @@ class ModelConfig:
     seq_blocks: int = 3  # residual (1 x 5) convolution blocks along the sequence, dilated 1, 2, 4, ...
     dropout: float = 0.1
     width_stride: int = WIDTH_STRIDE  # input pixels per output frame: 4, or 8 (half the frames, cheaper)
+    input_height: int = INPUT_HEIGHT  # rows of the input line: 48 (PaddleOCR's), or 32 (half the pixels)
 
     def to_json(self) -> dict:
         return {**asdict(self), "channels": list(self.channels)}
@@ -84,7 +85,8 @@ class CTCRecognizer(nn.Layer):
             # 6 x W/4 (or W/8): height shrinks; width keeps its frames, or halves them at stride 8
             ConvBN(c2, c3, 3, stride=(2, config.width_stride // WIDTH_STRIDE)),
             ConvBN(c3, c4, 3, stride=(2, 1)),  # 3 x W/4
-            ConvBN(c4, config.hidden_size, (3, 1), padding=0),  # 1 x W/4: the height is read out
+            # 1 x W/4: the remaining rows (height / 16) are read out
+            ConvBN(c4, config.hidden_size, (config.input_height // 16, 1), padding=0),
         )
         self.sequence = nn.Sequential(
             *[SequenceBlock(config.hidden_size, config.dropout, 2**i) for i in range(config.seq_blocks)]

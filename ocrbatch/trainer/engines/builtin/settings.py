@@ -40,6 +40,9 @@ class Settings:
     seq_blocks: int = 3
     dropout: float = 0.1
     width_stride: int = 4  # input pixels per CTC frame: 4, or 8 (half the sequence, less compute)
+    # Rows of the resized line: 48 as PaddleOCR's current rec models, or 32 as its earlier ones (less
+    # than half the compute per line: more lines trained per CPU-second).
+    input_height: int = 48
     # Light jitter of the training images. "auto": only for datasets under AUGMENT_BELOW samples,
     # which train for many epochs; big (e.g. generated) datasets learn faster without it.
     augment: str = "auto"
@@ -130,6 +133,8 @@ def _check(s: Settings) -> None:
         raise BadInput(f"channels must be four positive integers, got {list(s.channels)}")
     if not 0 <= s.warmup_fraction < 1 or not 0 <= s.dropout < 1:
         raise BadInput("warmup_fraction and dropout must be in [0, 1)")
+    if s.input_height not in (32, 48):
+        raise BadInput(f"input_height must be 32 or 48, got {s.input_height}")
     if s.width_stride not in (4, 8):
         raise BadInput(f"width_stride must be 4 or 8, got {s.width_stride}")
     if s.budget_clock not in ("wall", "cpu"):

@@ -94,6 +94,7 @@ class Trainer:
             seq_blocks=settings.seq_blocks,
             dropout=settings.dropout,
             width_stride=settings.width_stride,
+            input_height=settings.input_height,
         )
         # Resuming with another dictionary or model shape would load mismatched weights.
         self.identity = {"characters": list(charset.characters), "model": self.model_config.to_json()}
@@ -109,9 +110,9 @@ class Trainer:
         if not label_file or not Path(label_file).exists():
             if required:
                 raise BadInput(f"{name} label file {label_file} does not exist")
-            return Split(ImageCache([], self.settings.max_width, 0), np.zeros(0, dtype=np.int64))
+            return Split(ImageCache([], self.settings.max_width, 0, self.settings.input_height), np.zeros(0, dtype=np.int64))
         samples, skipped = read_label_file(Path(label_file), self.ctx.dataset.root, self.charset)
-        cache = ImageCache(samples, self.settings.max_width, budget)
+        cache = ImageCache(samples, self.settings.max_width, budget, self.settings.input_height)
         widths = cache.widths(self.pool)
         # CTC needs enough frames for the label; a line squeezed too narrow cannot be learned.
         fits = np.array([frames_needed(s.label) <= math.ceil(w / self.settings.width_stride)
@@ -121,7 +122,7 @@ class Trainer:
             if name == "train":
                 keep = np.flatnonzero(fits)
                 samples = [samples[i] for i in keep]
-                cache = ImageCache(samples, self.settings.max_width, budget)
+                cache = ImageCache(samples, self.settings.max_width, budget, self.settings.input_height)
                 widths = widths[keep]
         self.skipped[name] = {k: v for k, v in skipped.items() if v}
         if required and not samples:
