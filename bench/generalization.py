@@ -8,8 +8,10 @@ package (exact match of the whole text):
 - **held-out renderers**: crops drawn only by renderer families the training data never used
   (``ocrbatch synth --renderers heldout``): other typeface families for LCD scores and DMD pixel fonts
   (Red Hat Display, Source Serif, Fjalla One vs Lato, Manrope, Source Sans, Hanken Grotesk, Caladea,
-  Fredoka and the 5x7 font), square-ended segment bars and another set of segment geometries, square
-  DMD dots, and camera effects the training camera lacks (disc defocus blur, moire).
+  Fredoka and the 5x7 font), square-ended segment bars, another set of segment geometries and the
+  digit shapes of other display drivers (tailless 6 and 9, hooked 7), square and smaller DMD dots with
+  anti-aliased (4 or 16 shade) fonts, and camera effects the training camera lacks (disc defocus blur,
+  moire).
 
 Looks: seg7, seg14 (14/16-segment), dmd, lcd (outline fonts on busy screens), and "photo": the crops
 of any style taken like a phone photo (looser, rotated, low resolution, blurrier; ``*_photo.jpg``).
