@@ -8,6 +8,7 @@ Attach ``CliUserPolicyArn`` (a stack output) to a user, group or role. It allows
   describe and list (Batch has no resource-level permissions for those).
 - Logs: read the training log group. CloudFormation: describe this stack. SNS: list the alert topic's
   subscribers. Read-only doctor calls: EC2 subnets/routes/endpoints, Service Quotas, ECR images.
+- IAM: simulate the caller's own policies (an IAM user's; `doctor` asks whether a sweep's calls are allowed).
 - EC2 Spot price history: what `submit --dry-run` estimates and what `list`/`monitor` say a run cost
   (priced on the client from the job's attempts, so the job role needs nothing for it).
 
@@ -102,6 +103,11 @@ class CliAccess(Construct):
             ),
             iam.PolicyStatement(sid="DescribeForDoctorAndMonitor", actions=UNSCOPED_READS, resources=["*"]),
             iam.PolicyStatement(sid="PriceRuns", actions=PRICE_READS, resources=["*"]),
+            iam.PolicyStatement(
+                sid="DoctorAsksIamAboutItself",  # may my policies make a sweep's calls? (only one's own)
+                actions=["iam:SimulatePrincipalPolicy"],
+                resources=[stack.format_arn(service="iam", region="", resource="user", resource_name="${aws:username}")],
+            ),
         ]
         self.policy = iam.ManagedPolicy(
             self,

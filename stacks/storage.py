@@ -26,7 +26,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from ocrbatch.layout import DATASETS_PREFIX, RUNS_PREFIX
+from ocrbatch.layout import DATASETS_PREFIX, RUNS_PREFIX, SWEEP_MANIFEST_NAME
 from stacks.findings import acknowledge_nag, skip_checkov
 
 ACCESS_LOGS_PREFIX = "training-data-access/"
@@ -86,7 +86,9 @@ class TrainingData(Construct):
     def grant_training_access(self, role: iam.IRole) -> None:
         """Let a training job read datasets and its runs, and write runs: nothing else in any bucket.
 
-        Reading ``runs/`` is what lets a retried job resume from its own checkpoints.
+        Reading ``runs/`` is what lets a retried job resume from its own checkpoints, and a sweep's
+        child read its settings in the sweep's manifest (``runs/<sweep>/sweep.json``), which no job
+        may rewrite or delete: a child cannot change what its siblings train.
         """
         datasets, runs = (self.bucket.arn_for_objects(p + "*") for p in (DATASETS_PREFIX, RUNS_PREFIX))
         role.add_to_principal_policy(
@@ -95,6 +97,14 @@ class TrainingData(Construct):
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="WriteRuns", actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[runs]
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="SweepManifestsAreReadOnly",
+                effect=iam.Effect.DENY,
+                actions=["s3:PutObject", "s3:DeleteObject"],
+                resources=[self.bucket.arn_for_objects(f"{RUNS_PREFIX}*/{SWEEP_MANIFEST_NAME}")],
             )
         )
         role.add_to_principal_policy(

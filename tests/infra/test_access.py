@@ -20,7 +20,8 @@ def actions(statement) -> set[str]:
 
 def test_no_role_passing_and_no_new_job_definitions(platform):
     granted = {a for s in policy_statements(platform).values() for a in actions(s)}
-    assert not {a for a in granted if a.startswith("iam:")}, "SubmitJob passes no role; nothing else should"
+    iam_actions = {a for a in granted if a.startswith("iam:")}
+    assert iam_actions == {"iam:SimulatePrincipalPolicy"}, "SubmitJob passes no role; nothing else should"
     assert "batch:RegisterJobDefinition" not in granted
     assert not [a for a in granted if a.endswith(":*") or a == "*"]
     assert all(s["Effect"] == "Allow" for s in policy_statements(platform).values())
@@ -66,3 +67,14 @@ def test_runs_can_be_priced_and_nothing_more(platform):
     assert actions(price) == {"ec2:DescribeSpotPriceHistory"} and price["Resource"] == "*"
     granted = {a for s in policy_statements(platform).values() for a in actions(s)}
     assert not {a for a in granted if a.startswith("pricing:")}, "on-demand prices come from a table, not the Pricing API"
+
+
+def test_doctor_may_simulate_its_callers_own_policies_and_no_one_elses(platform):
+    """`doctor` asks IAM whether a sweep's calls are allowed: about the calling user alone."""
+    statement = policy_statements(platform)["DoctorAsksIamAboutItself"]
+    assert actions(statement) == {"iam:SimulatePrincipalPolicy"}
+    resource = statement["Resource"]
+    rendered = resource if isinstance(resource, str) else "".join(
+        part if isinstance(part, str) else "<token>" for part in resource["Fn::Join"][1]
+    )
+    assert rendered.endswith(":user/${aws:username}") and "*" not in rendered

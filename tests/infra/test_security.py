@@ -17,7 +17,7 @@ from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 
 from ocrbatch import stack_outputs
-from ocrbatch.layout import DATASETS_PREFIX, RUNS_PREFIX
+from ocrbatch.layout import DATASETS_PREFIX, RUNS_PREFIX, SweepLayout
 
 from .conftest import REPO_ROOT, new_app
 
@@ -158,8 +158,18 @@ def as_list(value):
 
 
 def allowed(platform, statements, action: str, resource: str, s3_prefix: str | None = None) -> bool:
+    """IAM's rule for these statements: some Allow matches and no Deny does (an explicit deny wins)."""
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    denies = [s for s in statements if s["Effect"] == "Deny"]
+    assert len(allows) + len(denies) == len(statements)
+    return _matches(platform, allows, action, resource, s3_prefix) and not _matches(
+        platform, denies, action, resource, s3_prefix
+    )
+
+
+def _matches(platform, statements, action: str, resource: str, s3_prefix: str | None) -> bool:
     for statement in statements:
-        assert statement["Effect"] == "Allow" and "NotAction" not in statement and "NotResource" not in statement
+        assert "NotAction" not in statement and "NotResource" not in statement
         if not any(fnmatch.fnmatchcase(action, pattern) for pattern in as_list(statement["Action"])):
             continue
         if not any(fnmatch.fnmatchcase(resource, resolve_arn(platform, r)) for r in as_list(statement["Resource"])):
@@ -203,6 +213,17 @@ def test_job_role_reads_datasets_and_runs_and_writes_only_runs(platform):
     assert not can("s3:PutBucketPolicy", "")
 
 
+def test_a_sweep_child_reads_the_sweep_manifest_and_no_job_can_rewrite_it(platform):
+    statements = job_role_statements(platform)
+    manifest = f"{BUCKET_ARN}/{SweepLayout('20261130-060000-pinball-sweep-abc123').manifest}"
+    child_checkpoint = f"{BUCKET_ARN}/{SweepLayout('20261130-060000-pinball-sweep-abc123').child(3).checkpoints}x"
+    assert allowed(platform, statements, "s3:GetObject", manifest)
+    assert not allowed(platform, statements, "s3:PutObject", manifest)
+    assert not allowed(platform, statements, "s3:DeleteObject", manifest)
+    assert allowed(platform, statements, "s3:PutObject", child_checkpoint)  # each child writes its own run
+    assert allowed(platform, statements, "s3:GetObject", child_checkpoint)  # and resumes from it
+
+
 def test_job_role_cannot_touch_another_bucket(platform):
     statements = job_role_statements(platform)
     for action in ("s3:GetObject", "s3:PutObject"):
@@ -229,3 +250,7 @@ def test_policy_checker_itself_can_say_yes_and_no():
     statements = [{"Effect": "Allow", "Action": "s3:*", "Resource": everything}]
     assert allowed(FakePlatform, statements, "s3:DeleteObject", f"{BUCKET_ARN}/{DATASETS_PREFIX}x")
     assert not allowed(FakePlatform, statements, "s3:DeleteObject", f"{OTHER_BUCKET_ARN}/x")
+    deny = {"Fn::Join": ["", [{"Fn::GetAtt": ["B", "Arn"]}, "/runs/*/sweep.json"]]}
+    statements.append({"Effect": "Deny", "Action": ["s3:PutObject"], "Resource": deny})
+    assert not allowed(FakePlatform, statements, "s3:PutObject", f"{BUCKET_ARN}/runs/s/sweep.json")
+    assert allowed(FakePlatform, statements, "s3:PutObject", f"{BUCKET_ARN}/runs/s-1/progress.json")
