@@ -1,0 +1,123 @@
+"""`ocrbatch report` and the pointers to the page: a job's page from its run in the store (with the
+attempts as the backend saw them), a running job's history so far, a downloaded model's page, and
+the one-line answers when there is nothing to draw or no matplotlib."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from ocrbatch.cli import app
+from ocrbatch.errors import NotFound
+from ocrbatch.jobs.backend import Attempt, JobInfo
+from ocrbatch.jobs.job_report import describe_snapshot, snapshot
+from ocrbatch.storage import LocalStore
+from ocrbatch.wiring import Wiring
+
+try:
+    runner = CliRunner(mix_stderr=False)
+except TypeError:  # click 8.2 keeps stderr apart by itself
+    runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+class OneJobBackend:
+    name = "local"
+
+    def __init__(self, store, job):
+        self.store, self.job = store, job
+
+    def describe(self, job_id):
+        if job_id != self.job.job_id:
+            raise NotFound(f"no job {job_id}")
+        return self.job
+
+    def list_jobs(self, limit=50):
+        return [self.job]
+
+
+def job_of(store, status, attempts=()):
+    return JobInfo("local-1", "pinball", status, created_at=1.0, queue="gpu", output=store.uri("runs/r1/"),
+                   attempts=tuple(attempts))
+
+
+@pytest.fixture
+def published(model_folder, tmp_path, monkeypatch):
+    """A finished run in a store (its model and its live history), and the backend that knows its job."""
+    store = LocalStore(tmp_path / "store")
+    for path in model_folder.iterdir():
+        store.put_bytes(f"runs/r1/model/{path.name}", path.read_bytes())
+    store.put_bytes("runs/r1/history.json", (model_folder / "history.json").read_bytes())
+    reclaimed = Attempt(100.0, 1900.0, None, "Host EC2 (instance i-1) terminated.")
+    done = Attempt(2200.0, 4000.0, 0, None)
+    backend = OneJobBackend(store, job_of(store, "SUCCEEDED", [reclaimed, done]))
+    monkeypatch.setattr(Wiring, "backend", property(lambda self: backend))
+    return store, backend
+
+
+def test_a_jobs_page_shows_its_attempts_as_the_backend_saw_them(published, tmp_path):
+    result = run("report", "local-1", "--home", tmp_path / "home", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["published"] and doc["run_id"] == "r1" and doc["job_id"] == "local-1"
+    page = tmp_path / "home" / "reports" / "r1.html"
+    assert doc["report"] == str(page) and doc["bytes"] == page.stat().st_size
+    text = page.read_text()
+    assert "Host EC2 (instance i-1) terminated." in text and "attempt 1: reclaimed" in text
+    assert "<td>GPU-hours</td><td>1.000</td>" in text  # two 30-minute attempts on the gpu queue
+
+
+def test_a_running_job_gets_its_history_so_far(published, tmp_path):
+    store, backend = published
+    for name in ("metrics.json", "manifest.json", "evaluation.json", "dataset.json", "history.json"):
+        (store.root / "runs/r1/model" / name).unlink()
+    backend.job = job_of(store, "RUNNING")
+    result = run("report", "--home", tmp_path / "home", "-o", tmp_path / "now.html")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / "now.html")
+    assert "no model published yet" in result.stderr
+    text = (tmp_path / "now.html").read_text()
+    assert "no model yet" in text and "training loss" not in text  # the chart text is inside the SVG
+    assert text.count("data:image/svg+xml") == 2  # the two training-curve charts
+
+
+def test_a_job_with_nothing_recorded_is_one_line_and_exit_2(published, tmp_path):
+    store, backend = published
+    (store.root / "runs/r1").rename(tmp_path / "gone")
+    backend.job = job_of(store, "RUNNABLE")
+    result = run("report", "local-1", "--home", tmp_path / "home")
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0 and "has recorded no training yet" in result.stderr
+
+
+def test_a_downloaded_models_page_goes_to_the_reports_folder(model_folder, tmp_path):
+    result = run("report", model_folder, "--home", tmp_path / "home")
+    assert result.exit_code == 0, result.stderr
+    page = tmp_path / "home" / "reports" / f"{model_folder.name}.html"
+    assert result.stdout.strip() == str(page) and page.stat().st_size > 50_000
+    assert not (model_folder / "report.html").exists()  # a model's own files are never rewritten
+
+
+def test_monitor_and_list_point_to_the_published_page(published):
+    store, backend = published
+    store.put_bytes("runs/r1/model/report.html", b"<html></html>")
+    lines = describe_snapshot(snapshot(backend, backend.job))
+    assert lines[-1] == "report: " + store.uri("runs/r1/model/report.html")
+    (store.root / "runs/r1/model/report.html").unlink()
+    assert snapshot(backend, backend.job)["report_uri"] is None  # a model from before pages: no line
+
+
+def test_without_matplotlib_the_command_says_how_to_install_it(model_folder, tmp_path):
+    script = ("import sys; sys.modules['matplotlib'] = None; sys.modules['matplotlib.figure'] = None\n"
+              "from ocrbatch.cli import main\n"
+              f"sys.argv = ['ocrbatch', 'report', {str(model_folder)!r}, '--home', {str(tmp_path)!r}]\n"
+              "main()")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 3
+    assert done.stderr.strip().splitlines() == [
+        "error: the report's charts need matplotlib, which comes with the train extra: pip install 'ocrbatch[train]'"]
