@@ -25,6 +25,7 @@ h3{font-size:1em;margin:14px 0 6px}
 .figure span{color:#555;font-size:.9em}
 img{max-width:100%;height:auto}
 img.chart{display:block;width:auto;max-width:100%;margin:6px 0}
+.scroll img.curves{max-width:none;width:100%;min-width:560px}
 .pair{display:flex;flex-wrap:wrap;gap:4px 24px;align-items:flex-start}
 .pair>*{min-width:0;max-width:100%}
 .scroll{overflow-x:auto}
@@ -115,9 +116,11 @@ def training(record: RunRecord) -> str:
     if curves is None:
         return section("Training", "<p class=note>This model carries no training history (it was published "
                                    "before runs recorded one).</p>")
-    parts = [chart(charts.training_curves(curves, over="step"), "loss and held-out accuracy by step"),
-             chart(charts.training_curves(curves, over="time"),
-                   "loss and held-out accuracy by wall-clock time; grey: between attempts")]
+    # Wide charts keep a legible size on a phone and scroll sideways in their own box there.
+    parts = [f'<div class=scroll><img class="chart curves" src="{uri}" alt="{esc(alt)}"></div>' for uri, alt in (
+        (charts.training_curves(curves, over="step"), "loss and held-out accuracy by step"),
+        (charts.training_curves(curves, over="time"), "loss and held-out accuracy by wall-clock time; grey: between attempts"),
+    )]
     notes = []
     if curves.best is not None:
         notes.append(f"Best checkpoint (the model published): step {curves.best['step']}, "

@@ -101,7 +101,9 @@ def detection_frames_in_this_process(args) -> dict:
 
     root = Path(args.root)
     pairs = read_labels(Path(args.labels), root)[:DET_FRAMES]
-    detector = TextDetection(model_name=args.model_name, model_dir=args.model_dir, device=args.device)
+    # paddle 3.3.1's oneDNN executor cannot run an exported det graph on CPU; its plain executor can.
+    plain = {"enable_mkldnn": False} if args.device == "cpu" else {}
+    detector = TextDetection(model_name=args.model_name, model_dir=args.model_dir, device=args.device, **plain)
     frames = []
     for (path, label), result in zip(pairs, detector.predict([str(p) for p, _ in pairs], batch_size=1)):
         labelled = [box.get("points") or [] for box in det_boxes(label)]

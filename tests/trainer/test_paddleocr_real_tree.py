@@ -198,3 +198,7 @@ def test_det_from_scratch_trains_exports_evaluates_and_reads(env):
     assert manifest["model_name"] == "PP-OCRv5_mobile_det"
     read = read_images(env / "det-model", val_images(data, 1), "det")
     assert len(read) == 1 and "dt_polys" in read[0]
+    # The run's page: held-out frames with their labelled and predicted boxes, drawn by the stock package.
+    found = json.loads((env / "det-model" / "evaluation.json").read_text())
+    assert found["task"] == "det" and found["frames"][0]["image"].startswith("data:image/jpeg;base64,")
+    assert found["frames"][0]["labelled"] >= 1 and "report.html" in manifest["files"]
