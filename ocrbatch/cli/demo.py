@@ -56,7 +56,8 @@ def demo(
         mark = "ok " if sample["correct"] else "BAD"
         typer.echo(f"  {mark} {sample['label']:>14} -> {sample['text']:<14} ({sample['score']:.2f})")
     typer.echo(f"model: {report['model_dir']}")
-    typer.echo(f"report: {report['report']}") if report.get("report") else None
+    if report.get("report"):
+        typer.echo(f"report: {report['report']}")
     typer.echo("load it with the stock paddleocr package:")
     for line in report["python"]:
         typer.echo(f"  {line}")

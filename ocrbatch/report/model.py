@@ -148,18 +148,26 @@ def attempt_rows(record: RunRecord) -> list[dict]:
     the page is built for a job (Batch knows attempts the trainer never saw start), else the history's."""
     job = record.job or {}
     gpu_queue = "gpu" in str(job.get("queue") or "").lower()
+    seen = {a.get("attempt"): a for a in record.history.get("attempts") or [] if isinstance(a, dict)}
     rows = []
     for number, attempt in enumerate(job.get("attempts") or [], start=1):
         started, stopped = attempt.get("started_at"), attempt.get("stopped_at")
         rows.append({"attempt": number, "started_at": started, "seconds": _seconds(started, stopped),
-                     "ended": attempt.get("ended") or "", "reason": attempt.get("reason") or "", "gpu": gpu_queue})
+                     "ended": attempt.get("ended") or "", "reason": attempt.get("reason") or "", "gpu": gpu_queue,
+                     "device": (seen.get(number) or {}).get("device") or ("GPU" if gpu_queue else "CPU")})
     if rows:
         return rows
-    for attempt in record.history.get("attempts") or []:
+    for number, attempt in sorted(seen.items(), key=lambda item: item[0] or 0):
         started, ended = attempt.get("started_at"), attempt.get("ended_at")
-        rows.append({"attempt": attempt.get("attempt"), "started_at": started, "seconds": _seconds(started, ended),
-                     "ended": attempt.get("state") or "", "reason": "", "gpu": bool(attempt.get("gpu"))})
+        rows.append({"attempt": number, "started_at": started, "seconds": _seconds(started, ended),
+                     "ended": attempt.get("state") or "", "reason": "", "gpu": bool(attempt.get("gpu")),
+                     "device": attempt.get("device") or ("GPU" if attempt.get("gpu") else "CPU")})
     return rows
+
+
+def images_of(record: RunRecord) -> list[str]:
+    """The training images (container images) the attempts ran, as they recorded them."""
+    return sorted({a["image"] for a in record.history.get("attempts") or [] if isinstance(a, dict) and a.get("image")})
 
 
 def _seconds(start, stop) -> float | None:

@@ -7,7 +7,7 @@ import html
 import time
 
 from ocrbatch.report import charts
-from ocrbatch.report.model import RunRecord, attempt_rows, cost_figures, curves_of, gpu_hours
+from ocrbatch.report.model import RunRecord, attempt_rows, cost_figures, curves_of, gpu_hours, images_of
 
 STYLE = """
 *{box-sizing:border-box}
@@ -219,6 +219,7 @@ def run_facts(record: RunRecord) -> str:
         ["dataset version", dataset.get("dataset") or record.manifest.get("dataset")],
         ["job", f"{job.get('job_id')} ({job.get('job_name')}, {job.get('status')})" if job else None],
         ["queue", job.get("queue")],
+        ["training image", ", ".join(images_of(record)) or None],
         ["settings changed from the defaults", ", ".join(f"{k}={v}" for k, v in sorted(_changed(spec).items()))
          or "none"],
         ["epochs", metrics.get("epochs")], ["optimizer steps", metrics.get("global_step")],
@@ -236,8 +237,8 @@ def run_facts(record: RunRecord) -> str:
     if attempts:
         body += "<h3>Attempts</h3>" + table(
             ["attempt", "started", "duration", "ended", "device", "reason"],
-            [[a["attempt"], when(a["started_at"]), duration(a["seconds"]), a["ended"], "GPU" if a["gpu"] else "CPU",
-              a["reason"]] for a in attempts], numeric={0})
+            [[a["attempt"], when(a["started_at"]), duration(a["seconds"]), a["ended"], a["device"], a["reason"]]
+             for a in attempts], numeric={0})
     files = record.manifest.get("files") or {}
     if files:
         body += "<h3>Files of the model</h3>" + table(

@@ -49,7 +49,7 @@ def thumbnail_uri(path: Path, *, height: int = THUMB_HEIGHT, max_width: int = TH
             scale = min(height / image.height, max_width / image.width)
             size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
             return image_uri(image.convert("RGB").resize(size, Image.Resampling.LANCZOS))
-    except (OSError, ValueError):
+    except Exception:  # noqa: BLE001 - one image the page cannot show is no reason to lose the page
         return None
 
 
@@ -60,7 +60,7 @@ def frame_uri(path: Path, labelled: Sequence, predicted: Sequence = (), *, width
     try:
         with Image.open(path) as opened:
             image = opened.convert("RGB")
-    except (OSError, ValueError):
+    except Exception:  # noqa: BLE001 - as in thumbnail_uri
         return None
     scale = min(1.0, width / image.width)
     image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))

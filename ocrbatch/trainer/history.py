@@ -23,9 +23,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import threading
 import time
-from typing import Callable
+import urllib.request
+from typing import Callable, Mapping
 
 from ocrbatch.errors import NotFound
 from ocrbatch.storage import ObjectStore
@@ -82,12 +84,13 @@ class RunHistory:
             previous = None
         return cls(store, key, attempt=attempt, previous=previous, **options)
 
-    # --- what engines call -----------------------------------------------------------------------
+    # --- recording -------------------------------------------------------------------------------
 
-    def start(self, *, resumed_from: dict | None = None, gpu: bool = False) -> None:
+    def start(self, *, resumed_from: dict | None = None, gpu: bool = False, **where) -> None:
+        """This attempt begins (``where``: what it runs on, see :func:`where_it_runs`)."""
         with self._lock:
             self.attempts.append({"attempt": self.attempt, "started_at": round(self.clock(), 3), "ended_at": None,
-                                  "state": "training", "resumed_from": resumed_from, "gpu": gpu})
+                                  "state": "training", "resumed_from": resumed_from, "gpu": gpu, **where})
         self.flush()
 
     def step(self, step: int, loss: float) -> None:
@@ -148,6 +151,27 @@ class RunHistory:
         if len(self.steps) >= self.max_points:
             self.steps = merge_neighbours(self.steps)
             self.stride *= 2
+
+
+def where_it_runs(use_gpu: bool, environ: Mapping[str, str] = os.environ) -> dict:
+    """What this attempt runs on, as far as the container can tell: the GPU's model, and on AWS Batch
+    the image (from ECS's task metadata endpoint; the instance's own metadata is out of a job's reach)."""
+    facts: dict = {"device": "CPU"}
+    if use_gpu:
+        try:
+            import paddle
+
+            facts["device"] = paddle.device.cuda.get_device_name()
+        except Exception:  # noqa: BLE001 - a name for the page, nothing depends on it
+            facts["device"] = "GPU"
+    endpoint = environ.get("ECS_CONTAINER_METADATA_URI_V4")
+    if endpoint:
+        try:
+            with urllib.request.urlopen(endpoint, timeout=2) as answer:
+                facts["image"] = json.loads(answer.read()).get("Image")
+        except Exception as exc:  # noqa: BLE001 - as above
+            log.info("no image name from the task metadata endpoint: %s", exc)
+    return facts
 
 
 def merge_neighbours(points: list[dict]) -> list[dict]:

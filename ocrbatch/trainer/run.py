@@ -35,7 +35,7 @@ from ocrbatch.trainer.checkpoints import CheckpointSync
 from ocrbatch.trainer.engines import get_engine
 from ocrbatch.trainer.engines.base import Preempted, TrainContext
 from ocrbatch.trainer.findings import dataset_summary
-from ocrbatch.trainer.history import RunHistory
+from ocrbatch.trainer.history import RunHistory, where_it_runs
 from ocrbatch.trainer.interruptions import cost_of_previous_attempt
 from ocrbatch.trainer.progress import KEYS as PROGRESS_KEYS
 from ocrbatch.trainer.spec import TrainingSpec
@@ -170,7 +170,7 @@ def run_training(
             log.info("resuming from checkpoint %s", info)
             progress(resumed_from=info)
         use_gpu = _detect_gpu()
-        history.start(resumed_from=info if restored else None, gpu=use_gpu)
+        history.start(resumed_from=info if restored else None, gpu=use_gpu, **where_it_runs(use_gpu))
 
         export_dir = workdir / "export"
         if export_dir.exists():

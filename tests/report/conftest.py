@@ -60,7 +60,8 @@ def model_folder(tmp_path_factory):
             first.evaluation(step, {"accuracy": step / 200, "norm_edit_distance": 0.4 - step / 500})
     clock[0] += 300  # reclaimed; the retry starts five minutes later from the checkpoint at step 100
     second = RunHistory(attempt=2, previous=first.to_json(), clock=lambda: clock[0])
-    second.start(resumed_from={"epoch": 2, "step": 0, "global_step": 100}, gpu=True)
+    second.start(resumed_from={"epoch": 2, "step": 0, "global_step": 100}, gpu=True, device="Tesla T4",
+                 image="1234.dkr.ecr.us-west-2.amazonaws.com/cdk-assets:abc")
     for step in range(101, 241):
         clock[0] += 3
         second.step(step, 8 / step ** 0.5)

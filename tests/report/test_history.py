@@ -77,3 +77,31 @@ def test_an_unreadable_history_starts_afresh(tmp_path):
     store.put_bytes("h.json", b"{not json")
     history = RunHistory.resume(store, "h.json", attempt=2)
     assert history.to_json()["attempts"] == []
+
+
+def test_an_attempt_records_its_image_from_the_ecs_task_metadata_endpoint():
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from ocrbatch.trainer.history import where_it_runs
+
+    class Metadata(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"Name": "trainer", "Image": "1234.dkr.ecr.us-west-2.amazonaws.com/cdk-assets:abc"})
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Metadata)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_port}/v4/task-1"
+        facts = where_it_runs(False, {"ECS_CONTAINER_METADATA_URI_V4": endpoint})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert facts == {"device": "CPU", "image": "1234.dkr.ecr.us-west-2.amazonaws.com/cdk-assets:abc"}
+    assert where_it_runs(False, {}) == {"device": "CPU"}  # not on Batch: nothing to ask

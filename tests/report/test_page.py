@@ -31,6 +31,8 @@ def test_the_page_tells_the_reclaim_the_best_checkpoint_and_the_gpu_hours(model_
     assert "5m 00s without training" in text
     assert "dropout=0, max_train_seconds=600" in text
     assert "cost usd" in text and "0.12" in text
+    assert "<td>training image</td><td>1234.dkr.ecr.us-west-2.amazonaws.com/cdk-assets:abc</td>" in text
+    assert "<td>Tesla T4</td>" in text
     record = read_folder(model_folder)
     rows = attempt_rows(record)
     assert [(r["attempt"], r["ended"], r["gpu"]) for r in rows] == [(1, "training", True), (2, "succeeded", True)]
