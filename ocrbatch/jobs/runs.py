@@ -194,10 +194,11 @@ def check_destination(dest: Path, needed: int) -> None:
         existing = folder
         while not existing.exists() and existing != existing.parent:
             existing = existing.parent
+        what = str(dest) if existing == dest else f"{dest}: {existing}"  # the path once when it is dest itself
         if not existing.is_dir():
-            raise BadInput(f"{dest}: {existing} is not a folder; choose another --output-dir")
+            raise BadInput(f"{what} is not a folder; choose another --output-dir")
         if os.statvfs(existing).f_flag & os.ST_RDONLY:
-            raise BadInput(f"{dest}: {existing} is on a read-only file system; choose another --output-dir")
+            raise BadInput(f"{what} is on a read-only file system; choose another --output-dir")
         if not os.access(existing, os.W_OK | os.X_OK):
             raise BadInput(f"{dest}: no permission to write in {existing}; choose another --output-dir")
     free = shutil.disk_usage(existing).free

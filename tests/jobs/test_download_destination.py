@@ -30,6 +30,10 @@ def test_a_read_only_file_system_is_named(tmp_path, monkeypatch):
     assert str(refused.value) == (
         f"{tmp_path / 'model'}: {tmp_path} is on a read-only file system; choose another --output-dir"
     )
+    (tmp_path / "mounted").mkdir()  # the folder itself is the read-only one (a mount point): named once
+    with pytest.raises(BadInput) as refused:
+        runs.check_destination(tmp_path / "mounted", 10)
+    assert str(refused.value) == f"{tmp_path / 'mounted'} is on a read-only file system; choose another --output-dir"
 
 
 def test_a_full_disk_is_named_with_what_the_model_needs(tmp_path, monkeypatch):
