@@ -125,13 +125,16 @@ def logs(
         raise BadInput(f"job {current.job_id} is a sweep of {current.array_size}: each child has its own log, "
                        f"e.g. ocrbatch logs {current.job_id}:0{common.backend_flags(target)}")
     collected: list[str] = []
+    printed = 0
 
     def take(lines: list[str]) -> None:
+        nonlocal printed
         if json_output:
             collected.extend(lines)
         else:
             for line in lines:
                 typer.echo(line)
+            printed += len(lines)
 
     try:
         current, token = job_monitor(backend).tail_logs(current.job_id, take, follow=follow)
@@ -141,7 +144,7 @@ def logs(
         raise typer.Exit(130)
     if json_output:
         common.emit_json({"job_id": current.job_id, "status": current.status, "lines": collected})
-    elif not collected:
+    elif not printed:
         common.info(_no_lines(current, has_stream=token is not None or bool(current.log_stream)))
 
 

@@ -212,6 +212,7 @@ def test_logs_print_the_stream(deployment, catalogue):
                         logEvents=[{"timestamp": now, "message": "epoch 1"}, {"timestamp": now + 1, "message": "done"}])
     result = run("logs", submitted["job_id"], "--aws")
     assert result.exit_code == 0 and result.stdout.splitlines() == ["epoch 1", "done"]
+    assert result.stderr == ""  # lines printed: no note that there are none
     doc = json.loads(run("logs", submitted["job_id"], "--aws", "--json").stdout)
     assert doc["lines"] == ["epoch 1", "done"]
     assert run("logs", submitted["job_id"], "--aws", "--json", "--follow").exit_code == 2
