@@ -149,6 +149,12 @@ def one_line(exc: BaseException, elapsed_s: float | None = None) -> tuple[str, i
             return f"AWS {exc.operation_name} failed: {error.get('Code')}: {error.get('Message')}", 3
     if isinstance(exc, (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)):
         return f"{exc.strerror}: {exc.filename}", 2
+    if isinstance(exc, OSError) and exc.strerror:  # a full or read-only disk: which path, and what to do
+        from ocrbatch.datasets.transport import DISK_ERRNOS, disk_error
+
+        if exc.errno in DISK_ERRNOS and (exc.filename or exc.filename2):
+            return str(disk_error(exc, exc.filename)), 3
+        return exc.strerror + (f": {exc.filename}" if exc.filename else ""), 3
     return f"{type(exc).__name__}: {exc}", 3
 
 

@@ -58,7 +58,8 @@ def disk_error(err: OSError, path) -> StoreError:
         errno.EDQUOT: "free some space or choose a folder on another disk",
         errno.EROFS: "choose a writable folder",
     }.get(err.errno, "check its permissions or choose another folder")
-    return StoreError(f"cannot write {err.filename or path}: {_reason(err)}; {what}")
+    # A copy's error names its source first and its destination second: the destination is the one at fault.
+    return StoreError(f"cannot write {err.filename2 or err.filename or path}: {_reason(err)}; {what}")
 
 
 @contextmanager

@@ -67,3 +67,18 @@ def test_a_download_is_staged_beside_its_folder_unless_that_folder_is_a_mount_po
 
     monkeypatch.setattr(os, "stat", mounted)
     assert staging_folder(dest) == dest
+
+
+def test_a_disk_error_anywhere_is_one_line_naming_the_path_at_fault():
+    import errno
+
+    from ocrbatch.cli.common import one_line
+
+    read_only = OSError(errno.EROFS, "Read-only file system", "/mnt/ro/home")
+    assert one_line(read_only) == ("cannot write /mnt/ro/home: Read-only file system; choose a writable folder", 3)
+    # A copy names its source first and its destination second: the full disk is the destination's.
+    full = OSError(errno.ENOSPC, "No space left on device", "/store/shard.tar", None, "/small/x/shard.tar")
+    assert one_line(full) == ("cannot write /small/x/shard.tar: No space left on device; "
+                              "free some space or choose a folder on another disk", 3)
+    assert one_line(OSError(errno.EIO, "Input/output error")) == ("Input/output error", 3)
+    assert not one_line(read_only)[0].startswith("OSError")
