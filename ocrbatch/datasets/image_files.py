@@ -37,6 +37,7 @@ class ImageInspector:
         # Images ocrbatch made for the dataset, kept outside the folder (crops cut from a PPOCRLabel
         # folder's boxes): relative path in the dataset -> where the file is.
         self.derived: dict[str, str] = {}
+        self.known: dict[str, ImageFile] = {}  # derived images just made: facts learnt as they were written
 
     def _inside(self, real: str) -> bool:
         return real == self.root or real.startswith(self.root + os.sep)
@@ -50,6 +51,8 @@ class ImageInspector:
     def inspect(self, rel: str, *, read: bool = True) -> ImageFile | str | None:
         """Facts about the image, or what is wrong with it; with ``read=False``, None when that
         takes reading the file (it is not memoised)."""
+        if rel in self.known:
+            return self.known[rel]
         derived = self.derived.get(rel)
         full = derived or os.path.join(self.root, rel)
         try:

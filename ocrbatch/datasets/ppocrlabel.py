@@ -20,6 +20,7 @@ naming ``file:line``, on the first broken line); turning a folder into a dataset
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import posixpath
@@ -109,9 +110,14 @@ def image_of_key(folder: Path, key: str) -> str:
     if len(parts) < 2:
         return "/".join(parts)
     last_two = "/".join(parts[-2:])
-    if last_two.startswith(f"{Path(folder).resolve().name}/") or not (Path(folder) / last_two).is_file():
+    if parts[-2] == _folder_name(str(folder)) or not (Path(folder) / last_two).is_file():
         return parts[-1]
     return last_two
+
+
+@functools.lru_cache(maxsize=64)
+def _folder_name(folder: str) -> str:
+    return Path(folder).resolve().name
 
 
 def source_of_crop(crop: str) -> tuple[str, int] | None:

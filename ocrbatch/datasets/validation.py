@@ -270,6 +270,7 @@ def _ppocrlabel_sources(report, inspector, include_unchecked, progress) -> tuple
     report.label_files = {"train": found.label_file}
     report.derived = dict(found.derived)
     inspector.derived.update(found.derived)
+    inspector.known.update(found.known)
     report.origin = found.describe(include_unchecked)
     return {"train": found.source}, found.groups
 
