@@ -48,7 +48,8 @@ Progress = Callable[[str, int, int], None]
 class PPOCRLabelLines:
     label_file: Path  # the file the lines come from (Label.txt, or rec_gt.txt)
     source: LabelSource
-    errors: list[Problem] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)  # the folder's files: never skippable
+    line_problems: list[Problem] = field(default_factory=list)  # one line's: --skip-bad drops the line
     warnings: list[Problem] = field(default_factory=list)
     derived: dict[str, str] = field(default_factory=dict)  # cut crop -> its file in the cache
     known: dict[str, ImageFile] = field(default_factory=dict)  # crops cut now: their facts
@@ -99,7 +100,13 @@ def read_ppocrlabel_lines(
     result.unchecked = unchecked
     if broken_state:
         result.errors.append(broken_state)
-    if unchecked:
+    if unchecked and not include_unchecked and len(unchecked) == len(set(images.values())):
+        result.errors.append(Problem(
+            label_path.name, None,
+            f"none of its {len(unchecked)} image(s) is checked in PPOCRLabel ({ppocrlabel.FILE_STATE}): check them "
+            "there, or pass --include-unchecked to train on the labels as they are",
+        ))
+    elif unchecked:
         named = ", ".join(unchecked[:SHOWN_NAMES]) + (" ..." if len(unchecked) > SHOWN_NAMES else "")
         what = "included (--include-unchecked)" if include_unchecked else "left out; --include-unchecked trains on them too"
         result.warnings.append(
@@ -195,7 +202,7 @@ def _cut_crops(folder, lines, images, unchecked, include_unchecked, inspector, r
         try:
             jobs.append((number, image, ppocrlabel.parse_boxes(text.partition("\t")[2])))
         except ValueError as err:
-            result.errors.append(Problem(name, number, str(err)))
+            result.line_problems.append(Problem(name, number, str(err)))
 
     def cut(job) -> list[tuple[int, str, str | None, str]]:  # (box, crop path, cached file or None, why)
         number, image, boxes = job
@@ -222,7 +229,7 @@ def _cut_crops(folder, lines, images, unchecked, include_unchecked, inspector, r
             for index, crop_path, cached, why in cuts:
                 if cached is None:
                     where = f"box {index + 1}: " if index >= 0 else ""
-                    result.errors.append(Problem(name, number, f"{where}{why}"))
+                    result.line_problems.append(Problem(name, number, f"{where}{why}"))
                     continue
                 result.derived[crop_path] = cached
                 result.groups[crop_path] = image

@@ -135,9 +135,10 @@ def validate_dataset(
     inspector = ImageInspector(folder, facts)
 
     # Pass 1: the label lines, parsed (cheap); the images they name are looked at after.
+    line_problems: list[Problem] = []
     label_files, file_problems = find_label_files(folder)
     if "train" not in label_files and ppocrlabel.is_ppocrlabel_folder(folder):
-        sources, groups = _ppocrlabel_sources(report, inspector, include_unchecked, progress)
+        sources, groups = _ppocrlabel_sources(report, inspector, include_unchecked, progress, line_problems)
     elif "train" not in label_files:
         report.errors.extend(file_problems)
         report.errors.append(_no_train_file())
@@ -149,7 +150,6 @@ def validate_dataset(
     if report.task is None:
         firsts = [text.partition("\t")[2] for source in sources.values() for _, text in source.lines[:20] if text]
         report.task = guess_task(label_files, firsts)
-    line_problems: list[Problem] = []
     parsed = {split: parse_lines(source, report.task, line_problems, report.warnings) for split, source in sources.items()}
 
     # Pass 2: inspect each distinct image once: a stat for the memoised ones, then the rest (read,
@@ -258,7 +258,7 @@ def _no_train_file() -> Problem:
     )
 
 
-def _ppocrlabel_sources(report, inspector, include_unchecked, progress) -> tuple[dict[str, LabelSource], dict]:
+def _ppocrlabel_sources(report, inspector, include_unchecked, progress, line_problems) -> tuple[dict[str, LabelSource], dict]:
     from ocrbatch.datasets.ppocrlabel_import import read_ppocrlabel_lines
 
     report.task = report.task or "rec"  # what the builtin engine trains; --task det reads the boxes
@@ -266,6 +266,7 @@ def _ppocrlabel_sources(report, inspector, include_unchecked, progress) -> tuple
         report.folder, report.task, inspector, include_unchecked=include_unchecked, progress=progress
     )
     report.errors.extend(found.errors)
+    line_problems.extend(found.line_problems)
     report.warnings.extend(found.warnings)
     report.label_files = {"train": found.label_file}
     report.derived = dict(found.derived)

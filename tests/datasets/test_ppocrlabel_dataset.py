@@ -160,3 +160,40 @@ def test_cli_validate_and_upload_print_the_split(tmp_path, home):
     manifest = json.loads(next((tmp_path / "home").rglob("manifest.json")).read_text())
     assert manifest["content"]["split"]["val_images"] == 2
     assert manifest["source"]["format"] == "ppocrlabel" and manifest["source"]["unchecked_images"] == 1
+
+
+def test_skip_bad_drops_a_broken_photo_and_keeps_the_rest(tmp_path):
+    folder = make_ppocrlabel(tmp_path / "photos", count=5, export_crops=False)
+    (folder / "photo_003.jpg").unlink()
+    report = validate_dataset(folder, skip_bad=True)
+    assert report.ok and report.skipped == 1
+    assert any(m.startswith("Label.txt:4: skipped: image not found") for m in messages(report.warnings))
+    assert not any("photo_003" in s.image for s in report.samples["train"] + report.samples["val"])
+
+
+def test_nothing_checked_says_what_to_do(tmp_path):
+    folder = make_ppocrlabel(tmp_path / "photos", count=3, unchecked=(0, 1, 2), export_crops=False)
+    assert messages(validate_dataset(folder).errors) == [
+        "Label.txt: none of its 3 image(s) is checked in PPOCRLabel (fileState.txt): check them there, "
+        "or pass --include-unchecked to train on the labels as they are"
+    ]
+    assert validate_dataset(folder, include_unchecked=True).ok
+
+
+def test_rec_gt_and_crops_alone_are_a_dataset(tmp_path):
+    folder = make_ppocrlabel(tmp_path / "photos", count=4)
+    (folder / "Label.txt").unlink()
+    (folder / "fileState.txt").unlink()
+    report = validate_dataset(folder)
+    assert report.ok, report.errors
+    assert report.counts["train"] + report.counts["val"] == 6
+
+
+def test_reordered_label_file_keeps_the_split(tmp_path):
+    folder = make_ppocrlabel(tmp_path / "photos", count=30, export_crops=False)
+    first = validate_dataset(folder)
+    lines = (folder / "Label.txt").read_text(encoding="utf-8").splitlines()
+    (folder / "Label.txt").write_text("\n".join(reversed(lines)) + "\n", encoding="utf-8")
+    again = validate_dataset(folder)
+    assert again.samples["val"] == [s._replace(line=31 - s.line) for s in first.samples["val"]]
+    assert first.split.val_units == 2
