@@ -193,7 +193,7 @@ def download(
         )
     if best:
         from ocrbatch.jobs.runs import store_of
-        from ocrbatch.jobs.sweeps import best_child, child_results, open_sweep
+        from ocrbatch.jobs.sweep_results import best_child, child_results, open_sweep
 
         opened = open_sweep(backend, current.job_id)
         current = best_child(opened, child_results(store_of(backend), opened))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, List, Optional
 import typer
 
 from ocrbatch.cli import common
-from ocrbatch.cli.options import JsonOpt, TimeoutOpt, acts_on_target, trains
+from ocrbatch.cli.options import JsonOpt, acts_on_target, trains
 from ocrbatch.errors import BadInput, WaitTimedOut
 from ocrbatch.wiring import Target
 
@@ -152,14 +152,14 @@ def results(
     json_output: JsonOpt = False,
 ) -> None:
     """Rank a sweep's children by held-out accuracy, with their settings (best first)."""
-    from ocrbatch.jobs import sweeps
+    from ocrbatch.jobs import sweep_results, sweeps
     from ocrbatch.jobs.runs import store_of
 
     backend = common.open_backend(target)
-    opened = sweeps.open_sweep(backend, job)
-    rows = sweeps.child_results(store_of(backend), opened)
+    opened = sweep_results.open_sweep(backend, job)
+    rows = sweep_results.child_results(store_of(backend), opened)
     if json_output:
-        common.emit_json({**sweeps.summary(opened, rows), "children": rows})
+        common.emit_json({**sweep_results.summary(opened, rows), "children": rows})
         return
     table = [("RANK", "CHILD", "STATUS", "ACCURACY", "SETTINGS")]
     for row in rows:
@@ -206,7 +206,7 @@ def monitor_sweep(
     """Follow a sweep until every child has ended: a line whenever the counts change, then the summary
     (exit 0 all succeeded, 1 any failed, 124 --timeout; Ctrl-C detaches)."""
     from ocrbatch.jobs.runs import store_of
-    from ocrbatch.jobs.sweeps import child_results, open_sweep, summary
+    from ocrbatch.jobs.sweep_results import child_results, open_sweep, summary
 
     store = store_of(backend)
     started = time.monotonic()
@@ -249,7 +249,7 @@ def _print_summary(data: dict, rows: list[dict], json_output: bool) -> None:
 def sweep_rows(backend: "JobBackend", job: "JobInfo") -> tuple[dict, list[dict]]:
     """A sweep's row fields for `list` (its counts and best accuracy) and its children's rows."""
     from ocrbatch.jobs.runs import store_of
-    from ocrbatch.jobs.sweeps import child_results, open_sweep, summary
+    from ocrbatch.jobs.sweep_results import child_results, open_sweep, summary
 
     opened = open_sweep(backend, job.job_id)
     rows = child_results(store_of(backend), opened)

@@ -99,28 +99,12 @@ def check_aws(
         checks += check_network(clients("ec2"), _subnets_of(clients("batch"), outputs), region)
     bucket = bucket or outputs.get(keys.BUCKET)
     if bucket and outputs.get(keys.GPU_QUEUE) and outputs.get(keys.GPU_JOB_DEFINITION):
-        checks.append(_check_sweep_access(clients("iam"), identity, region, outputs, bucket))
+        from ocrbatch.jobs.sweep_access import check_sweep_access
+
+        checks.append(check_sweep_access(clients("iam"), identity, region, outputs, bucket))
     checks.append(_check_bucket(clients("s3"), bucket))
     return checks
 
-
-def _check_sweep_access(iam, identity: dict, region: str, outputs: dict, bucket: str) -> Check:
-    """May the caller submit array jobs and manage their children (``ocrbatch.jobs.sweep_access``)."""
-    from ocrbatch.jobs.sweep_access import denied_sweep_calls, principal_arn, sweep_calls
-
-    label, caller = "sweeps (array jobs)", identity["Arn"]
-    principal = principal_arn(caller)
-    if principal is None:
-        return Check(label, SKIP, f"{caller} is not an IAM user or role session IAM can simulate; not checked")
-    calls = sweep_calls(partition=caller.split(":")[1], region=region, account=identity["Account"],
-                        queue=outputs[keys.GPU_QUEUE], definition=outputs[keys.GPU_JOB_DEFINITION], bucket=bucket)
-    try:
-        denied = denied_sweep_calls(iam, principal, calls)
-    except Exception as exc:  # noqa: BLE001 - not knowing is a warning, not a failure
-        return Check(label, WARN, f"could not ask IAM ({_reason(exc)}; needs iam:SimulatePrincipalPolicy): not checked")
-    if denied:
-        return Check(label, FAIL, f"{principal} may not call {'; '.join(denied)}: attach the stack's CliUserPolicyArn")
-    return Check(label, OK, "may submit array jobs, write sweep manifests, list, cancel and terminate children")
 
 
 def _check_compute_environments(batch, outputs: dict) -> list[Check]:

@@ -218,7 +218,7 @@ class SubmitUnanswered(OcrbatchError):
         return SubmitUnanswered(self.job_name, self.run_uri, self.cause, list_command)
 
 
-def _sent_but_unanswered(exc: BaseException) -> bool:
+def sent_but_unanswered(exc: BaseException) -> bool:
     """A read timeout or a dropped connection: the request may have arrived (a refused one did not)."""
     try:
         from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
@@ -234,7 +234,7 @@ def submit_run(backend: JobBackend, run: PlannedRun) -> SubmittedRun:
     try:
         job = backend.submit(run.request)
     except BaseException as exc:
-        if _sent_but_unanswered(exc):  # the job may run: its run record stays for it
+        if sent_but_unanswered(exc):  # the job may run: its run record stays for it
             raise SubmitUnanswered(run.request.job_name, run.run_uri, exc) from exc
         # Nothing runs for this record: remove it rather than leave a run that never was.
         try:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from ocrbatch import stack_outputs as keys
+from ocrbatch.jobs.doctor import FAIL, OK, SKIP, WARN, Check, _reason
 from ocrbatch.layout import SweepLayout
 
 _ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[^:]+):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/.+$")
@@ -56,3 +58,20 @@ def denied_sweep_calls(iam, principal: str, calls: list[tuple[str, str]]) -> lis
         if not results or any(result["EvalDecision"] != "allowed" for result in results):
             denied.append(f"{action} on {resource}")
     return denied
+
+
+def check_sweep_access(iam, identity: dict, region: str, outputs: dict, bucket: str) -> Check:
+    """`doctor`'s line: may the caller make every call of :func:`sweep_calls` (one line, ok, fail or warn)."""
+    label, caller = "sweeps (array jobs)", identity["Arn"]
+    principal = principal_arn(caller)
+    if principal is None:
+        return Check(label, SKIP, f"{caller} is not an IAM user or role session IAM can simulate; not checked")
+    calls = sweep_calls(partition=caller.split(":")[1], region=region, account=identity["Account"],
+                        queue=outputs[keys.GPU_QUEUE], definition=outputs[keys.GPU_JOB_DEFINITION], bucket=bucket)
+    try:
+        denied = denied_sweep_calls(iam, principal, calls)
+    except Exception as exc:  # noqa: BLE001 - not knowing is a warning, not a failure
+        return Check(label, WARN, f"could not ask IAM ({_reason(exc)}; needs iam:SimulatePrincipalPolicy): not checked")
+    if denied:
+        return Check(label, FAIL, f"{principal} may not call {'; '.join(denied)}: attach the stack's CliUserPolicyArn")
+    return Check(label, OK, "may submit array jobs, write sweep manifests, list, cancel and terminate children")

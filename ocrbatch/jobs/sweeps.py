@@ -8,8 +8,8 @@ one job whose spec names the manifest. Every child of it reads its own changes t
 index (``ocrbatch.trainer.spec.sweep_child``) and is a full run in its own folder: checkpoints, Spot
 resume, artifact, metrics.
 
-Reading a sweep back (``monitor``, ``list``, ``sweep results``, ``download --best``) goes through
-:func:`open_sweep` and :func:`child_results`.
+Reading a sweep back (``monitor``, ``list``, ``sweep results``, ``download --best``) is
+``ocrbatch.jobs.sweep_results``.
 """
 
 from __future__ import annotations
@@ -20,25 +20,23 @@ import math
 import random
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from ocrbatch.errors import BadInput, NotFound, OcrbatchError
-from ocrbatch.jobs.backend import ACTIVE_STATES, FINAL_STATES, JobBackend, JobInfo, JobRequest
-from ocrbatch.jobs.runs import new_run_id, read_metrics, read_progress, resolve_job, run_id_from_uri, run_store
+from ocrbatch.errors import BadInput
+from ocrbatch.jobs.backend import JobBackend, JobInfo, JobRequest
+from ocrbatch.jobs.runs import new_run_id
 from ocrbatch.jobs.submission import (
-    SubmitUnanswered, TrainingOptions, _sent_but_unanswered, check_job_options, checked_job_name, job_request,
+    SubmitUnanswered, TrainingOptions, sent_but_unanswered, check_job_options, checked_job_name, job_request,
     training_spec,
 )
 from ocrbatch.layout import SweepLayout, child_location
-from ocrbatch.storage import ObjectStore, split_uri
+from ocrbatch.storage import ObjectStore
 from ocrbatch.trainer.spec import SWEEPABLE, TrainingSpec
 
 # Batch's limit for an array job; the same holds in local mode so a sweep moves between backends.
 MAX_CHILDREN = 10_000
 # Local children each wait in a runner process of their own (a few tens of MB): bounded here.
 MAX_LOCAL_CHILDREN = 100
-STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 
 # The keys a sweep varies, as `submit` spells its flags: key -> (TrainingOptions field, value type).
 _OPTION_KEYS = {
@@ -289,7 +287,7 @@ def submit_sweep(backend: JobBackend, plan: SweepPlan, *, slots: int = 1) -> Job
     try:
         job = backend.submit(sweep_request(plan, slots=slots))
     except BaseException as exc:
-        if _sent_but_unanswered(exc):
+        if sent_but_unanswered(exc):
             raise SubmitUnanswered(plan.job_name, plan.sweep_uri, exc) from exc
         try:
             store.delete(key)  # nothing runs for this manifest
@@ -304,108 +302,5 @@ def _encode(manifest: dict) -> bytes:
     return json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
 
 
-# --- reading a sweep back ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sweep:
-    job: JobInfo  # the parent (a one-child sweep: its only job)
-    manifest: dict
-    children: tuple[JobInfo, ...]
-
-    @property
-    def sweep_id(self) -> str:
-        return self.manifest["sweep_id"]
-
-    def settings_of(self, index: int | None) -> dict:
-        entries = self.manifest.get("children") or []
-        return entries[index].get("settings", {}) if index is not None and index < len(entries) else {}
-
-
-def open_sweep(backend: JobBackend, ref: str) -> Sweep:
-    """The sweep a job id (its parent's; or `latest`) names, with its manifest and its children's states."""
-    job = resolve_job(backend, ref)
-    if not job.sweep:
-        raise BadInput(f"job {job.job_id} is not a sweep (start one with `ocrbatch sweep --grid KEY=V1,V2`)")
-    return Sweep(job, read_manifest(backend.store, job), tuple(backend.children(job.job_id)))
-
-
-def read_manifest(store: ObjectStore, job: JobInfo) -> dict:
-    scheme, _where, key = split_uri(job.sweep)
-    sweep_id = run_id_from_uri(key.rsplit("/", 1)[0]) if key else None
-    if not sweep_id:
-        raise NotFound(f"job {job.job_id} names no sweep manifest ({job.sweep})")
-    folder = replace(job, output=job.sweep.rsplit("/", 1)[0] + "/")
-    try:
-        return json.loads(run_store(store, folder).get_bytes(SweepLayout(sweep_id).manifest))
-    except NotFound:
-        raise NotFound(f"the manifest of sweep {sweep_id} is gone from the store ({job.sweep})") from None
-    except ValueError as exc:
-        raise OcrbatchError(f"the manifest of sweep {sweep_id} is damaged: {exc}") from None
-
-
-def child_results(store: ObjectStore | None, sweep: Sweep, *, workers: int = 16) -> list[dict]:
-    """One row per child: state, why it failed, held-out accuracy (published, else the best so far)
-    and its settings; ranked best first, children with no accuracy yet last (by index)."""
-
-    def row(child: JobInfo) -> dict:
-        accuracy, source = None, None
-        if store is not None and child.status == "SUCCEEDED":
-            accuracy = (read_metrics(store, child) or {}).get("accuracy")
-            source = "metrics" if accuracy is not None else None
-        if accuracy is None and store is not None and child.status not in ("SUBMITTED", "PENDING", "RUNNABLE"):
-            progress = read_progress(store, child) or {}
-            accuracy = progress.get("best_accuracy", progress.get("accuracy"))
-            source = "progress" if accuracy is not None else None
-        return {
-            "index": child.array_index,
-            "job_id": child.job_id,
-            "status": child.status,
-            "status_reason": child.status_reason if child.status == "FAILED" else None,
-            "run_id": run_id_from_uri(child.output),
-            "accuracy": accuracy,
-            "accuracy_from": source,
-            "settings": sweep.settings_of(child.array_index),
-        }
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:  # one small read per child: S3 latency bound
-        rows = list(pool.map(row, sweep.children))
-    rows.sort(key=lambda r: (r["accuracy"] is None, -(r["accuracy"] or 0), r["index"] or 0))
-    for rank, r in enumerate(rows, start=1):
-        r["rank"] = rank if r["accuracy"] is not None else None
-    return rows
-
-
-def summary(sweep: Sweep, rows: list[dict]) -> dict:
-    """Counts per state, the best child so far, and the failed children with their reasons."""
-    counts = {state: 0 for state in STATES}
-    for child in sweep.children:
-        counts[child.status] = counts.get(child.status, 0) + 1
-    best = next((r for r in rows if r["accuracy"] is not None), None)
-    return {
-        "job_id": sweep.job.job_id,
-        "sweep_id": sweep.sweep_id,
-        "job_name": sweep.job.job_name,
-        "status": sweep.job.status,
-        "size": len(sweep.children),
-        "counts": {state: n for state, n in counts.items() if n},
-        "done": all(child.status in FINAL_STATES for child in sweep.children),
-        "active": sum(child.status in ACTIVE_STATES for child in sweep.children),
-        "best": best,
-        "failed": [r for r in sorted(rows, key=lambda r: r["index"] or 0) if r["status"] == "FAILED"],
-    }
-
-
-def best_child(sweep: Sweep, rows: list[dict]) -> JobInfo:
-    """The succeeded child with the highest held-out accuracy (what ``download SWEEP --best`` takes)."""
-    ranked = [r for r in rows if r["status"] == "SUCCEEDED" and r["accuracy_from"] == "metrics"]
-    if not ranked:
-        states = ", ".join(f"{n} {state}" for state, n in summary(sweep, rows)["counts"].items())
-        raise NotFound(f"sweep {sweep.job.job_id} has no succeeded child with a published accuracy yet ({states})")
-    winner = ranked[0]["job_id"]
-    return next(child for child in sweep.children if child.job_id == winner)
-
-
 def describe_settings(settings: dict) -> str:
     return " ".join(f"{key}={value}" for key, value in settings.items()) or "-"
-

@@ -6,8 +6,7 @@ from botocore.stub import Stubber
 from jobs_fakes import REGION
 
 from ocrbatch import stack_outputs as keys
-from ocrbatch.jobs.doctor import _check_sweep_access
-from ocrbatch.jobs.sweep_access import PROBE_SWEEP, principal_arn, sweep_calls
+from ocrbatch.jobs.sweep_access import PROBE_SWEEP, check_sweep_access, principal_arn, sweep_calls
 
 OUTPUTS = {keys.GPU_QUEUE: "pinball-gpu-queue", keys.GPU_JOB_DEFINITION: "pinball-gpu"}
 USER = {"Arn": "arn:aws:iam::123456789012:user/ana", "Account": "123456789012"}
@@ -36,17 +35,17 @@ def test_allowed_denied_and_unknown():
     iam = boto3.client("iam", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(iam) as stub:
         simulated(stub, ["allowed"] * 6)
-        check = _check_sweep_access(iam, USER, REGION, OUTPUTS, "data")
+        check = check_sweep_access(iam, USER, REGION, OUTPUTS, "data")
     assert check.status == "ok"
     with Stubber(iam) as stub:
         simulated(stub, ["allowed", "allowed", "implicitDeny", "allowed", "allowed", "explicitDeny"])
-        check = _check_sweep_access(iam, USER, REGION, OUTPUTS, "data")
+        check = check_sweep_access(iam, USER, REGION, OUTPUTS, "data")
     assert check.status == "fail"
     assert "s3:PutObject on arn:aws:s3:::data/runs/doctor-probe-sweep/sweep.json" in check.detail
     assert "batch:TerminateJob" in check.detail and "CliUserPolicyArn" in check.detail
     with Stubber(iam) as stub:
         stub.add_client_error("simulate_principal_policy", "AccessDenied", "not allowed")
-        check = _check_sweep_access(iam, USER, REGION, OUTPUTS, "data")
+        check = check_sweep_access(iam, USER, REGION, OUTPUTS, "data")
     assert check.status == "warn" and "iam:SimulatePrincipalPolicy" in check.detail
 
 
@@ -55,6 +54,6 @@ def test_who_is_simulated():
     session = "arn:aws:sts::123456789012:assumed-role/ci-runner/build-42"
     assert principal_arn(session) == "arn:aws:iam::123456789012:role/ci-runner"
     assert principal_arn("arn:aws:iam::123456789012:root") is None
-    check = _check_sweep_access(None, {"Arn": "arn:aws:iam::123456789012:root", "Account": "123456789012"},
+    check = check_sweep_access(None, {"Arn": "arn:aws:iam::123456789012:root", "Account": "123456789012"},
                                 REGION, OUTPUTS, "data")
     assert check.status == "skip"

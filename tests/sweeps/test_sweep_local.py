@@ -92,8 +92,13 @@ def test_cancel_stops_every_child_and_the_running_ones_checkpoint_first(dataset,
     cli(home, "upload", dataset, "--name", "scores")
     job_id = json.loads(cli(home, "sweep", "--dataset", "scores", "--epochs", "300", *TINY,
                             "--grid", "learning-rate=0.002,0.005", "--json").stdout)["job_id"]
-    wait_for(lambda: record(home, f"{job_id}:0")["status"] == "RUNNING" or record(home, f"{job_id}:1")["status"] == "RUNNING",
-             what="a child RUNNING", timeout=300)
+    def training() -> bool:  # a child past its start-up: its trainer has taken steps (and handles SIGTERM)
+        for progress in (home / "store" / "runs").glob("*-sweep-*-*/progress.json"):
+            if json.loads(progress.read_text() or "{}").get("step"):
+                return True
+        return False
+
+    wait_for(training, what="a child training", timeout=300)
     cancelled = json.loads(cli(home, "cancel", job_id, "--json").stdout)
     assert cancelled["action"] == "cancel-sweep"
     wait_for(lambda: all(record(home, f"{job_id}:{i}")["status"] == "FAILED" for i in range(2)), what="FAILED",
