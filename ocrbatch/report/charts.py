@@ -50,10 +50,11 @@ def colour_of(attempt: int) -> str:
     return ATTEMPT_COLOURS[(attempt - 1) % len(ATTEMPT_COLOURS)]
 
 
-def training_curves(curves, *, over: str) -> str:
+def training_curves(curves, *, over: str, metric: str = "exact match") -> str:
     """Loss (top) and held-out accuracy and edit distance (bottom) against ``over`` ("step" or "time",
     minutes since the first attempt started), each attempt in its own colour, resumes and
-    interruptions marked, the best evaluation starred. ``curves``: a :class:`~ocrbatch.report.model.Curves`."""
+    interruptions marked, the best evaluation starred. ``curves``: a :class:`~ocrbatch.report.model.Curves`;
+    ``metric``: what its evaluations' ``accuracy`` is (detection: hmean)."""
     import matplotlib
 
     with matplotlib.rc_context(STYLE):
@@ -61,15 +62,16 @@ def training_curves(curves, *, over: str) -> str:
         x_of = (lambda p: p["step"]) if over == "step" else (lambda p: (p["time"] - curves.origin) / 60)
         for attempt in curves.attempt_numbers:
             steps = [p for p in curves.steps if p["attempt"] == attempt]
-            if steps:
+            if steps:  # a short run's few points get markers, or a single one would not show
                 loss_axes.plot([x_of(p) for p in steps], [p["loss"] for p in steps], color=colour_of(attempt),
-                               linewidth=1.2, label=f"attempt {attempt}")
+                               linewidth=1.2, marker="o" if len(steps) < 20 else None, markersize=3,
+                               label=f"attempt {attempt}")
             evals = [p for p in curves.evals if p["attempt"] == attempt]
             accuracy = [p for p in evals if "accuracy" in p]
             if accuracy:
                 eval_axes.plot([x_of(p) for p in accuracy], [100 * p["accuracy"] for p in accuracy], marker="o",
                                markersize=3, color=ACCURACY_COLOUR, linewidth=1.2,
-                               label="exact match %" if attempt == curves.attempt_numbers[0] else None)
+                               label=f"{metric} %" if attempt == curves.attempt_numbers[0] else None)
             distance = [p for p in evals if "norm_edit_distance" in p]
             if distance:
                 eval_axes.plot([x_of(p) for p in distance], [100 * p["norm_edit_distance"] for p in distance],

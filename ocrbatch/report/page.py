@@ -86,6 +86,10 @@ def section(title: str, body: str) -> str:
 # --- sections --------------------------------------------------------------------------------------
 
 
+def task_of(record: RunRecord) -> str:
+    return (record.dataset.get("spec") or {}).get("task") or record.findings.get("task") or "rec"
+
+
 def headline(record: RunRecord) -> str:
     metrics, findings = record.metrics, record.findings
     figures = []
@@ -116,15 +120,17 @@ def training(record: RunRecord) -> str:
     if curves is None:
         return section("Training", "<p class=note>This model carries no training history (it was published "
                                    "before runs recorded one).</p>")
+    metric = "hmean" if task_of(record) == "det" else "exact match"
     # Wide charts keep a legible size on a phone and scroll sideways in their own box there.
     parts = [f'<div class=scroll><img class="chart curves" src="{uri}" alt="{esc(alt)}"></div>' for uri, alt in (
-        (charts.training_curves(curves, over="step"), "loss and held-out accuracy by step"),
-        (charts.training_curves(curves, over="time"), "loss and held-out accuracy by wall-clock time; grey: between attempts"),
+        (charts.training_curves(curves, over="step", metric=metric), f"loss and held-out {metric} by step"),
+        (charts.training_curves(curves, over="time", metric=metric),
+         f"loss and held-out {metric} by wall-clock time; grey: between attempts"),
     )]
     notes = []
     if curves.best is not None:
         notes.append(f"Best checkpoint (the model published): step {curves.best['step']}, "
-                     f"{percent(curves.best['accuracy'])} exact match during training.")
+                     f"{percent(curves.best['accuracy'])} {metric} during training.")
     for mark in curves.marks:
         notes.append(mark["label"][0].upper() + mark["label"][1:] + f" at step {mark['step']}.")
     for gap in curves.gaps:
@@ -193,7 +199,8 @@ def data(record: RunRecord) -> str:
     if not summary:
         return ""
     counts = summary.get("counts") or {}
-    body = table(["split", "labels"], [[k, v] for k, v in counts.items()], numeric={1})
+    body = table(["", "count"], [[k if k == "boxes" else f"{k} images", v] for k, v in counts.items()],
+                 numeric={1})
     body += "<div class=pair>"
     if summary.get("characters"):
         body += "<div><h3>Characters in the labels</h3>"
