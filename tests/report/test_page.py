@@ -72,3 +72,32 @@ def test_without_matplotlib_the_page_says_in_one_line_how_to_install_it(model_fo
     assert done.returncode != 0
     assert "MissingPlotting: the report's charts need matplotlib" in done.stderr
     assert "pip install 'ocrbatch[train]'" in done.stderr
+
+
+def test_a_detection_runs_page_shows_hmean_and_frames_with_boxes(tmp_path):
+    import json
+
+    from PIL import Image
+
+    from ocrbatch.trainer.findings import frame_uri
+    from ocrbatch.trainer.history import RunHistory
+
+    Image.new("RGB", (320, 160), (30, 30, 30)).save(tmp_path / "frame.jpg")
+    box = [[10, 10], [200, 10], [200, 60], [10, 60]]
+    frame = {"path": "frame.jpg", "image": frame_uri(tmp_path / "frame.jpg", [box], [box]), "labelled": 1,
+             "predicted": 1}
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "evaluation.json").write_text(json.dumps({"task": "det", "frames": [frame]}))
+    (model / "metrics.json").write_text(json.dumps({"accuracy": 0.5, "hmean": 0.5, "precision": 0.6, "recall": 0.43}))
+    (model / "dataset.json").write_text(json.dumps({"spec": {"engine": "paddleocr", "task": "det"}}))
+    history = RunHistory()
+    history.start()
+    history.step(10, 2.0)
+    history.evaluation(10, {"accuracy": 0.5, "hmean": 0.5, "precision": 0.6, "recall": 0.43})
+    history.end("succeeded")
+    (model / "history.json").write_text(json.dumps(history.to_json()))
+    text = render(read_folder(model))
+    assert "<b>50.0%</b><span>hmean (held-out)</span>" in text and "60.0%" in text and "43.0%" in text
+    assert "Held-out frames: labelled and predicted boxes" in text and frame["image"] in text
+    assert "50.0% hmean during training" in text and "exact match" not in text
