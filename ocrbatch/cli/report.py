@@ -1,7 +1,6 @@
 """``report``: a run's page (training curves, result by group, worst mistakes, data, attempts), built
 from a job's run in the store or from a downloaded model folder, into one self-contained HTML file."""
 
-import webbrowser
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -41,11 +40,18 @@ def report(target: Target, job: str, output: OutputOpt = None, open_page: OpenOp
         backend = wiring.backend
         current = resolve_job(backend, job)
         result = build_job_report(backend.store, current, output or reports / f"{run_layout(current).run_id}.html")
-    if open_page and not webbrowser.open(Path(result["report"]).as_uri()):
-        common.info(f"no browser to open it with here; open {result['report']} on a machine with one")
+    if open_page:
+        _open(Path(result["report"]))
     if json_output:
         common.emit_json(result)
         return
     if not result["published"]:
         common.info("no model published yet: the page shows the training so far")
     typer.echo(result["report"])
+
+
+def _open(page: Path) -> None:
+    import webbrowser  # only when asked: every command imports this module
+
+    if not webbrowser.open(page.as_uri()):
+        common.info(f"no browser to open it with here; open {page} on a machine with one")

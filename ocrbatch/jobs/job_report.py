@@ -68,7 +68,10 @@ def describe_snapshot(data: dict) -> list[str]:
     if data.get("model_uri"):
         lines.append(f"model: {data['model_uri']}")
     if data.get("report_uri"):
-        lines.append(f"report: {data['report_uri']}")
+        where = data["report_uri"]
+        if not where.startswith("file:"):  # a browser cannot open s3://: the command fetches and opens it
+            where += f" (to open it: ocrbatch report {data['job_id']} --open)"
+        lines.append(f"report: {where}")
     return lines
 
 

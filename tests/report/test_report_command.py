@@ -121,3 +121,21 @@ def test_without_matplotlib_the_command_says_how_to_install_it(model_folder, tmp
     assert done.returncode == 3
     assert done.stderr.strip().splitlines() == [
         "error: the report's charts need matplotlib, which comes with the train extra: pip install 'ocrbatch[train]'"]
+
+
+def test_open_hands_the_page_to_the_browser(model_folder, tmp_path, monkeypatch):
+    import webbrowser
+
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", lambda uri: opened.append(uri) or False)
+    result = run("report", model_folder, "--home", tmp_path, "--open")
+    assert result.exit_code == 0, result.stderr
+    page = tmp_path / "reports" / f"{model_folder.name}.html"
+    assert opened == [page.as_uri()]
+    assert f"no browser to open it with here; open {page}" in result.stderr  # this one said it could not
+
+
+def test_a_page_in_s3_comes_with_how_to_open_it():
+    lines = describe_snapshot({"job_id": "0f0e-1", "job_name": "demo", "status": "SUCCEEDED",
+                               "report_uri": "s3://bucket/runs/r1/model/report.html"})
+    assert lines[-1] == "report: s3://bucket/runs/r1/model/report.html (to open it: ocrbatch report 0f0e-1 --open)"
