@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -50,16 +51,18 @@ def test_pipeline_upload_submit_monitor_download_predict(dataset, home, tmp_path
     assert "SUCCEEDED" in monitored.stdout + monitored.stderr
     # Epochs count from 1 on every engine: the finished 2-epoch run reads 2 of 2, not 1 of 2.
     assert "progress: succeeded, epoch 2/2, step" in monitored.stdout
+    # The run's page was published with the model, and monitor says where.
+    assert re.search(r"^report: file://\S+/model/report\.html$", monitored.stdout, flags=re.M)
 
     listed = json.loads(cli(home, "list", "--json").stdout)
     assert any(job["job_id"] == job_id and job["status"] == "SUCCEEDED" for job in listed["jobs"])
     assert "epoch" in cli(home, "logs", job_id).stdout
 
     model_dir = tmp_path / "model"
-    cli(home, "download", job_id, "--output-dir", str(model_dir), "--json")
-    assert {"inference.json", "inference.pdiparams", "inference.yml", "metrics.json", "manifest.json"} <= {
-        p.name for p in model_dir.iterdir()
-    }
+    downloaded = json.loads(cli(home, "download", job_id, "--output-dir", str(model_dir), "--json").stdout)
+    assert {"inference.json", "inference.pdiparams", "inference.yml", "metrics.json", "manifest.json",
+            "report.html", "history.json", "evaluation.json"} <= {p.name for p in model_dir.iterdir()}
+    assert downloaded["report"] == str(model_dir.resolve() / "report.html")
     # The same model again is a no-op; a different folder content is refused without --force.
     cli(home, "download", job_id, "--output-dir", str(model_dir))
 
