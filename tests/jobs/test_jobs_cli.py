@@ -394,6 +394,31 @@ def test_pipeline_timeout_leaves_the_job_running_and_says_how_to_finish(scripted
     assert backend.cancelled == [] and not (tmp_path / "m").exists()
 
 
+def test_pipeline_bounds_its_aws_calls_by_the_timeout_only_while_it_follows_the_job(
+        scripted, catalogue, tmp_path, monkeypatch):
+    backend = scripted([job_state("RUNNABLE"), job_state("RUNNING")])
+    given, left_at = {}, {}
+
+    def open_backend(target, deadline=None):
+        given["deadline"] = deadline
+        return backend
+
+    def noting(step, call):
+        def wrapped(*args):
+            left_at.setdefault(step, given["deadline"].left())
+            return call(*args)
+        return wrapped
+
+    monkeypatch.setattr(cli_common, "open_backend", open_backend)
+    monkeypatch.setattr(backend, "submit", noting("submit", backend.submit))
+    monkeypatch.setattr(backend, "describe", noting("follow", backend.describe))
+    result = run("pipeline", "--aws", "--dataset", "pinball@v1", "--output-dir", tmp_path / "m", "--timeout", "45s")
+    assert result.exit_code == 124, result.stderr
+    assert left_at["submit"] is None  # the upload and submit before it are not bounded by --timeout
+    assert 44 < left_at["follow"] <= 45 + 3  # following is: the timeout, and the grace of a poll begun on it
+    assert given["deadline"].left() is None  # nor is what comes after
+
+
 # --- doctor ---------------------------------------------------------------------------------------
 
 
