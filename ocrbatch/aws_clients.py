@@ -14,7 +14,7 @@ s3transfer and its resource layer) costs ~40 ms on every command, and nothing he
 A command with a deadline (``monitor --timeout``) gives :class:`AwsClients` the time it has left: a
 client asked for in the last minute is built with connect and read timeouts no longer than that
 (clients cost ~7 ms to build), and no call is retried once it is up. A call the command let go of
-at its deadline (a silent endpoint) then ends on its own within a second or so, instead of waiting
+at its deadline (a silent endpoint) then ends on its own a few seconds later, instead of waiting
 out botocore's 60 s reads and their retries.
 """
 
