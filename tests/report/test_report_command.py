@@ -139,3 +139,29 @@ def test_a_page_in_s3_comes_with_how_to_open_it():
     lines = describe_snapshot({"job_id": "0f0e-1", "job_name": "demo", "status": "SUCCEEDED",
                                "report_uri": "s3://bucket/runs/r1/model/report.html"})
     assert lines[-1] == "report: s3://bucket/runs/r1/model/report.html (to open it: ocrbatch report 0f0e-1 --open)"
+
+
+def test_a_jobs_page_is_built_from_its_run_in_s3(model_folder, tmp_path, monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    from ocrbatch.jobs.run_report import build_job_report
+    from ocrbatch.storage import S3Store
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="runs-bucket")
+        for path in model_folder.iterdir():
+            if path.name != "history.json":  # the live history alone: a model without one still draws curves
+                client.put_object(Bucket="runs-bucket", Key=f"runs/r1/model/{path.name}", Body=path.read_bytes())
+        client.put_object(Bucket="runs-bucket", Key="runs/r1/history.json",
+                          Body=(model_folder / "history.json").read_bytes())
+        store = S3Store(client, "runs-bucket")
+        job = JobInfo("0f0e0d0c-0000-4000-8000-000000000001", "demo", "SUCCEEDED", queue="q-gpu",
+                      output="s3://runs-bucket/runs/r1/")
+        result = build_job_report(store, job, tmp_path / "page.html")
+    assert result["published"] and result["run_id"] == "r1"
+    text = (tmp_path / "page.html").read_text()
+    assert "Attempt 2 resumes" in text and "Error gallery" in text
