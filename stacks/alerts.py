@@ -1,6 +1,7 @@
 """Who is told when something goes wrong: one SNS topic and what publishes to it.
 
-- A job that ends FAILED on one of the stack's queues (EventBridge, "Batch Job State Change").
+- A job that ends FAILED on one of the stack's queues (EventBridge, "Batch Job State Change"); a sweep
+  (an array job) once, when its parent fails, not once per failed child of a thousand.
 - A queue blocked by a job that cannot run (EventBridge, "Batch Job Queue Blocked", with Batch's reason).
 - A compute environment that turned INVALID: Batch sends no event for that, so a small Lambda function
   (``stacks.invalid_environment_alarm``) looks every 30 minutes and publishes while one is INVALID
@@ -75,7 +76,11 @@ class Alerts(Construct):
         self._rule(
             "JobFailed",
             "A training job failed",
-            {"detail-type": ["Batch Job State Change"], "detail": {"status": ["FAILED"], "jobQueue": queue_arns}},
+            {
+                "detail-type": ["Batch Job State Change"],
+                # An array job's children carry arrayProperties.index; plain jobs and the parent do not.
+                "detail": {"status": ["FAILED"], "jobQueue": queue_arns, "arrayProperties": {"index": [{"exists": False}]}},
+            },
             f"Job {job_name} ({job_id}) FAILED on {queue}: {reason}. "
             f"See `ocrbatch monitor {job_id}` for its log.",
         )

@@ -36,6 +36,20 @@ def test_failed_jobs_and_blocked_queues_of_our_queues_reach_the_topic(platform):
     assert set(patterns) == {"Batch Job State Change", "Batch Job Queue Blocked"}
     failed = patterns["Batch Job State Change"]["EventPattern"]
     assert failed["source"] == ["aws.batch"] and failed["detail"]["status"] == ["FAILED"]
+    # A sweep alerts once (its parent), not once per failed child: children carry an array index.
+    from moto.events.models import EventPattern
+
+    queue_arn = "arn:aws:batch:us-west-2:123456789012:job-queue/gpu"
+    matcher = EventPattern(None, {**failed, "detail": {**failed["detail"], "jobQueue": [queue_arn]}})
+
+    def event(**detail) -> dict:
+        return {"source": "aws.batch", "detail-type": "Batch Job State Change",
+                "detail": {"status": "FAILED", "jobQueue": queue_arn, "jobId": "j", **detail}}
+
+    assert matcher.matches_event(event())  # a plain job
+    assert matcher.matches_event(event(arrayProperties={"size": 1000, "statusSummary": {}}))  # a sweep's parent
+    assert not matcher.matches_event(event(arrayProperties={"index": 7}))  # one child of it
+    assert not matcher.matches_event({**event(), "detail": {**event()["detail"], "status": "SUCCEEDED"}})
     blocked = patterns["Batch Job Queue Blocked"]["EventPattern"]
     for pattern in (failed, blocked):
         assert [platform.referenced(arn) for arn in pattern["detail"]["jobQueue"]] == queues(platform)

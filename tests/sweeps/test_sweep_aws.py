@@ -97,6 +97,8 @@ def test_a_sweep_is_one_array_job_whose_children_each_train_their_own_run(deploy
     assert best["job_id"] == f"{out['job_id']}:3" and best["accuracy"] == 0.93 and best["verified"]
 
     assert run("logs", out["job_id"], "--aws").exit_code == 2  # a sweep's logs are its children's
+    child_log = json.loads(run("logs", f"{out['job_id']}:4", "--aws", "--json").stdout)
+    assert child_log["job_id"] == f"{out['job_id']}:4" and child_log["status"] == "SUCCEEDED"
 
 
 def test_a_one_child_sweep_is_a_plain_job_that_trains_as_child_0(deployment, catalogue, monkeypatch):
