@@ -21,6 +21,7 @@ from ocrbatch.layout import (
     MANIFEST_NAME,
     METRICS_NAME,
     MODEL_DIR,
+    PROGRESS_NAME,
 )
 from ocrbatch.storage import ObjectStore
 
@@ -39,6 +40,7 @@ class RunRecord:
     manifest: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     job: dict | None = None  # JobInfo.to_json() of the job that trained it, when the page is built for one
+    progress: dict = field(default_factory=dict)  # the run's progress.json (its ``hosts``: where attempts ran)
 
     @property
     def published(self) -> bool:
@@ -89,7 +91,8 @@ def read_run(store: ObjectStore, run_prefix: str, *, title: str, job: dict | Non
     parts = {key: _json(raw(model + name)) for key, name in JSON_PARTS.items()}
     if not parts["history"]:
         parts["history"] = _json(raw(run_prefix + HISTORY_NAME))
-    return RunRecord(title=title, config=_config(raw(model + CONFIG_NAME)), job=job, **parts)
+    return RunRecord(title=title, config=_config(raw(model + CONFIG_NAME)), job=job,
+                     progress=_json(raw(run_prefix + PROGRESS_NAME)), **parts)
 
 
 # --- facts -----------------------------------------------------------------------------------------
@@ -149,19 +152,23 @@ def attempt_rows(record: RunRecord) -> list[dict]:
     job = record.job or {}
     gpu_queue = "gpu" in str(job.get("queue") or "").lower()
     seen = {a.get("attempt"): a for a in record.history.get("attempts") or [] if isinstance(a, dict)}
+    hosts = record.progress.get("hosts") if isinstance(record.progress.get("hosts"), dict) else {}
     rows = []
     for number, attempt in enumerate(job.get("attempts") or [], start=1):
         started, stopped = attempt.get("started_at"), attempt.get("stopped_at")
+        host = hosts.get(str(number)) if isinstance(hosts.get(str(number)), dict) else {}
+        instance = " ".join(str(host[k]) for k in ("instance_type", "lifecycle") if host.get(k))
         rows.append({"attempt": number, "started_at": started, "seconds": _seconds(started, stopped),
                      "ended": attempt.get("ended") or "", "reason": attempt.get("reason") or "", "gpu": gpu_queue,
-                     "device": (seen.get(number) or {}).get("device") or ("GPU" if gpu_queue else "CPU")})
+                     "device": (seen.get(number) or {}).get("device") or ("GPU" if gpu_queue else "CPU"),
+                     "instance": instance})
     if rows:
         return rows
     for number, attempt in sorted(seen.items(), key=lambda item: item[0] or 0):
         started, ended = attempt.get("started_at"), attempt.get("ended_at")
         rows.append({"attempt": number, "started_at": started, "seconds": _seconds(started, ended),
                      "ended": attempt.get("state") or "", "reason": "", "gpu": bool(attempt.get("gpu")),
-                     "device": attempt.get("device") or ("GPU" if attempt.get("gpu") else "CPU")})
+                     "device": attempt.get("device") or ("GPU" if attempt.get("gpu") else "CPU"), "instance": ""})
     return rows
 
 

@@ -242,10 +242,12 @@ def run_facts(record: RunRecord) -> str:
         rows.append([key.replace("_", " "), value])
     body = table(["", ""], [r for r in rows if r[1] not in (None, "")])
     if attempts:
+        # The instance each attempt ran on, where the trainer recorded it (progress.json's hosts).
+        instances = any(a["instance"] for a in attempts)
         body += "<h3>Attempts</h3>" + table(
-            ["attempt", "started", "duration", "ended", "device", "reason"],
-            [[a["attempt"], when(a["started_at"]), duration(a["seconds"]), a["ended"], a["device"], a["reason"]]
-             for a in attempts], numeric={0})
+            ["attempt", "started", "duration", "ended", "device"] + (["instance"] if instances else []) + ["reason"],
+            [[a["attempt"], when(a["started_at"]), duration(a["seconds"]), a["ended"], a["device"]]
+             + ([a["instance"]] if instances else []) + [a["reason"]] for a in attempts], numeric={0})
     files = record.manifest.get("files") or {}
     if files:
         body += "<h3>Files of the model</h3>" + table(

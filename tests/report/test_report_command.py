@@ -53,6 +53,9 @@ def published(model_folder, tmp_path, monkeypatch):
     for path in model_folder.iterdir():
         store.put_bytes(f"runs/r1/model/{path.name}", path.read_bytes())
     store.put_bytes("runs/r1/history.json", (model_folder / "history.json").read_bytes())
+    hosts = {"1": {"instance_type": "g4dn.xlarge", "availability_zone": "us-west-2a", "lifecycle": "spot"},
+             "2": {"instance_type": "g5.xlarge", "availability_zone": "us-west-2b", "lifecycle": "spot"}}
+    store.put_bytes("runs/r1/progress.json", json.dumps({"state": "succeeded", "hosts": hosts}).encode())
     reclaimed = Attempt(100.0, 1900.0, None, "Host EC2 (instance i-1) terminated.")
     done = Attempt(2200.0, 4000.0, 0, None)
     backend = OneJobBackend(store, job_of(store, "SUCCEEDED", [reclaimed, done]))
@@ -70,6 +73,7 @@ def test_a_jobs_page_shows_its_attempts_as_the_backend_saw_them(published, tmp_p
     text = page.read_text()
     assert "Host EC2 (instance i-1) terminated." in text and "attempt 1: reclaimed" in text
     assert "<td>GPU-hours</td><td>1.000</td>" in text  # two 30-minute attempts on the gpu queue
+    assert "<td>g4dn.xlarge spot</td>" in text and "<td>g5.xlarge spot</td>" in text  # as the trainer recorded
 
 
 def test_a_running_job_gets_its_history_so_far(published, tmp_path):
