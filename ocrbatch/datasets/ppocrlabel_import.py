@@ -71,6 +71,8 @@ def read_ppocrlabel_lines(
     folder: Path, task: str, inspector: ImageInspector, *, include_unchecked: bool = False,
     progress: Progress | None = None,
 ) -> PPOCRLabelLines:
+    """The train lines of the PPOCRLabel folder ``folder`` for ``task`` (rec or det), with what the
+    import found on the way; ``inspector`` looks at the photos crops are cut from."""
     folder = Path(folder)
     label_path = folder / ppocrlabel.LABEL_FILE
     try:
@@ -80,6 +82,7 @@ def read_ppocrlabel_lines(
     label_lines = _numbered(label_path)
     images, stems = _images(folder, label_lines)
     unchecked = sorted({image for image in images.values() if states is not None and not states.get(image, False)})
+    left_out = set() if include_unchecked else set(unchecked)
 
     if task == "det":
         result = PPOCRLabelLines(label_path, LabelSource(label_path.name))
@@ -88,15 +91,15 @@ def read_ppocrlabel_lines(
             image = images.get(number)
             if image is None:
                 result.source.lines.append((number, text))  # the line parser names what is wrong
-            elif include_unchecked or image not in unchecked:
+            elif image not in left_out:
                 boxes = text.partition("\t")[2]
                 result.source.lines.append((number, f"{image}\t{boxes}"))
     elif (folder / ppocrlabel.CROP_DIR).is_dir() and (folder / ppocrlabel.REC_GT).is_file():
-        result = _exported_crops(folder, images, stems, unchecked, include_unchecked)
+        result = _exported_crops(folder, stems, left_out)
     else:
         result = PPOCRLabelLines(label_path, LabelSource(label_path.name))
         _need(label_path, result)
-        _cut_crops(folder, label_lines, images, unchecked, include_unchecked, inspector, result, progress)
+        _cut_crops(folder, label_lines, images, left_out, inspector, result, progress)
     result.unchecked = unchecked
     if broken_state:
         result.errors.append(broken_state)
@@ -147,11 +150,10 @@ def _need(label_path: Path, result: PPOCRLabelLines) -> None:
         )
 
 
-def _exported_crops(folder: Path, images: dict, stems: dict, unchecked: list[str], include_unchecked: bool) -> PPOCRLabelLines:
+def _exported_crops(folder: Path, stems: dict[str, str], left_out: set[str]) -> PPOCRLabelLines:
     """rec_gt.txt's lines, less the crops of unchecked photos; each crop grouped with its photo."""
     rec_path = folder / ppocrlabel.REC_GT
     result = PPOCRLabelLines(rec_path, LabelSource(rec_path.name))
-    left_out = set() if include_unchecked else set(unchecked)
     boxes = _label_texts(folder)
     for number, text in _numbered(rec_path):
         source = ppocrlabel.source_of_crop(text.partition("\t")[0]) if text else None
@@ -185,7 +187,7 @@ def _label_texts(folder: Path) -> dict[str, list[str]]:
     return texts
 
 
-def _cut_crops(folder, lines, images, unchecked, include_unchecked, inspector, result, progress) -> None:
+def _cut_crops(folder, lines, images, left_out, inspector, result, progress) -> None:
     """One rec line per box of each (checked) Label.txt line, its crop cut into the cache. Photos
     are decoded and cut a few at a time: decoding and resampling release the GIL."""
     name = ppocrlabel.LABEL_FILE
@@ -197,7 +199,7 @@ def _cut_crops(folder, lines, images, unchecked, include_unchecked, inspector, r
             result.source.lines.append((number, text))  # the line parser names what is wrong
             continue
         image = images.get(number, "")
-        if image in unchecked and not include_unchecked:
+        if image in left_out:
             continue
         try:
             jobs.append((number, image, ppocrlabel.parse_boxes(text.partition("\t")[2])))
