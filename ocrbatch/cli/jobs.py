@@ -35,6 +35,7 @@ def list_jobs(
     A sweep is one row (its children's states and its best accuracy); --expand or `list SWEEP` shows them."""
     from ocrbatch.jobs.job_report import format_duration, reclaim_cost
     from ocrbatch.jobs.runs import read_progress, resolve_job, run_accuracy, run_id_from_uri, store_of
+    from ocrbatch.jobs.sweeps import describe_settings
 
     backend = common.open_backend(target)
     store = store_of(backend)
@@ -66,7 +67,7 @@ def list_jobs(
             best = summary["best"]
             row.update(sweep_size=summary["size"], children_by_status=summary["counts"],
                        accuracy=best["accuracy"] if best else None, best_child=best["job_id"] if best else None,
-                       reclaims=0, lost_training_seconds=None)
+                       reclaims=None, lost_training_seconds=None)  # per child: `ocrbatch monitor SWEEP:INDEX`
             if expand:
                 row["children"] = children
         else:
@@ -101,7 +102,7 @@ def list_jobs(
         )
         for child in row.get("children", []):
             accuracy = f"{child['accuracy']:.1%}" if child["accuracy"] is not None else "-"
-            settings = " ".join(f"{key}={value}" for key, value in child["settings"].items())
+            settings = describe_settings(child["settings"])
             table.append((f"  {child['job_id']}", f"  {settings}", child["status"], "", "", accuracy, ""))
     common.print_table(table)
 

@@ -8,6 +8,7 @@ A thin shell over ``ocrbatch.jobs.sweeps``. ``monitor``, ``list``, ``cancel``, `
 import json
 import random
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, List, Optional
 
 import typer
@@ -201,19 +202,23 @@ def summary_lines(data: dict) -> list[str]:
 
 
 def monitor_sweep(
-    backend: "JobBackend", job: "JobInfo", target: Target, *, once: bool, timeout_s: float | None, json_output: bool
+    backend: "JobBackend", job: "JobInfo", target: Target, *, once: bool, timeout_s: float | None, json_output: bool,
+    asked_s: float | None = None,
 ) -> None:
     """Follow a sweep until every child has ended: a line whenever the counts change, then the summary
-    (exit 0 all succeeded, 1 any failed, 124 --timeout; Ctrl-C detaches)."""
+    (exit 0 all succeeded, 1 any failed, 124 after ``timeout_s``, what is left of the user's ``asked_s``;
+    Ctrl-C detaches)."""
     from ocrbatch.jobs.runs import store_of
     from ocrbatch.jobs.sweep_results import child_results, open_sweep, summary
 
     store = store_of(backend)
-    started = time.monotonic()
+    started = common.clock()
     wait, last = 5.0, None
+    opened = open_sweep(backend, job.job_id)  # the manifest is read once: it does not change
     try:
         while True:
-            opened = open_sweep(backend, job.job_id)
+            if last is not None:
+                opened = replace(opened, job=backend.describe(job.job_id), children=tuple(backend.children(job.job_id)))
             rows = child_results(store, opened)
             data = summary(opened, rows)
             if once or data["done"]:
@@ -225,8 +230,8 @@ def monitor_sweep(
                 last, wait = counts, 5.0
             else:
                 wait = min(wait * 1.5, 60.0)
-            if timeout_s is not None and time.monotonic() - started + wait > timeout_s:
-                common.detach_hint(job.job_id, target, headline=str(WaitTimedOut(job.job_id, data["status"], timeout_s)))
+            if timeout_s is not None and common.clock() - started + wait > timeout_s:
+                common.detach_hint(job.job_id, target, headline=str(WaitTimedOut(job.job_id, data["status"], asked_s or timeout_s)))
                 _print_summary(data, rows, json_output)
                 raise typer.Exit(WaitTimedOut.exit_code)
             common.sleep(wait)

@@ -76,7 +76,8 @@ def monitor(
         from ocrbatch.cli.sweep import monitor_sweep
 
         left = None if timeout_s is None else max(timeout_s - (time.monotonic() - started), 0)
-        return monitor_sweep(backend, current, target, once=once, timeout_s=left, json_output=json_output)
+        return monitor_sweep(backend, current, target, once=once, timeout_s=left, json_output=json_output,
+                             asked_s=timeout_s)
     if not once:
         try:
             left = None if timeout_s is None else max(timeout_s - (time.monotonic() - started), 0)

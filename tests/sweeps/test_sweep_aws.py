@@ -145,3 +145,58 @@ def test_monitor_names_the_failed_children_and_why_and_exits_1(deployment, catal
     assert result.exit_code == 1
     assert "2 FAILED" in result.stdout
     assert f"failed: child 0 ({out['job_id']}:0)" in result.stdout
+
+
+class RunningSweep:
+    """A backend whose sweep never ends: child 0 has trained to 61 % so far, child 1 waits."""
+
+    name = "fake"
+
+    def __init__(self, store):
+        from ocrbatch.jobs.backend import JobInfo
+        from ocrbatch.layout import child_location
+
+        self.store = store
+        sweep_folder = store.uri(SweepLayout("s1").prefix)
+        manifest = {"sweep_id": "s1", "children": [{"index": 0, "settings": {"epochs": 1}}, {"index": 1, "settings": {"epochs": 2}}]}
+        store.put_bytes(SweepLayout("s1").manifest, json.dumps(manifest).encode())
+        store.put_bytes(SweepLayout("s1").child(0).progress, json.dumps({"best_accuracy": 0.61, "step": 40}).encode())
+        self.parent = JobInfo(job_id="p-1", job_name="sweep", status="PENDING", output=sweep_folder, array_size=2,
+                              sweep=store.uri(SweepLayout("s1").manifest), created_at=1.0)
+        self.kids = [
+            JobInfo(job_id=f"p-1:{i}", job_name="sweep", status=status, output=child_location(sweep_folder, i),
+                    array_index=i, sweep=self.parent.sweep)
+            for i, status in enumerate(("RUNNING", "RUNNABLE"))
+        ]
+
+    def describe(self, job_id):
+        return self.parent if job_id == "p-1" else self.kids[int(job_id.split(":")[1])]
+
+    def children(self, job_id):
+        return list(self.kids)
+
+    def list_jobs(self, *, limit=50):
+        return [self.parent]
+
+
+def test_monitor_of_a_running_sweep_shows_the_best_so_far_and_times_out_with_124(tmp_path, monkeypatch, clean_env):
+    from jobs_fakes import FakeClock
+
+    from ocrbatch.cli import common as cli_common
+    from ocrbatch.storage import LocalStore
+
+    backend = RunningSweep(LocalStore(tmp_path / "store"))
+    clock = FakeClock()
+    monkeypatch.setattr(cli_common, "clock", clock)
+    monkeypatch.setattr(cli_common, "sleep", clock.sleep)
+    monkeypatch.setattr(cli_common, "open_backend", lambda target, deadline=None: backend)
+    result = run("monitor", "p-1", "--local", "--timeout", "2m")
+    assert result.exit_code == 124, result.stderr
+    assert "1 RUNNABLE, 1 RUNNING; best so far 61.0% (child 0)" in result.stderr
+    assert "stopped waiting after 120 s" in result.stderr and "ocrbatch monitor p-1" in result.stderr
+    assert "best so far: child 0 (p-1:0) 61.0%  epochs=1" in result.stdout
+    assert sum(clock.sleeps) <= 120
+
+    once = json.loads(run("monitor", "p-1", "--local", "--once", "--json").stdout)
+    assert once["counts"] == {"RUNNABLE": 1, "RUNNING": 1} and not once["done"]
+    assert [c["accuracy_from"] for c in once["children"]] == ["progress", None]
