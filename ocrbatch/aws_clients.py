@@ -6,13 +6,17 @@ region come from flags or the usual AWS_PROFILE / AWS_REGION; AWS_ENDPOINT_URL (
 AWS_ENDPOINT_URL_<SERVICE>) are honoured by botocore itself, which is how MinIO/LocalStack-style
 endpoints and the loopback servers of the tests are reached. Throttling and transient errors are
 retried by botocore's adaptive mode, which also slows the client down when AWS says so; a refused
-connection is not retried (nothing listens there: the command says so at once).
+connection is not retried (nothing listens there: the command says so at once), and an endpoint
+that stays silent is tried three times in all, as AWS's standard retry mode does, not ten: the
+control-plane services answer in milliseconds, so their reads give up after 20 s (S3, which
+streams large objects over slow links, keeps botocore's 60 s). A command against a silent endpoint
+then fails in about a minute naming it, instead of ten minutes without a word.
 
 Clients come from botocore directly: boto3's session is a thin wrapper whose import (it pulls in
 s3transfer and its resource layer) costs ~40 ms on every command, and nothing here uses resources.
 
 A command with a deadline (``monitor --timeout``) gives :class:`AwsClients` the time it has left: a
-client asked for in the last minute is built with connect and read timeouts no longer than that
+client asked for when less is left than its read timeout is built with timeouts no longer than that
 (clients cost ~7 ms to build), and no call is retried once it is up. A call the command let go of
 at its deadline (a silent endpoint) then ends on its own a few seconds later, instead of waiting
 out botocore's 60 s reads and their retries.
@@ -29,18 +33,25 @@ from typing import Callable
 from ocrbatch.stack_outputs import DEFAULT_REGION
 
 CONNECT_TIMEOUT_S = 10
-READ_TIMEOUT_S = 60
+S3_READ_TIMEOUT_S = 60
+CONTROL_READ_TIMEOUT_S = 20
+SILENT_ATTEMPTS = 3  # tries of a call whose endpoint does not answer (connect or read timeout)
 SHORTEST_TIMEOUT_S = 1.0  # what a call begun on its deadline still gets (0 would mean no timeout)
 
 
-def _retry_config(bound: float | None = None):
+def read_timeout_of(service: str) -> float:
+    return S3_READ_TIMEOUT_S if service == "s3" else CONTROL_READ_TIMEOUT_S
+
+
+def _retry_config(service: str, bound: float | None = None):
     """The clients' settings; ``bound``: no connect or read may take longer (seconds)."""
     from botocore.config import Config
 
+    read_timeout = read_timeout_of(service)
     return Config(
         retries={"mode": "adaptive", "max_attempts": 10},
         connect_timeout=min(CONNECT_TIMEOUT_S, bound or CONNECT_TIMEOUT_S),
-        read_timeout=min(READ_TIMEOUT_S, bound or READ_TIMEOUT_S),
+        read_timeout=min(read_timeout, bound or read_timeout),
         max_pool_connections=64,
     )
 
@@ -85,8 +96,9 @@ def make_client(service: str, *, profile: str | None = None, region: str | None 
     left = time_left() if time_left else None
     bound = None if left is None else max(left, SHORTEST_TIMEOUT_S)
     client = chosen.create_client(service, region_name=chosen.get_config_variable("region"),
-                                  config=_retry_config(bound))
+                                  config=_retry_config(service, bound))
     client.meta.events.register_first("needs-retry", _no_retry_when_refused)
+    client.meta.events.register_first("needs-retry", _few_retries_when_silent)
     if time_left is not None:
         client.meta.events.register_first("needs-retry", _no_retry_after_the_deadline(time_left))
     return client
@@ -110,6 +122,15 @@ def _no_retry_when_refused(caught_exception=None, **_):
     """botocore retries a refused connection for ~25 s (10 attempts, backing off); retrying rarely
     helps, and the user waits for nothing. Raising here ends the call at once with that error."""
     if caught_exception is not None and connection_refused(caught_exception):
+        raise caught_exception
+
+
+def _few_retries_when_silent(caught_exception=None, attempts: int = 1, **_):
+    """A connect or read that timed out is tried SILENT_ATTEMPTS times in all (botocore: up to the
+    ten that throttling gets)."""
+    from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+    if isinstance(caught_exception, (ConnectTimeoutError, ReadTimeoutError)) and attempts >= SILENT_ATTEMPTS:
         raise caught_exception
 
 
@@ -148,7 +169,7 @@ class AwsClients:
 
     def __call__(self, service: str):
         left = self._time_left() if self._time_left else None
-        if left is not None and left < READ_TIMEOUT_S:
+        if left is not None and left < read_timeout_of(service):
             return self._bounded_client(service, max(left, SHORTEST_TIMEOUT_S))
         client = self._built.get(service)
         if client is None:

@@ -100,17 +100,29 @@ def test_clients_for_a_deadline_bound_their_timeouts_by_the_time_left(clean_env,
     left = [300.0]
     clients = aws_clients.AwsClients(region="us-west-2", time_left=lambda: left[0])
 
-    def timeouts(service="batch"):
+    def timeouts(service="s3"):
         config = clients(service).meta.config
         return config.connect_timeout, config.read_timeout
 
-    assert timeouts() == (10, 60)  # time enough: botocore's own
-    left[0] = 20.0
-    assert timeouts() == (10, 20.0)
-    left[0] = 19.5
-    assert timeouts() == (10, 20.0)  # within a second: the same client
+    assert timeouts() == (10, 60) and timeouts("batch") == (10, 20)  # time enough: the usual ones
+    left[0] = 30.0
+    assert timeouts() == (10, 30.0) and timeouts("batch") == (10, 20)
+    left[0] = 29.5
+    assert timeouts() == (10, 30.0)  # within a second: the same client
     left[0] = 4.0
-    assert timeouts() == (4.0, 4.0)
+    assert timeouts() == (4.0, 4.0) and timeouts("batch") == (4.0, 4.0)
     left[0] = -2.0
     assert timeouts() == (1.0, 1.0)  # a call begun past the deadline still gets a moment, never "no timeout"
-    assert aws_clients.AwsClients(region="us-west-2")("batch").meta.config.read_timeout == 60
+    assert aws_clients.AwsClients(region="us-west-2")("s3").meta.config.read_timeout == 60
+
+
+def test_a_silent_endpoint_is_tried_three_times_not_ten(silent_endpoint, monkeypatch):
+    from botocore.exceptions import ReadTimeoutError
+
+    monkeypatch.setattr(aws_clients, "CONTROL_READ_TIMEOUT_S", 0.5)  # the real 20 s, shortened for the test
+    batch = aws_clients.make_client("batch", region="us-west-2")
+    sent = []
+    batch.meta.events.register("before-send", lambda **_: sent.append(1))
+    with pytest.raises(ReadTimeoutError):
+        batch.describe_jobs(jobs=["job-1"])
+    assert len(sent) == aws_clients.SILENT_ATTEMPTS == 3
