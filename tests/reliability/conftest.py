@@ -192,5 +192,5 @@ def client_via(proxy_url: str, service: str):
 
     from ocrbatch.aws_clients import _retry_config
 
-    config = _retry_config().merge(Config(retries={"mode": "adaptive", "max_attempts": 10}))
+    config = _retry_config(service).merge(Config(retries={"mode": "adaptive", "max_attempts": 10}))
     return boto3.session.Session(region_name="us-west-2").client(service, endpoint_url=proxy_url, config=config)
