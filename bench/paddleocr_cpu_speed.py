@@ -73,7 +73,9 @@ def make_data(folder: Path, task: str, count: int) -> Path:
     return folder
 
 
-def measure(home: Path, model: str, variant: dict, *, steps: int, batch: int, work: Path, gpu: bool) -> dict:
+def write_config(home: Path, model: str, variant: dict, *, steps: int, batch: int, work: Path, gpu: bool,
+                 extra: dict | None = None) -> Path:
+    """The training config the engine would write for this variant, on generated data."""
     task = contract.model_task(model)
     data = make_data(work / f"data-{task}-{batch * steps}", task, batch * steps)
     labels = [line.split("\t", 1)[1] for line in (data / "train.txt").read_text().splitlines()]
@@ -82,16 +84,22 @@ def measure(home: Path, model: str, variant: dict, *, steps: int, batch: int, wo
     run = work / f"{model}-{len(list(work.iterdir()))}"
     overrides = {k: v.format(cpus=cpus) for k, v in variant["overrides"].items()}
     overrides["Global.print_batch_step"] = "1"
+    overrides.update(extra or {})
     config = contract.generate_config(
         contract.TrainingConfig.load(contract.base_config_path(home, model)),
         contract.ConfigInputs(
             model=model, data_dir=data, train_labels=data / "train.txt", val_labels=data / "val.txt",
             dict_file=contract.write_dict(characters, run / "dict.txt"), save_model_dir=run / "output",
             pretrained_model=None, use_gpu=gpu, epochs=1, batch_size=batch, num_workers=cpus,
-            from_scratch=variant["from_scratch"], overrides=tuple(overrides.items()),
+            overrides=tuple(overrides.items()),
         ),
     )
-    config_file = config.write(run / "config.yml")
+    return config.write(run / "config.yml")
+
+
+def measure(home: Path, model: str, variant: dict, *, steps: int, batch: int, work: Path, gpu: bool) -> dict:
+    config_file = write_config(home, model, variant, steps=steps, batch=batch, work=work, gpu=gpu)
+    run = config_file.parent
     command = contract.tool_command(home, "train", config_file)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     if not gpu:

@@ -10,7 +10,7 @@
   when it leads it (as ppocr/data set_signal_handlers does);
 - ``tools/export_model.py``: writes inference.json/.pdiparams/.yml from ``Global.pretrained_model``;
 - ``tools/eval.py``: prints a ``metric eval`` block;
-- ``ppocr/data`` and ``tools/program.py``: the functions our launcher wraps (only
+- ``ppocr/data``, ``ppocr/utils/save_load.py`` and ``tools/program.py``: the functions our launcher wraps (only
   ``set_signal_handlers`` does anything: train.py's loop is its own).
 
 Every tool run appends one JSON line (argv, pid, the loaded config's key values) to the file named
@@ -337,6 +337,11 @@ def build_dataloader(*args, **kwargs):
     raise NotImplementedError
 '''
 
+_SAVE_LOAD = '''
+def load_pretrained_params(model, path):
+    raise NotImplementedError
+'''
+
 _PROGRAM = '''
 from ppocr.data import build_dataloader
 
@@ -351,6 +356,8 @@ def make_checkout(root: Path) -> Path:
     for relative, text in (
         ("ppocr/__init__.py", ""),
         ("ppocr/data/__init__.py", _PPOCR_DATA),
+        ("ppocr/utils/__init__.py", ""),
+        ("ppocr/utils/save_load.py", _SAVE_LOAD),
         ("tools/__init__.py", ""),
         ("tools/program.py", _PROGRAM),
         ("configs/rec/PP-OCRv5/PP-OCRv5_mobile_rec.yml", REC_CONFIG),

@@ -169,14 +169,14 @@ def test_workers_are_capped_to_the_cpus(tmp_path):
     assert config.get("Train.loader.num_workers") == 8
 
 
-def test_cpu_training_leaves_a_core_to_the_trainer_and_one_branch_from_scratch(tmp_path):
+def test_cpu_training_leaves_a_core_to_the_trainer_and_trains_one_branch(tmp_path):
     (tmp_path / "PaddleOCR").mkdir()
-    fine_tuning = rec(tmp_path, num_workers=2)
-    assert fine_tuning.get("Train.loader.num_workers") == 1 and fine_tuning.get("Eval.loader.num_workers") == 1
-    assert fine_tuning.get("Architecture.Backbone.conv_kxk_num") is None  # the pretrained weights' four
-    assert rec(tmp_path, num_workers=2, from_scratch=True).get("Architecture.Backbone.conv_kxk_num") == 1
-    assert rec(tmp_path, num_workers=2, from_scratch=True, use_gpu=True).get("Architecture.Backbone.conv_kxk_num") is None
-    overridden = rec(tmp_path, num_workers=2, from_scratch=True,
+    on_cpu = rec(tmp_path, num_workers=2)
+    assert on_cpu.get("Train.loader.num_workers") == 1 and on_cpu.get("Eval.loader.num_workers") == 1
+    assert on_cpu.get("Architecture.Backbone.conv_kxk_num") == 1  # pretrained weights are folded into it
+    assert det(tmp_path, num_workers=2).get("Architecture.Backbone.conv_kxk_num") == 1
+    assert rec(tmp_path, num_workers=2, use_gpu=True).get("Architecture.Backbone.conv_kxk_num") is None
+    overridden = rec(tmp_path, num_workers=2,
                      overrides=(("Architecture.Backbone.conv_kxk_num", "4"), ("Train.loader.num_workers", "3")))
     assert overridden.get("Architecture.Backbone.conv_kxk_num") == 4 and overridden.get("Train.loader.num_workers") == 3
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+from pathlib import Path
 
 import pytest
 
@@ -20,9 +21,17 @@ class Clock:
         return self.now
 
 
+class Optimizer:
+    """What the launcher asks of paddle's optimizer: its current (restored) learning rate."""
+
+    def get_lr(self):
+        return 0.0001
+
+
 def make_run(tmp_path, checkpoint=None):
     config = {"Global": {"save_model_dir": str(tmp_path / "out"), "checkpoints": checkpoint}}
-    return launcher._Run(config, model=None, optimizer=None, main_indicator="acc", logger=logging.getLogger("t"))
+    return launcher._Run(config, model=None, optimizer=Optimizer(), main_indicator="acc",
+                         logger=logging.getLogger("t"))
 
 
 def write_states(prefix, **states):
@@ -30,15 +39,17 @@ def write_states(prefix, **states):
         pickle.dump(states, handle, protocol=2)
 
 
-def test_resume_restores_best_metric_global_step_and_the_steps_done(tmp_path):
+def test_resume_restores_best_metric_global_step_and_the_steps_done(tmp_path, caplog):
     write_states(tmp_path / "latest", epoch=2, global_step=13, steps_into_epoch=3,
                  best_model_dict={"acc": 0.8, "best_epoch": 2})
     run = make_run(tmp_path, checkpoint=str(tmp_path / "latest"))
     # what PaddleOCR's load_model hands program.train: acc reset to 0, resume at saved epoch + 1
     pre_best = {"acc": 0.0, "best_epoch": 2, "start_epoch": 3}
 
-    run.restore(pre_best)
+    with caplog.at_level(logging.INFO, logger="t"):
+        run.restore(pre_best)
 
+    assert "resuming at epoch 3, step 3 of it, global_step 13, best acc 0.8, lr 0.0001" in caplog.text
     assert pre_best["acc"] == 0.8  # the first evaluation after the resume must beat it to replace it
     assert pre_best["global_step"] == 13
     assert run.begin_epoch() == 3 and run.epoch == 3  # the resumed epoch skips the steps done
@@ -105,3 +116,40 @@ def test_save_every_minutes_comes_from_the_config(tmp_path):
 def test_usage_line_without_a_config():
     with pytest.raises(SystemExit, match="usage"):
         launcher.main(["/opt/PaddleOCR"])
+
+
+def test_pretrained_branches_fold_into_one_that_computes_the_same(monkeypatch):
+    """Four trained kxk branches per layer, folded into the model's one: the same function in eval mode."""
+    paddle = pytest.importorskip("paddle")
+    tree = Path(__file__).resolve().parents[2].parent / "shared" / "paddleocr" / "src"
+    if not (tree / "ppocr").is_dir():
+        pytest.skip(f"no PaddleOCR tree at {tree}")
+    monkeypatch.syspath_prepend(str(tree))
+    from ppocr.modeling.backbones.rec_lcnetv3 import LearnableRepLayer
+
+    class Model(paddle.nn.Layer):
+        def __init__(self, branches):
+            super().__init__()
+            self.depthwise = LearnableRepLayer(6, 6, 3, groups=6, num_conv_branches=branches)
+            self.pointwise = LearnableRepLayer(6, 8, 1, num_conv_branches=branches)
+
+        def forward(self, x):
+            return self.pointwise(self.depthwise(x))
+
+    paddle.seed(3)
+    pretrained, trained = Model(4), Model(1)
+    for key, value in pretrained.state_dict().items():  # statistics and affines a training run leaves
+        if key.endswith("_variance"):
+            value.set_value(paddle.rand(value.shape) + 0.2)
+        elif key.endswith(("_mean", "bn.weight", "bn.bias")):
+            value.set_value(paddle.randn(value.shape))
+    params = {key: value.numpy() for key, value in pretrained.state_dict().items()}
+
+    assert launcher.fold_branches(params, trained) == 2
+    assert set(params) == set(trained.state_dict())  # nothing left over, nothing missing
+    trained.set_state_dict(params)
+    pretrained.eval(), trained.eval()
+    x = paddle.randn([2, 6, 12, 20])
+    assert float((pretrained(x) - trained(x)).abs().max()) < 1e-4 * float(pretrained(x).abs().max())
+    assert launcher.fold_branches(params, trained) == 0  # already one branch: left alone
+    assert launcher.fold_branches({k: v.numpy() for k, v in pretrained.state_dict().items()}, Model(4)) == 0

@@ -63,6 +63,18 @@ def test_the_functions_the_launcher_wraps_keep_their_shape():
     assert 'best_model_dict["start_epoch"] = states_dict["epoch"] + 1' in save_load
     assert 'best_model_dict["acc"] = 0.0' in save_load  # the reset the launcher undoes
     assert 'logger.info("load pretrain successful from {}".format(path))' in save_load
+    # Pretrained weights go through the module-level name the launcher replaces (fold_branches).
+    assert [a.arg for a in function("ppocr/utils/save_load.py", "load_pretrained_params").args.args] == ["model", "path"]
+    assert "is_float16 = load_pretrained_params(model, pretrained_model)" in save_load
+    assert [a.arg for a in function("ppocr/utils/network.py", "maybe_download_params").args.args] == ["model_path"]
+
+
+def test_the_branches_the_launcher_folds_are_named_as_it_expects():
+    lcnet = source("ppocr/modeling/backbones/rec_lcnetv3.py")
+    assert "self.conv_kxk = nn.LayerList(" in lcnet and "for conv in self.conv_kxk:" in lcnet
+    assert "self.conv = Conv2D(" in lcnet and "self.bn = BatchNorm2D(" in lcnet  # ConvBNLayer's keys
+    assert "kernel_conv_kxk += kernel" in lcnet  # rep(): the export sums the branches as the fold does
+    assert "conv_kxk_num=4," in lcnet  # the default the local CPU config overrides
 
 
 def test_default_model_configs_have_every_key_the_engine_sets():

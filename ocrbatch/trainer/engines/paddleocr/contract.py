@@ -249,7 +249,6 @@ class ConfigInputs:
     batch_size: int | None = None
     max_text_length: int | None = None  # longest label in the dataset (rec)
     num_workers: int | None = None  # cap for the DataLoader workers (the CPUs we have)
-    from_scratch: bool = False  # no pretrained weights: the architecture need not match theirs
     overrides: tuple[tuple[str, str], ...] = ()  # user's "Key.sub", "value" pairs, applied last
 
 
@@ -296,7 +295,7 @@ def generate_config(config: TrainingConfig, inputs: ConfigInputs) -> TrainingCon
     if task == "det":
         _limit_det_eval_size(config)
     if not inputs.use_gpu:
-        cpu_settings(config, from_scratch=inputs.from_scratch, cpus=inputs.num_workers or 1)
+        cpu_settings(config, cpus=inputs.num_workers or 1)
     for key, raw in inputs.overrides:
         if key in ENGINE_KEYS:
             raise BadInput(f"{key} is set by the paddleocr engine and cannot be overridden")
@@ -304,21 +303,21 @@ def generate_config(config: TrainingConfig, inputs: ConfigInputs) -> TrainingCon
     return config
 
 
-def cpu_settings(config: TrainingConfig, *, from_scratch: bool, cpus: int) -> None:
+def cpu_settings(config: TrainingConfig, *, cpus: int) -> None:
     """The local CPU default (bench/paddleocr_cpu_speed.py measures it; the README has the figures).
 
     - One DataLoader worker less than the CPUs: workers decode and augment on the cores the trainer
       computes on, and more of them only take turns.
-    - From scratch, PPLCNetV3 trains one kxk depthwise branch per layer instead of four: Paddle's CPU
-      depthwise convolution (forward and backward) is most of a step, and the branches are summed
-      into one convolution at export anyway, so the exported model has the same shape and speed.
-      Fine-tuning keeps four, the pretrained weights' shape.
+    - PPLCNetV3 trains one kxk branch per layer instead of four: Paddle's CPU depthwise convolution
+      (forward and backward) is most of a step, and the branches are summed into one convolution at
+      export anyway, so the exported model has the same shape and speed. Pretrained weights' four
+      branches are folded into the one when they are loaded (``launcher.fold_branches``).
     """
     for section in ("Train", "Eval"):
         workers = config.get(f"{section}.loader.num_workers")
         if isinstance(workers, int) and workers > max(1, cpus - 1):
             config.set(f"{section}.loader.num_workers", max(1, cpus - 1))
-    if from_scratch and config.get("Architecture.Backbone.name") == "PPLCNetV3":
+    if config.get("Architecture.Backbone.name") == "PPLCNetV3":
         config.set("Architecture.Backbone.conv_kxk_num", 1)
 
 

@@ -105,7 +105,6 @@ class PaddleOCREngine:
                 batch_size=ctx.spec.batch_size,
                 max_text_length=_longest_label(ctx) if task == "rec" else None,
                 num_workers=os.cpu_count() or 1,
-                from_scratch=ctx.spec.from_scratch,
                 overrides=tuple(ctx.spec.overrides.items()),
             ),
         )

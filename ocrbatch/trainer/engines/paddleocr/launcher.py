@@ -16,6 +16,9 @@ standard library and PaddleOCR's own modules, and wraps three of their functions
   steps of that epoch and its global_step continues (PaddleOCR restarts it at 0).
 - On resume, the checkpoint's best metric is restored: PaddleOCR resets a rec model's best ``acc``
   to 0, so the first evaluation after a resume would overwrite a better ``best_accuracy``.
+- ``ppocr.utils.save_load.load_pretrained_params``: pretrained weights with more parallel kxk
+  branches per PPLCNetV3 layer than the model being trained (the local CPU default trains one) are
+  folded into it first (``fold_branches``), so fine-tuning starts from the same function.
 
 Only rank 0 saves, as in PaddleOCR.
 """
@@ -164,10 +167,13 @@ class _Run:
         self.global_step = int(states.get("global_step") or 0)
         pre_best_model_dict["global_step"] = self.global_step
         self.skip_next_epoch = int(states.get("steps_into_epoch") or 0)
+        # The learning rate continues from the optimizer's saved scheduler state. PaddleOCR's step lines
+        # show the median of the last log_smooth_window steps' rates, which restarts at a resume: in a
+        # warm-up it jumps from about half the rate to the rate itself, the schedule does not.
         self.logger.info(
-            "ocrbatch launcher: resuming at epoch %d, step %d of it, global_step %d, best %s %s",
+            "ocrbatch launcher: resuming at epoch %d, step %d of it, global_step %d, best %s %s, lr %.6g",
             start_epoch, self.skip_next_epoch, self.global_step, self.main_indicator,
-            pre_best_model_dict.get(self.main_indicator),
+            pre_best_model_dict.get(self.main_indicator), self.optimizer.get_lr(),
         )
 
     def begin_epoch(self) -> int:
@@ -193,6 +199,83 @@ class _Run:
         )
 
 
+# --- pretrained weights with more branches than the model ---------------------------------------
+
+
+def fold_branches(params: dict, model) -> int:
+    """Fold the parallel kxk ConvBN branches of each PPLCNetV3 ``LearnableRepLayer`` in ``params``
+    (numpy arrays by state-dict key) into the model's single branch, in place; returns how many
+    layers were folded. Layers whose branch count already matches are left alone.
+
+    The branches are summed after their batch norms, so in eval mode they equal one convolution
+    with weight sum(W_i * s_i) (s_i = gamma_i / sqrt(var_i + eps)) plus a bias: the same algebra
+    as the export's ``rep()``. The folded branch keeps a batch norm (the model has one): its running
+    mean is the folded convolution's mean, sum(s_i * mean_i), and its scale undoes the
+    normalisation, so the folded layer computes exactly what the pretrained one did in eval mode.
+    In training mode batch norm uses the batch's variance; the running variance is set to that of
+    the sum of the branches if they were fully correlated, (sum s_i * sqrt(var_i))^2, the value
+    that keeps the scale of the layer's output within a few per cent (bench README: the loss curves).
+    """
+    import numpy as np
+
+    folded = 0
+    for name, layer in model.named_sublayers():
+        branches = getattr(layer, "conv_kxk", None)
+        if branches is None or len(branches) != 1:
+            continue
+        stem = f"{name}.conv_kxk."
+        count = 0
+        while f"{stem}{count}.conv.weight" in params:
+            count += 1
+        if count <= 1:
+            continue
+        eps = float(branches[0].bn._epsilon)
+        weight, mean, spread, beta = 0.0, 0.0, 0.0, 0.0
+        for index in range(count):
+            part = {key: np.asarray(params.pop(f"{stem}{index}.{key}"), dtype=np.float64)
+                    for key in ("conv.weight", "bn.weight", "bn.bias", "bn._mean", "bn._variance")}
+            scale = part["bn.weight"] / np.sqrt(part["bn._variance"] + eps)
+            weight = weight + part["conv.weight"] * scale[:, None, None, None]
+            mean = mean + scale * part["bn._mean"]
+            spread = spread + np.abs(scale) * np.sqrt(part["bn._variance"])
+            beta = beta + part["bn.bias"]
+        variance = spread**2
+        dtype = np.asarray(branches[0].conv.weight).dtype
+        for key, value in (("conv.weight", weight), ("bn._mean", mean), ("bn._variance", variance),
+                           ("bn.weight", np.sqrt(variance + eps)), ("bn.bias", beta)):
+            params[f"{stem}0.{key}"] = value.astype(dtype)
+        folded += 1
+    return folded
+
+
+def wrap_load_pretrained(load, scratch_dir: str):
+    """PaddleOCR loads pretrained weights by key and skips what does not fit; fold extra branches
+    into a copy first so that nothing of the pretrained model is skipped."""
+
+    def wrapped(model, path):
+        import tempfile
+
+        import paddle
+        from ppocr.utils.network import maybe_download_params
+
+        path = maybe_download_params(path)
+        prefix = path[: -len(".pdparams")] if path.endswith(".pdparams") else path
+        params = {key: value.numpy() if hasattr(value, "numpy") else value
+                  for key, value in paddle.load(prefix + ".pdparams").items()}
+        folded = fold_branches(params, model)
+        if not folded:
+            return load(model, path)
+        os.makedirs(scratch_dir, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=scratch_dir) as tmp:
+            copy = os.path.join(tmp, os.path.basename(prefix) + ".pdparams")
+            paddle.save(params, copy)
+            print(f"ocrbatch launcher: folded the parallel branches of {folded} layers of {prefix}.pdparams "
+                  "into the model's one branch per layer", file=sys.stderr, flush=True)
+            return load(model, copy)
+
+    return wrapped
+
+
 def save_every_seconds(config_file: str) -> float:
     import yaml
 
@@ -211,11 +294,14 @@ def main(argv: list[str]) -> None:
 
     sys.path.insert(0, home)
     import ppocr.data
+    import ppocr.utils.save_load
     import tools.program
 
     ppocr.data.set_signal_handlers = launcher.install_signal_handlers
     tools.program.train = launcher.wrap_train(tools.program.train)
     tools.program.build_dataloader = launcher.wrap_build_dataloader(tools.program.build_dataloader)
+    ppocr.utils.save_load.load_pretrained_params = wrap_load_pretrained(
+        ppocr.utils.save_load.load_pretrained_params, os.path.dirname(os.path.abspath(config_file)))
 
     script = os.path.join(home, "tools", "train.py")
     sys.argv = [script, *train_args]
