@@ -1,7 +1,7 @@
 """Training speed of the paddleocr engine on this machine: samples/s and CPU-seconds per sample.
 
     PADDLEOCR_HOME=../shared/paddleocr/src .venv/bin/python bench/paddleocr_cpu_speed.py
-    ... --models PP-OCRv5_mobile_rec --variants before fine-tune --steps 4 --batch-size 32 [--gpu]
+    ... --models PP-OCRv5_mobile_rec --variants before default threads --steps 4 --batch-size 32 [--gpu]
 
 For each model and variant it writes the training config exactly as the engine does
 (``contract.generate_config``), runs PaddleOCR's ``tools/train.py`` through our launcher on generated
@@ -10,11 +10,13 @@ warm-up, first batch) is left out. CPU-seconds are those of the whole process gr
 DataLoader workers) between the first and the last step line, read from /proc, so a busy machine
 shows as lower samples/s but not as more CPU-seconds per sample. The load average is printed with it.
 
-Variants:
-- ``before``: what the engine used before the CPU defaults: as many DataLoader workers as CPUs, the
+Variants (``--variants``; the first is the base of the ratios printed at the end):
+- ``before``: what the engine wrote before the CPU defaults: as many DataLoader workers as CPUs, the
   backbone's four training branches (the figure the issue measured, 0.85 samples/s at batch 32);
-- ``fine-tune``: the local default when fine-tuning (pretrained weights fix the architecture);
-- ``from-scratch``: the local default with ``--from-scratch`` (one backbone branch per layer);
+- ``four-branch``: the local default but with four backbone branches (last session's fine-tuning);
+- ``default``: the local CPU default, fine-tuning and from scratch alike;
+- ``threads``: the default with ``FLAGS_paddle_num_threads`` = CPUs (paddle's math library threads);
+- ``workers-0``: the default with the data pipeline in the trainer process (no DataLoader worker);
 - with ``--gpu``: ``amp-off`` and ``amp-on`` (``Global.use_amp``) on the first GPU instead.
 """
 
@@ -37,16 +39,20 @@ sys.path.insert(0, str(REPO))
 from ocrbatch.trainer.engines.paddleocr import contract  # noqa: E402
 
 STEP = re.compile(r"epoch: \[\d+/\d+\], global_step: (\d+), .*avg_batch_cost: ([\d.]+) s, avg_samples: ([\d.]+)")
+FOUR_BRANCHES = {"Architecture.Backbone.conv_kxk_num": "4"}
 CPU_VARIANTS = {
-    "before": dict(from_scratch=False, overrides={"Train.loader.num_workers": "{cpus}",
-                                                  "Eval.loader.num_workers": "{cpus}"}),
-    "fine-tune": dict(from_scratch=False, overrides={}),
-    "from-scratch": dict(from_scratch=True, overrides={}),
+    "before": dict(overrides={"Train.loader.num_workers": "{cpus}", "Eval.loader.num_workers": "{cpus}",
+                              **FOUR_BRANCHES}),
+    "four-branch": dict(overrides=FOUR_BRANCHES),
+    "default": dict(overrides={}),
+    "threads": dict(overrides={}, env={"FLAGS_paddle_num_threads": "{cpus}"}),
+    "workers-0": dict(overrides={"Train.loader.num_workers": "0"}),
 }
 GPU_VARIANTS = {
-    "amp-off": dict(from_scratch=False, overrides={}),
-    "amp-on": dict(from_scratch=False, overrides={"Global.use_amp": "true"}),
+    "amp-off": dict(overrides={}),
+    "amp-on": dict(overrides={"Global.use_amp": "true"}),
 }
+DEFAULT_VARIANTS = ["before", "default"]
 
 
 def group_cpu_seconds(pgid: int) -> float:
@@ -101,7 +107,8 @@ def measure(home: Path, model: str, variant: dict, *, steps: int, batch: int, wo
     config_file = write_config(home, model, variant, steps=steps, batch=batch, work=work, gpu=gpu)
     run = config_file.parent
     command = contract.tool_command(home, "train", config_file)
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    cpus = str(os.cpu_count() or 1)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **{k: v.format(cpus=cpus) for k, v in variant.get("env", {}).items()})
     if not gpu:
         env["CUDA_VISIBLE_DEVICES"] = ""
     process = subprocess.Popen(command, cwd=run, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -138,7 +145,7 @@ def main() -> None:
     args = parser.parse_args()
     home = Path(os.environ.get("PADDLEOCR_HOME", REPO.parent / "shared" / "paddleocr" / "src")).resolve()
     variants = GPU_VARIANTS if args.gpu else CPU_VARIANTS
-    chosen = args.variants or list(variants)
+    chosen = args.variants or (list(variants) if args.gpu else DEFAULT_VARIANTS)
     rows = []
     with tempfile.TemporaryDirectory(prefix="paddleocr-speed-") as tmp:
         for model in args.models:

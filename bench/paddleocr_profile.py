@@ -1,7 +1,7 @@
 """Where a training step of the paddleocr engine goes on a CPU: paddle.profiler over real steps.
 
     PADDLEOCR_HOME=../shared/paddleocr/src .venv/bin/python bench/paddleocr_profile.py \
-        --model PP-OCRv5_mobile_rec --variant fine-tune --batch-size 16 --steps 3
+        --model PP-OCRv5_mobile_rec --variant default --batch-size 16 --steps 3
 
 The config is the one ``paddleocr_cpu_speed.py`` writes for the variant (the engine's, on generated
 data), run through our launcher and PaddleOCR's own ``tools/train.py``; only ``num_workers`` is 0, so
@@ -76,7 +76,7 @@ def child(argv: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="PP-OCRv5_mobile_rec")
-    parser.add_argument("--variant", default="fine-tune", choices=list(CPU_VARIANTS))
+    parser.add_argument("--variant", default="default", choices=list(CPU_VARIANTS))
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--top", type=int, default=25)

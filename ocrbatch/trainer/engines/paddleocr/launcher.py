@@ -258,6 +258,8 @@ def wrap_load_pretrained(load, scratch_dir: str):
         import paddle
         from ppocr.utils.network import maybe_download_params
 
+        if not any(len(getattr(layer, "conv_kxk", ())) == 1 for layer in model.sublayers()):
+            return load(model, path)  # nothing to fold into (GPU runs train the four branches)
         path = maybe_download_params(path)
         prefix = path[: -len(".pdparams")] if path.endswith(".pdparams") else path
         params = {key: value.numpy() if hasattr(value, "numpy") else value
