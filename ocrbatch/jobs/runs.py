@@ -142,6 +142,9 @@ def download_model(
     ``progress(done_bytes, total_bytes)`` is called as the bytes arrive; ``flags``: the user's own
     backend flags, which the hints repeat.
     """
+    if job.is_sweep:  # each child published its own model
+        raise BadInput(f"job {job.job_id} is a sweep of {job.array_size}: take its best child's model with "
+                       f"`ocrbatch download {job.job_id} --best{flags}`, or name a child ({job.job_id}:INDEX)")
     if job.status == "FAILED":
         raise RunFailed(f"job {job.job_id} FAILED ({job.status_reason or 'no reason given'}): it published no model")
     if job.status != "SUCCEEDED":

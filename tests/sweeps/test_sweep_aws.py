@@ -200,3 +200,14 @@ def test_monitor_of_a_running_sweep_shows_the_best_so_far_and_times_out_with_124
     once = json.loads(run("monitor", "p-1", "--local", "--once", "--json").stdout)
     assert once["counts"] == {"RUNNABLE": 1, "RUNNING": 1} and not once["done"]
     assert [c["accuracy_from"] for c in once["children"]] == ["progress", None]
+
+
+def test_a_sweeps_parent_has_no_model_of_its_own(tmp_path):
+    from ocrbatch.errors import BadInput
+    from ocrbatch.jobs.runs import download_model
+    from ocrbatch.storage import LocalStore
+
+    backend = RunningSweep(LocalStore(tmp_path / "store"))
+    parent = backend.parent.__class__(**{**backend.parent.__dict__, "status": "SUCCEEDED"})
+    with pytest.raises(BadInput, match=r"is a sweep of 2: take its best child's model with `ocrbatch download p-1 --best"):
+        download_model(backend, parent, tmp_path / "model")  # what `predict --model SWEEP` and `download` come to
