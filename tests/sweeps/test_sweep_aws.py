@@ -211,3 +211,36 @@ def test_a_sweeps_parent_has_no_model_of_its_own(tmp_path):
     parent = backend.parent.__class__(**{**backend.parent.__dict__, "status": "SUCCEEDED"})
     with pytest.raises(BadInput, match=r"is a sweep of 2: take its best child's model with `ocrbatch download p-1 --best"):
         download_model(backend, parent, tmp_path / "model")  # what `predict --model SWEEP` and `download` come to
+
+
+def test_dry_run_shows_the_one_array_job_and_its_children_and_sends_nothing(deployment, catalogue, monkeypatch):
+    submits = counting_submits(monkeypatch)
+    result = run("sweep", "--aws", "--dataset", "pinball@v1", "--random", "5", "--seed", "3",
+                 "--range", "learning-rate=0.0001:0.01:log", "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["submit_job"]["arrayProperties"] == {"size": 5} and plan["seed"] == 3 and plan["method"] == "random"
+    assert [child["index"] for child in plan["children"]] == list(range(5))
+    assert submits == []
+    store = S3Store(boto3.client("s3", region_name=REGION), deployment[keys.BUCKET])
+    assert list(store.list("runs/")) == []  # no manifest either
+
+
+def test_a_local_sweep_is_bounded_before_anything_is_written(tmp_path):
+    from ocrbatch.errors import BadInput
+    from ocrbatch.jobs import sweeps
+    from ocrbatch.jobs.submission import TrainingOptions
+    from ocrbatch.storage import LocalStore
+
+    class LocalLike:
+        name = "local"
+        store = LocalStore(tmp_path / "store")
+
+        def submit(self, request):
+            pytest.fail("submitted")
+
+    settings = sweeps.child_settings({"dropout": [f"0.{i:03d}" for i in range(101)]}, {}, random_count=None, seed=None)
+    plan = sweeps.plan_sweep(LocalLike.store, LocalLike.store.uri("datasets/s/versions/v1"), TrainingOptions(), settings)
+    with pytest.raises(BadInput, match="a local sweep runs at most 100 children"):
+        sweeps.submit_sweep(LocalLike(), plan)
+    assert not (tmp_path / "store" / "runs").exists()
