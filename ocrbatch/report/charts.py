@@ -46,6 +46,12 @@ def _figure(width: float, height: float, rows: int = 1, **subplot):
     return figure, axes
 
 
+def moving_mean(values: list[float], window: int) -> list[float]:
+    import numpy as np
+
+    return list(np.convolve(np.asarray(values, dtype=float), np.ones(window) / window, mode="valid"))
+
+
 def colour_of(attempt: int) -> str:
     return ATTEMPT_COLOURS[(attempt - 1) % len(ATTEMPT_COLOURS)]
 
@@ -63,9 +69,15 @@ def training_curves(curves, *, over: str, metric: str = "exact match") -> str:
         for attempt in curves.attempt_numbers:
             steps = [p for p in curves.steps if p["attempt"] == attempt]
             if steps:  # a short run's few points get markers, or a single one would not show
-                loss_axes.plot([x_of(p) for p in steps], [p["loss"] for p in steps], color=colour_of(attempt),
-                               linewidth=1.2, marker="o" if len(steps) < 20 else None, markersize=3,
-                               label=f"attempt {attempt}")
+                xs, losses = [x_of(p) for p in steps], [p["loss"] for p in steps]
+                smooth = len(steps) >= 50  # per-step loss is noisy: the raw points faint, their moving mean on top
+                loss_axes.plot(xs, losses, color=colour_of(attempt), linewidth=0.8 if smooth else 1.2,
+                               alpha=0.3 if smooth else 1.0, marker="o" if len(steps) < 20 else None, markersize=3,
+                               label=None if smooth else f"attempt {attempt}")
+                if smooth:
+                    window = max(5, len(steps) // 40)
+                    loss_axes.plot(xs[window - 1:], moving_mean(losses, window), color=colour_of(attempt),
+                                   linewidth=1.6, label=f"attempt {attempt} (mean of {window} points)")
             evals = [p for p in curves.evals if p["attempt"] == attempt]
             accuracy = [p for p in evals if "accuracy" in p]
             if accuracy:
@@ -147,6 +159,9 @@ def length_histogram(lengths: dict[str, int]) -> str:
         items = sorted((int(k), v) for k, v in lengths.items())
         figure, (axes,) = _figure(min(5, 1.8 + 0.18 * len(items)), 2.4)
         axes.bar([k for k, _ in items], [v for _, v in items], color="#7a8f3a")
+        from matplotlib.ticker import MaxNLocator
+
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_xlabel("label length (characters)")
         axes.set_ylabel("labels")
         return svg_uri(figure)

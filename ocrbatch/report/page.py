@@ -66,13 +66,14 @@ def when(stamp) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(stamp))
 
 
-def table(head: list[str], rows: list[list], numeric: set[int] = frozenset()) -> str:
+def table(head: list[str] | None, rows: list[list], numeric: set[int] = frozenset()) -> str:
+    """A table (``head`` None: a list of facts, name then value) that scrolls in its own box when wide."""
     def cell(tag: str, index: int, value) -> str:
         return f"<{tag}{' class=n' if index in numeric else ''}>{esc(value)}</{tag}>"
 
     body = "".join("<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>" for row in rows)
-    return ("<div class=scroll><table><thead><tr>" + "".join(cell("th", i, h) for i, h in enumerate(head))
-            + f"</tr></thead><tbody>{body}</tbody></table></div>")
+    thead = "<thead><tr>" + "".join(cell("th", i, h) for i, h in enumerate(head)) + "</tr></thead>" if head else ""
+    return f"<div class=scroll><table>{thead}<tbody>{body}</tbody></table></div>"
 
 
 def chart(uri: str, alt: str) -> str:
@@ -199,8 +200,7 @@ def data(record: RunRecord) -> str:
     if not summary:
         return ""
     counts = summary.get("counts") or {}
-    body = table(["", "count"], [[k if k == "boxes" else f"{k} images", v] for k, v in counts.items()],
-                 numeric={1})
+    body = table(None, [[k if k == "boxes" else f"{k} images", v] for k, v in counts.items()], numeric={1})
     body += "<div class=pair>"
     if summary.get("characters"):
         body += "<div><h3>Characters in the labels</h3>"
@@ -240,7 +240,7 @@ def run_facts(record: RunRecord) -> str:
     rows.append(["GPU-hours", f"{hours:.3f}" if hours is not None else None])
     for key, value in cost_figures(metrics).items():
         rows.append([key.replace("_", " "), value])
-    body = table(["", ""], [r for r in rows if r[1] not in (None, "")])
+    body = table(None, [r for r in rows if r[1] not in (None, "")])
     if attempts:
         # The instance each attempt ran on, where the trainer recorded it (progress.json's hosts).
         instances = any(a["instance"] for a in attempts)
