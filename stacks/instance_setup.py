@@ -4,7 +4,9 @@ Batch accepts only MIME multi-part user data (a plain script leaves the compute 
 and adds its own part beside ours. Ours has two:
 
 - cloud-config: writes the Spot notice watcher (``host/spot_notice_watcher.sh``) and its systemd unit,
-  appends the ECS agent's settings to ``/etc/ecs/ecs.config`` and starts the watcher;
+  appends the ECS agent's settings to ``/etc/ecs/ecs.config``, starts the watcher and runs
+  ``host/record_instance.sh`` (the instance's type, zone and lifecycle, where the job definitions mount
+  them: ``ocrbatch.host_facts``; each attempt is priced from them);
 - shell (``host/prepare_instance.sh``): keeps every process but root's from the instance metadata
   service, so a job cannot take the instance role's credentials.
 
@@ -23,7 +25,9 @@ from ocrbatch.stop_window import CONTAINER_STOP_TIMEOUT_S, NOTICE_POLL_S
 HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
 WATCHER_SCRIPT = HOST_SCRIPTS / "spot_notice_watcher.sh"
 PREPARE_SCRIPT = HOST_SCRIPTS / "prepare_instance.sh"
+RECORD_SCRIPT = HOST_SCRIPTS / "record_instance.sh"
 WATCHER_PATH = "/usr/local/bin/ocrbatch-spot-notice-watcher"
+RECORD_PATH = "/usr/local/bin/ocrbatch-record-instance"
 WATCHER_UNIT = "ocrbatch-spot-notice-watcher.service"
 ECS_CONFIG_PATH = "/etc/ecs/ecs.config"
 
@@ -59,10 +63,11 @@ def cloud_config() -> str:
     document = {
         "write_files": [
             {"path": WATCHER_PATH, "permissions": "0755", "content": _Block(WATCHER_SCRIPT.read_text())},
+            {"path": RECORD_PATH, "permissions": "0755", "content": _Block(RECORD_SCRIPT.read_text())},
             {"path": f"/etc/systemd/system/{WATCHER_UNIT}", "content": _Block(watcher_unit())},
             {"path": ECS_CONFIG_PATH, "append": True, "content": _Block(ecs_config)},
         ],
-        "runcmd": [["systemctl", "enable", "--now", "--no-block", WATCHER_UNIT]],
+        "runcmd": [["systemctl", "enable", "--now", "--no-block", WATCHER_UNIT], [RECORD_PATH]],
     }
     return "#cloud-config\n" + yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=120)
 

@@ -30,6 +30,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ocrbatch.host_facts import CONTAINER_DIR, HOST_DIR
 from ocrbatch.stop_window import EXIT_STOPPED
 from stacks.findings import acknowledge_nag, skip_checkov
 
@@ -148,6 +149,9 @@ class TrainingJobs(Construct):
                 scope, "LinuxParameters", shared_memory_size=size.shared_memory, init_process_enabled=True
             ),
             logging=ecs.LogDriver.aws_logs(stream_prefix=LOG_STREAM_PREFIX, log_group=self.log_group),
+            # what the instance recorded about itself, for pricing the attempt (ocrbatch.host_facts)
+            volumes=[batch.EcsVolume.host(name="host-facts", host_path=HOST_DIR, container_path=CONTAINER_DIR,
+                                          readonly=True)],
         )
         return batch.EcsJobDefinition(
             scope,

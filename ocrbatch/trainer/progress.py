@@ -22,6 +22,10 @@ epochs finished before it, ``step`` the steps into the next (PaddleOCR: the glob
 ``interruptions``: one entry per earlier attempt that was stopped (``notice``: it honoured SIGTERM and
 checkpointed) or killed, with the training it lost (``ocrbatch.trainer.interruptions``).
 
+``hosts``: the instance each attempt ran on, by attempt number (``{"1": {"instance_type": "g4dn.xlarge",
+"availability_zone": "us-west-2a", "lifecycle": "spot", "instance_id": "i-0abc"}}``), as the instance
+recorded it (``ocrbatch.host_facts``): what a run's cost is worked out from. Absent in local mode.
+
 ``state`` moves through STATES in order, ending in "succeeded", "failed" or "interrupted".
 """
 
@@ -35,7 +39,7 @@ STATES = (
 KEYS = (
     "state", "engine", "epoch", "epochs", "step", "global_step", "steps_per_epoch", "loss", "accuracy",
     "best_accuracy", "eta_seconds", "elapsed_seconds", "resumed_from", "attempt", "message", "updated_at",
-    "interruptions",
+    "interruptions", "hosts",
 )
 
 

@@ -28,6 +28,7 @@ from typing import Callable
 
 from ocrbatch import artifact, datasets, report
 from ocrbatch.errors import NotFound, OcrbatchError
+from ocrbatch.host_facts import CONTAINER_DIR, read_host_facts
 from ocrbatch.layout import DATASET_RECORD_NAME, HISTORY_NAME, METRICS_NAME, REPORT_NAME, RunLayout
 from ocrbatch.stop_window import EXIT_STOPPED, STOP_BUDGET_S
 from ocrbatch.storage import ObjectStore, store_at
@@ -116,6 +117,7 @@ def run_training(
     transfer_config=None,
     progress_interval: float = PROGRESS_INTERVAL_S,
     stop_budget: float = STOP_BUDGET_S,
+    host_facts_dir: Path | str = CONTAINER_DIR,
 ) -> int:
     """Run attempt number ``attempt`` of ``spec``; returns the process exit code (0, 1 or 143).
     ``make_s3_client`` is called when the run or its dataset is in S3, whose files move as
@@ -130,9 +132,17 @@ def run_training(
         attempt=attempt,
         interval=progress_interval,
     )
-    previous = _previous_progress(store, layout.progress, attempt)
+    existing = _read_progress(store, layout.progress)
+    # An earlier attempt's progress (a restart of this same attempt is not one).
+    previous = existing if existing and (existing.get("attempt") or 0) < attempt else None
     history = RunHistory.resume(store, layout.history, attempt=attempt)
     interruptions = list((previous or {}).get("interruptions") or [])
+    hosts = dict((existing or {}).get("hosts") or {})
+    host = read_host_facts(host_facts_dir)
+    if host:  # what this attempt runs on, so its cost can be worked out once it ends
+        hosts[str(attempt)] = host
+    if hosts:
+        progress(hosts=hosts)
     stop_event = stop_event or StopRequest()
     stop_clock = stop_event if isinstance(stop_event, StopRequest) else None
 
@@ -239,8 +249,8 @@ def run_training(
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _previous_progress(store: ObjectStore, key: str, attempt: int) -> dict | None:
-    """The progress an earlier attempt of this run left, read before this attempt overwrites it."""
+def _read_progress(store: ObjectStore, key: str) -> dict | None:
+    """The progress this run has so far (an earlier attempt's), read before this attempt overwrites it."""
     try:
         previous = json.loads(store.get_bytes(key))
     except NotFound:
@@ -248,7 +258,7 @@ def _previous_progress(store: ObjectStore, key: str, attempt: int) -> dict | Non
     except Exception as exc:  # noqa: BLE001 - the cost report is best effort; training must go on
         log.warning("could not read the previous attempt's progress: %s", exc)
         return None
-    return previous if isinstance(previous, dict) and (previous.get("attempt") or 0) < attempt else None
+    return previous if isinstance(previous, dict) else None
 
 
 def _complete_export_dir(export_dir: Path, spec: TrainingSpec, result, dataset, history: RunHistory, *,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.instance_setup import PREPARE_SCRIPT, WATCHER_SCRIPT
+from stacks.instance_setup import PREPARE_SCRIPT, RECORD_SCRIPT, WATCHER_SCRIPT
 
 NOTICE = {"action": "terminate", "time": "2026-11-30T04:02:00Z"}
 TOKEN = "fake-imds-token"
@@ -29,7 +29,7 @@ def shellcheck() -> str:
     return found
 
 
-@pytest.mark.parametrize("script", [WATCHER_SCRIPT, PREPARE_SCRIPT], ids=lambda p: p.name)
+@pytest.mark.parametrize("script", [WATCHER_SCRIPT, PREPARE_SCRIPT, RECORD_SCRIPT], ids=lambda p: p.name)
 def test_host_scripts_pass_shellcheck(script):
     result = subprocess.run([shellcheck(), "--severity=style", str(script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -58,7 +58,7 @@ def test_cloud_config_installs_and_starts_the_spot_notice_watcher(platform):
     assert f"ExecStart={WATCHER_PATH}\n" in unit
     assert f"Environment=OCRBATCH_NOTICE_POLL_SECONDS={NOTICE_POLL_S}\n" in unit
     assert "Restart=on-failure" in unit
-    assert config["runcmd"] == [["systemctl", "enable", "--now", "--no-block", WATCHER_UNIT]]
+    assert config["runcmd"][0] == ["systemctl", "enable", "--now", "--no-block", WATCHER_UNIT]
 
 
 def test_ecs_agent_gets_a_two_minute_stop_timeout_and_spot_draining(platform):

@@ -224,3 +224,28 @@ def test_second_close_does_not_wait_again(tmp_path):
     assert sync.close(5) is False
     assert time.monotonic() - started < 1
     release.set()
+
+
+def test_each_attempt_records_the_instance_it_ran_on(harness, tmp_path):
+    """The instance's record (ocrbatch.host_facts) lands in progress.json under the attempt's number,
+    and a retry keeps the earlier attempts' records: what a run's cost is worked out from."""
+    store, layout, spec, use = harness
+    hosts = {}
+    for attempt, instance_type in ((1, "g4dn.xlarge"), (2, "g5.xlarge")):
+        folder = tmp_path / f"host{attempt}"
+        folder.mkdir()
+        hosts[str(attempt)] = {"instance_id": f"i-{attempt}", "instance_type": instance_type,
+                               "availability_zone": "us-west-2a", "lifecycle": "spot"}
+        (folder / "instance.json").write_text(json.dumps(hosts[str(attempt)]))
+    use(FakeEngine(stop_after=1))
+    assert run_module.run_training(spec, workdir=tmp_path / "w1", attempt=1, host_facts_dir=tmp_path / "host1") == 143
+    use(FakeEngine())
+    assert run_module.run_training(spec, workdir=tmp_path / "w2", attempt=2, host_facts_dir=tmp_path / "host2") == 0
+    assert json.loads(store.get_bytes(layout.progress))["hosts"] == hosts
+
+
+def test_a_run_without_an_instance_record_records_no_host(harness, tmp_path):
+    store, layout, spec, use = harness
+    use(FakeEngine())
+    assert run_module.run_training(spec, workdir=tmp_path / "w", host_facts_dir=tmp_path / "none") == 0
+    assert json.loads(store.get_bytes(layout.progress))["hosts"] is None
