@@ -8,6 +8,7 @@
         run.json                                          what was submitted (engine, dataset, overrides)
         progress.json                                     live progress, rewritten by the trainer
         history.json                                      loss and evaluations over every attempt
+        cost.json                                         GPU-hours and dollars, once the job ended
         checkpoints/                                      Spot-safe checkpoints, synced as written
         model/                                            the published artifact (manifest.json last),
                                                           with report.html, the run's page
@@ -33,6 +34,7 @@ PROGRESS_NAME = "progress.json"
 HISTORY_NAME = "history.json"  # beside progress.json, and its final copy in a model folder
 EVALUATION_NAME = "evaluation.json"  # in a model folder: the held-out findings (by group, worst mistakes)
 REPORT_NAME = "report.html"  # in a model folder: the run's self-contained page
+COST_NAME = "cost.json"
 RUN_SPEC_NAME = "run.json"
 SWEEP_MANIFEST_NAME = "sweep.json"
 CHECKPOINTS_DIR = "checkpoints/"
@@ -71,6 +73,10 @@ class RunLayout:
     @property
     def history(self) -> str:
         return self.prefix + HISTORY_NAME
+
+    @property
+    def cost(self) -> str:
+        return self.prefix + COST_NAME
 
     @property
     def checkpoints(self) -> str:

@@ -31,9 +31,11 @@ def list_jobs(
     expand: Annotated[bool, typer.Option("--expand", help="Also list each sweep's children under it.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Recent jobs: status, age, dataset, accuracy, and Spot reclaims (locally: interruptions) with what they cost.
-    A sweep is one row (its children's states and its best accuracy); --expand or `list SWEEP` shows them."""
-    from ocrbatch.jobs.job_report import format_duration, reclaim_cost
+    """Recent jobs: status, age, dataset, accuracy, Spot reclaims (locally: interruptions) with what they cost,
+    and on AWS each run's GPU-hours and dollars. A sweep is one row (its children's states and its best
+    accuracy); --expand or `list SWEEP` shows them."""
+    from ocrbatch.jobs.costs import job_cost
+    from ocrbatch.jobs.job_report import cost_cell, format_duration, reclaim_cost
     from ocrbatch.jobs.runs import read_progress, resolve_job, run_accuracy, run_id_from_uri, store_of
     from ocrbatch.jobs.sweeps import describe_settings
 
@@ -67,13 +69,17 @@ def list_jobs(
             best = summary["best"]
             row.update(sweep_size=summary["size"], children_by_status=summary["counts"],
                        accuracy=best["accuracy"] if best else None, best_child=best["job_id"] if best else None,
-                       reclaims=None, lost_training_seconds=None)  # per child: `ocrbatch monitor SWEEP:INDEX`
+                       reclaims=None, lost_training_seconds=None,  # per child: `ocrbatch monitor SWEEP:INDEX`
+                       gpu_hours=None, cost_usd=None, cost=None)
             if expand:
                 row["children"] = children
         else:
             row["accuracy"] = run_accuracy(store, info)
             # progress.json is read only for jobs that were reclaimed
             row.update(reclaim_cost(info, read_progress(store, info) if "reclaimed" in info.attempt_ends() else None))
+            cost = job_cost(backend, info, now=now)
+            row.update(gpu_hours=cost.gpu_hours if cost else None, cost_usd=cost.usd if cost else None,
+                       cost=cost.to_json() if cost else None)
         rows.append(row)
     if json_output:
         common.emit_json({"backend": backend.name, "jobs": rows})
@@ -83,7 +89,8 @@ def list_jobs(
         return
     # A local job is interrupted (runner or trainer killed, a drill), never reclaimed: no Spot there.
     interruptions = "INTERRUPTED" if backend.name == "local" else "RECLAIMS"
-    table = [("JOB ID", "NAME", "STATUS", "AGE", "DATASET", "ACCURACY", interruptions)]
+    priced = backend.name != "local"  # a local run costs nothing: no COST column there
+    table = [("JOB ID", "NAME", "STATUS", "AGE", "DATASET", "ACCURACY", interruptions) + (("COST",) if priced else ())]
     for row in rows:
         status = row["status"]
         if "sweep_size" in row:
@@ -98,12 +105,13 @@ def list_jobs(
                 _short_dataset(row["dataset"]),
                 f"{row['accuracy']:.1%}" if row["accuracy"] is not None else "-",
                 _reclaims(row) if "sweep_size" not in row else "-",
-            )
+            ) + ((cost_cell(row["cost"]),) if priced else ())
         )
         for child in row.get("children", []):
             accuracy = f"{child['accuracy']:.1%}" if child["accuracy"] is not None else "-"
             settings = describe_settings(child["settings"])
-            table.append((f"  {child['job_id']}", f"  {settings}", child["status"], "", "", accuracy, ""))
+            table.append((f"  {child['job_id']}", f"  {settings}", child["status"], "", "", accuracy, "")
+                         + (("",) if priced else ()))
     common.print_table(table)
 
 

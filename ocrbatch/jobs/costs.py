@@ -9,12 +9,13 @@ it in are not counted, nor EBS, data transfer or the NAT gateway.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
 from ocrbatch.errors import BadInput
 from ocrbatch.jobs.backend import JobInfo, JobRequest
-from ocrbatch.jobs.pricing import OnDemandPrices, SpotPrices, gpus_of
+from ocrbatch.jobs.pricing import OnDemandPrices, SpotPrices, gpus_of, on_demand_prices
 from ocrbatch.layout import RunLayout
 
 SPOT, ON_DEMAND = "spot", "on-demand"
@@ -264,6 +265,38 @@ class RunCost:
 
 
 LOCAL_RUN = RunCost(gpu_hours=0.0, usd=None, final=True, note="local run: no cloud GPU, no cost")
+_UNREADABLE = "could not read"  # an attempt priced by nothing because a call failed: worth asking again
+
+
+def job_cost(backend, job: JobInfo, *, now: float) -> RunCost | None:
+    """What the job's run has cost so far (None: not an ocrbatch run, or no store to read it from).
+
+    Worked out from the job's attempts (:func:`run_cost`) until the job has ended; then kept beside the
+    run as ``cost.json``, so later looks cost one read and survive Batch forgetting the job."""
+    from ocrbatch.jobs.runs import read_json, read_progress, run_id_from_uri, run_store, store_of
+
+    if backend.name == "local":
+        return LOCAL_RUN
+    if backend.name != "aws" or job.is_sweep:  # a sweep's cost is its children's: total()
+        return None
+    store, run_id = store_of(backend), run_id_from_uri(job.output)
+    if store is None or not run_id:
+        return None
+    where, layout = run_store(store, job), RunLayout(run_id)
+    kept = read_json(where, layout.cost)
+    if kept and kept.get("final"):
+        return RunCost.from_json(kept)
+    record = read_json(where, layout.run_spec) or {}
+    gpus = 0 if record.get("queue") == "cpu" else int(record.get("gpus") or 1)
+    region = backend.stack.region
+    cost = run_cost(job, gpus=gpus, hosts=(read_progress(store, job) or {}).get("hosts"),
+                    spot=SpotPrices(backend.ec2, region=region), on_demand=on_demand_prices(region), now=now)
+    if cost.final and not any((a.priced_by or "").startswith(_UNREADABLE) for a in cost.attempts):
+        try:
+            where.put_bytes(layout.cost, json.dumps(cost.to_json(), indent=2, sort_keys=True).encode())
+        except Exception:  # noqa: BLE001 - a reader who may not write still gets the figures
+            pass
+    return cost
 
 
 def run_cost(
@@ -303,7 +336,11 @@ def _attempt_cost(number, started, stopped, gpus, host, spot, on_demand) -> Atte
     if lifecycle == SPOT:
         if spot is None or not zone:
             return _with(base, priced_by="no Spot price history to read")
-        usd = spot_cost(spot.history(instance_type, zone, started, stopped), started, stopped)
+        try:
+            history = spot.history(instance_type, zone, started, stopped)
+        except Exception as exc:  # noqa: BLE001 - no permission or no network: the cost is unknown, not an error
+            return _with(base, priced_by=f"{_UNREADABLE} the Spot price history: {type(exc).__name__}: {exc}")
+        usd = spot_cost(history, started, stopped)
         if usd is None:
             return _with(base, priced_by=f"EC2 has no Spot price history for {instance_type} in {zone}")
         return _with(base, usd=round(usd, 4), priced_by="Spot price history over the attempt")

@@ -20,8 +20,12 @@ def reclaim_cost(job: JobInfo, progress: dict | None) -> dict:
     }
 
 
-def snapshot(backend: JobBackend, job: JobInfo) -> dict:
+def snapshot(backend: JobBackend, job: JobInfo, *, now: float | None = None) -> dict:
     """The job's current state as one JSON-able document (`monitor --once`, the final result)."""
+    import time
+
+    from ocrbatch.jobs.costs import job_cost
+
     data = job.to_json()
     run_id = run_id_from_uri(job.output)
     store = store_of(backend)
@@ -33,6 +37,8 @@ def snapshot(backend: JobBackend, job: JobInfo) -> dict:
     data["model_uri"] = run_store(store, job).uri(RunLayout(run_id).model) if published else None
     data["report_uri"] = report_uri(store, job) if published else None
     data["backend"] = backend.name
+    cost = job_cost(backend, job, now=time.time() if now is None else now)
+    data["cost"] = cost.to_json() if cost else None
     return data
 
 
@@ -72,6 +78,8 @@ def describe_snapshot(data: dict) -> list[str]:
         if not where.startswith("file:"):  # a browser cannot open s3://: the command fetches and opens it
             where += f" (to open it: ocrbatch report {data['job_id']} --open)"
         lines.append(f"report: {where}")
+    if data.get("cost"):
+        lines.append(format_cost(data["cost"]))
     return lines
 
 
@@ -83,6 +91,30 @@ def report_uri(store, job: JobInfo) -> str | None:
         return held.uri(key) if held.exists(key) else None
     except Exception:  # noqa: BLE001 - the page is a pointer in the final lines, never a reason to fail them
         return None
+
+
+def format_cost(cost: dict) -> str:
+    """``cost: $0.68, 2.5 GPU-hours (attempt 1: 1.5 h on g4dn.xlarge spot in us-west-2a, $0.35; ...)``"""
+    if cost.get("note"):
+        return f"cost: none ({cost['note']})"
+    so_far = "" if cost.get("final") else " so far"
+    usd = "unknown" if cost.get("cost_usd") is None else f"${cost['cost_usd']:.2f}"
+    parts = []
+    for attempt in cost.get("attempts") or []:
+        where = (f"{attempt['instance_type']} {attempt['lifecycle']} in {attempt['availability_zone']}"
+                 if attempt.get("instance_type") else "an unrecorded instance")
+        price = f"${attempt['usd']:.2f}" if attempt.get("usd") is not None else f"not priced: {attempt.get('priced_by')}"
+        parts.append(f"attempt {attempt['attempt']}: {attempt['hours']:g} h on {where}, {price}")
+    detail = f" ({'; '.join(parts)})" if parts else ""
+    return f"cost{so_far}: {usd}, {cost['gpu_hours']:g} GPU-hours{detail}"
+
+
+def cost_cell(cost: dict | None) -> str:
+    """The COST column of `list`: ``$0.68 (2.5 GPU-h)``, ``-`` when nothing is known or for a local run."""
+    if not cost or cost.get("note"):
+        return "-"
+    usd = "?" if cost.get("cost_usd") is None else f"${cost['cost_usd']:.2f}"
+    return f"{usd} ({cost['gpu_hours']:g} GPU-h)"
 
 
 # --- formatting ------------------------------------------------------------------------------

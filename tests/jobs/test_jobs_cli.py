@@ -180,7 +180,7 @@ def test_submit_then_monitor_latest_succeeds_and_list_shows_accuracy(deployment,
         (submitted["job_id"], "SUCCEEDED", 0.93)
     ]
     table = run("list", "--aws").stdout.splitlines()
-    assert table[0].split() == ["JOB", "ID", "NAME", "STATUS", "AGE", "DATASET", "ACCURACY", "RECLAIMS"]
+    assert table[0].split() == ["JOB", "ID", "NAME", "STATUS", "AGE", "DATASET", "ACCURACY", "RECLAIMS", "COST"]
     assert "pinball@v1" in table[1] and "93.0%" in table[1]
 
 
