@@ -194,6 +194,13 @@ FromScratchOpt = Annotated[
 ]
 
 
+MaxHoursOpt = Annotated[
+    Optional[float],
+    typer.Option("--max-hours", help="AWS: stop each attempt after this many hours (Batch's job timeout); "
+                 "--dry-run prices this many hours."),
+]
+
+
 _TRAINING = {
     "dataset": (DatasetOpt, None),
     "dataset_name": (DatasetNameOpt, None),
@@ -209,6 +216,7 @@ _TRAINING = {
     "queue": (QueueOpt, "gpu"),
     "gpus": (GpusOpt, 1),
     "job_name": (JobNameOpt, None),
+    "max_hours": (MaxHoursOpt, None),
 }
 
 
@@ -222,6 +230,9 @@ def trains() -> Callable:
         from ocrbatch.trainer.spec import parse_overrides
 
         target = values["target"]
+        if given["max_hours"] is not None and target.local:
+            raise BadInput("--max-hours is the time limit of an AWS Batch job; a local job has none "
+                           "(the builtin engine's --set max_train_seconds=S limits its training)")
         dataset = {name: given.pop(name) for name in ("dataset", "dataset_name", "val_fraction")}
         given["overrides"] = parse_overrides(given["overrides"] or [])
         options = TrainingOptions(job_queue=target.job_queue, job_definition=target.job_definition, **given)

@@ -6,7 +6,7 @@ The seed's flags (``--training-data``, ``--s3-bucket``, ``--job-queue``, ``--job
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,12 +18,6 @@ from ocrbatch.cli.progress import ProgressBar
 from ocrbatch.cli.watch import job_monitor
 from ocrbatch.errors import BadInput, WaitTimedOut
 from ocrbatch.wiring import Deadline, Target
-
-MaxHoursOpt = Annotated[
-    Optional[float],
-    typer.Option("--max-hours", help="AWS: stop each attempt after this many hours (Batch's job timeout); "
-                 "--dry-run prices this many hours."),
-]
 
 if TYPE_CHECKING:  # imported when a command trains, not on every command's start
     from ocrbatch.jobs.submission import TrainingOptions
@@ -45,18 +39,11 @@ def submit(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print exactly what would be submitted and what it may cost; submit nothing.")
     ] = False,
-    max_hours: MaxHoursOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Start a training job on a dataset version (a folder is uploaded first)."""
-    from dataclasses import replace
-
     from ocrbatch.jobs.submission import SubmitUnanswered, plan_run, submit_run
 
-    if max_hours is not None and target.local:
-        raise BadInput("--max-hours is the time limit of an AWS Batch job; a local job has none "
-                       "(the builtin engine's --set max_train_seconds=S limits its training)")
-    training = replace(training, max_hours=max_hours)
     backend = common.open_backend(target)
     dataset_uri, dataset_task = chosen_dataset(
         backend, training, dataset, dataset_name, dry_run=dry_run, val_fraction=val_fraction
@@ -78,7 +65,7 @@ def submit(
         kwargs_of = getattr(backend, "submit_job_kwargs", None)
         if kwargs_of:
             plan["submit_job"] = kwargs_of(run.request)
-        plan["estimate"] = _estimate(target, backend, run.request)
+        plan["estimate"] = price_plan(target, backend, run.request)
         if json_output:
             common.emit_json(plan)
         else:
@@ -113,18 +100,20 @@ def submit(
         typer.echo(job.job_id)
 
 
-def _estimate(target: Target, backend, request) -> dict:
-    """What the run may cost: priced on AWS; a local run uses no cloud GPU."""
+def price_plan(target: Target, backend, request, runs=()) -> dict:
+    """What a dry run's job may cost (``runs``: a sweep's children, each priced), as JSON: priced on AWS;
+    a local run uses no cloud GPU."""
     if backend.name != "aws":
         return {"backend": backend.name, "usd_low": 0.0, "usd_high": 0.0, "note": "local run: no cloud GPU, no cost"}
     from ocrbatch.jobs.costs import estimate_submission
 
     spot, on_demand = common.open_prices(target)
-    return {"backend": backend.name, **estimate_submission(backend, request, spot=spot, on_demand=on_demand).to_json()}
+    found = estimate_submission(backend, request, runs, spot=spot, on_demand=on_demand)
+    return {"backend": backend.name, **found.to_json()}
 
 
 def describe_estimate(data: dict) -> list[str]:
-    """Human lines for an estimate's JSON (also used by `sweep --dry-run`, times its children)."""
+    """Human lines for :func:`price_plan`'s JSON."""
     if data.get("backend") != "aws":
         return [f"cost: none ({data.get('note')})"]
     lines = [f"estimate in {data['region']}: hours {_hours(data['hours'])} ({data['hours_basis']})"]

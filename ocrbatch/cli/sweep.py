@@ -78,7 +78,7 @@ def sweep(
     """Submit a sweep: every child is a full run (own checkpoints, Spot resume, model) of one array job."""
     if ctx.invoked_subcommand:
         return
-    from ocrbatch.cli.submit import chosen_dataset
+    from ocrbatch.cli.submit import chosen_dataset, describe_estimate, price_plan
     from ocrbatch.jobs import sweeps
 
     grid_values = sweeps.parse_grid(grid or [])
@@ -114,6 +114,10 @@ def sweep(
         kwargs_of = getattr(backend, "submit_job_kwargs", None)
         if kwargs_of:
             document["submit_job"] = kwargs_of(request)
+        from ocrbatch.jobs.submission import job_request
+
+        children = [job_request(plan.job_name, c.spec, sweeps.options_for(plan.options, c.settings)) for c in plan.children]
+        document["estimate"] = price_plan(target, backend, request, children)
         if json_output:
             common.emit_json(document)
             return
@@ -121,6 +125,8 @@ def sweep(
         for child in plan.children:
             typer.echo(f"  child {child.index}: {sweeps.describe_settings(child.settings)}")
         typer.echo(json.dumps(document.get("submit_job") or document["environment"], indent=2, sort_keys=True))
+        for line in describe_estimate(document["estimate"]):
+            typer.echo(line)
         return
 
     from ocrbatch.jobs.submission import SubmitUnanswered

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from typing import Callable, Iterable
 
 from ocrbatch.errors import BadInput
@@ -203,13 +204,17 @@ def measured_run(jobs: Iterable[JobInfo], request: JobRequest, read_run: Callabl
     return None
 
 
-def estimate_submission(backend, request: JobRequest, *, spot: SpotPrices, on_demand: OnDemandPrices) -> Estimate:
-    """What ``request`` may cost on the AWS ``backend``: the types of the queue it would go to, for
-    the hours :func:`expected_hours` settles on."""
+def estimate_submission(
+    backend, request: JobRequest, runs: Iterable[JobRequest] = (), *, spot: SpotPrices, on_demand: OnDemandPrices
+) -> Estimate:
+    """What ``request`` may cost on the AWS ``backend``: the types of the queue it goes to, for the hours
+    :func:`expected_hours` settles on for each of ``runs`` (a sweep's children; default: ``request``
+    itself), added up."""
     from ocrbatch.jobs.runs import read_json, read_metrics, run_id_from_uri, run_store, store_of
 
     call = backend.submit_job_kwargs(request)
     store = store_of(backend)
+    runs = list(runs) or [request]
 
     def read_run(job: JobInfo) -> tuple[dict, dict] | None:
         run_id = run_id_from_uri(job.output)
@@ -219,16 +224,30 @@ def estimate_submission(backend, request: JobRequest, *, spot: SpotPrices, on_de
         metrics = read_metrics(store, job)
         return (record, metrics) if record and metrics else None
 
-    measured = None
-    if request.max_hours is None and request.spec.epochs:
-        measured = measured_run(backend.list_jobs(limit=MEASURED_RUNS_LOOKED_AT), request, read_run)
-    hours, basis = expected_hours(
-        max_hours=request.max_hours, epochs=request.spec.epochs, measured=measured,
-        timeout_hours=None if request.max_hours is not None else definition_timeout_hours(backend.batch, call["jobDefinition"]),
-    )
+    @cache
+    def recent() -> list[JobInfo]:
+        return backend.list_jobs(limit=MEASURED_RUNS_LOOKED_AT)
+
+    @cache
+    def timeout_hours() -> float | None:
+        return definition_timeout_hours(backend.batch, call["jobDefinition"])
+
+    total, bases = 0.0, []
+    for run in runs:
+        measured = measured_run(recent(), run, read_run) if run.max_hours is None and run.spec.epochs else None
+        hours, basis = expected_hours(max_hours=run.max_hours, epochs=run.spec.epochs, measured=measured,
+                                      timeout_hours=timeout_hours() if run.max_hours is None and not measured else None)
+        if hours is None:
+            total, bases = None, [basis]
+            break
+        total += hours
+        bases.append(basis)
+    kinds = sorted(set(bases))
+    basis = "; ".join(kinds) if len(runs) == 1 else (
+        f"{len(runs)} runs added up (they run side by side): " + "; ".join(kinds))
     allowed = queue_instance_types(backend.batch, call["jobQueue"])
-    return estimate(allowed, gpus=request.gpus if request.queue == "gpu" else 0, hours=hours, hours_basis=basis,
-                    spot=spot, on_demand=on_demand)
+    return estimate(allowed, gpus=request.gpus if request.queue == "gpu" else 0,
+                    hours=None if total is None else round(total, 4), hours_basis=basis, spot=spot, on_demand=on_demand)
 
 
 # --- after: what a run cost -------------------------------------------------------------------------

@@ -79,7 +79,7 @@ def ec2():
 def test_monitor_shows_each_attempt_at_its_own_price_and_the_cost_is_kept(tmp_path, monkeypatch, ec2):
     client, stub = ec2
     backend = PricedBackend(tmp_path / "store", [reclaimed_job()], client)
-    monkeypatch.setattr(cli_common, "open_backend", lambda target: backend)
+    monkeypatch.setattr(cli_common, "open_backend", lambda target, deadline=None: backend)
 
     result = runner.invoke(app, ["monitor", "--aws", reclaimed_job().job_id, "--once", "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.stderr

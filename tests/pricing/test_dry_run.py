@@ -109,3 +109,20 @@ def test_the_measured_run_must_have_trained_alike():
     }
     found = measured_run(jobs, request, lambda job: records.get(job.job_id))
     assert found == {"run_id": "r2", "epochs": 10, "train_seconds": 900.0}  # r1 used another batch size
+
+
+def test_a_sweep_dry_run_adds_up_its_children_s_hours(priced_deployment, catalogue, monkeypatch):
+    from ocrbatch.cli import common
+    from ocrbatch.jobs.pricing import OnDemandPrices
+
+    spot = FakeSpot(now={"g4dn.xlarge": {"us-west-2a": 0.2}, "g4dn.12xlarge": {"us-west-2a": 1.0}})
+    monkeypatch.setattr(common, "open_prices", lambda target: (spot, OnDemandPrices({"g4dn.xlarge": 0.526}, REGION)))
+    result = run("sweep", "--aws", "--dataset", "pinball@v1", "--grid", "learning-rate=0.01,0.02,0.05",
+                 "--max-hours", "0.5", "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["submit_job"]["timeout"] == {"attemptDurationSeconds": 1800}  # each child's attempt
+    cost = document["estimate"]
+    assert cost["hours"] == 1.5 and cost["hours_basis"].startswith("3 runs added up")
+    assert (cost["usd_low"], cost["usd_high"]) == (0.3, 1.5)  # 1.5 h x 0.2 $/h; 1.5 h x 1.0 $/h
+    assert submitted_jobs(priced_deployment) == []
