@@ -97,6 +97,7 @@ def check_aws(
         checks += _check_gpu_quota(clients("service-quotas"), clients("batch"), outputs)
         checks.append(check_alerts(clients("sns"), outputs.get(keys.ALERT_TOPIC)))
         checks += check_network(clients("ec2"), _subnets_of(clients("batch"), outputs), region)
+        checks.append(_check_spot_prices(clients("ec2")))
     bucket = bucket or outputs.get(keys.BUCKET)
     if bucket and outputs.get(keys.GPU_QUEUE) and outputs.get(keys.GPU_JOB_DEFINITION):
         from ocrbatch.jobs.sweep_access import check_sweep_access
@@ -382,6 +383,16 @@ def check_stray_trainers(home: Path) -> Check:
     named = "; ".join(f"job {job_id}: pid {', '.join(map(str, pids))}" for job_id, pids in strays.items())
     stop = " ".join(f"ocrbatch cancel {job_id};" for job_id in strays).rstrip(";")
     return Check("local processes", FAIL, f"stray trainer processes ({named}): stop them with {stop}")
+
+
+def _check_spot_prices(ec2) -> Check:
+    from ocrbatch.jobs.pricing import spot_prices_unreadable
+
+    refused = spot_prices_unreadable(ec2)
+    if refused is None:
+        return Check("spot prices", OK, "readable: `submit --dry-run` estimates and `list`/`monitor` price runs")
+    return Check("spot prices", WARN, f"cannot read them ({refused}): costs stay unknown; attach the stack's "
+                 f"{keys.CLI_USER_POLICY} policy (it allows ec2:DescribeSpotPriceHistory)")
 
 
 def _reason(exc: BaseException) -> str:

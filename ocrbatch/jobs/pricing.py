@@ -187,5 +187,18 @@ class SpotPrices:
             pass
 
 
+def spot_prices_unreadable(ec2) -> str | None:
+    """Why Spot prices cannot be read with these credentials, or None when they can (a dry run: EC2
+    answers DryRunOperation when the call would be allowed)."""
+    try:
+        ec2.describe_spot_price_history(DryRun=True, MaxResults=1, ProductDescriptions=[SPOT_PRODUCT])
+    except Exception as exc:  # noqa: BLE001 - any refusal is the answer
+        error = (getattr(exc, "response", None) or {}).get("Error") or {}
+        if error.get("Code") == "DryRunOperation":
+            return None
+        return f"{error['Code']}: {error.get('Message')}" if error.get("Code") else f"{type(exc).__name__}: {exc}"
+    return None
+
+
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=timezone.utc)

@@ -26,6 +26,7 @@ def test_a_healthy_deployment_passes_every_check(deployment):
     assert names["training image"].status == "ok"
     assert names["GPU Spot quota (G)"].detail == "\"All G and VT Spot Instance Requests\" is 32 vCPUs"
     assert names["bucket"].status == "ok"
+    assert names["spot prices"].status == "ok"  # what estimates and run costs read
 
 
 def test_zero_quota_missing_image_and_disabled_queue_each_say_what_to_do(deployment):

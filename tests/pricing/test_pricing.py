@@ -125,3 +125,14 @@ def test_on_demand_prices_come_from_the_dated_table_with_the_override_on_top():
 def test_a_bad_override_is_refused_in_one_line(bad):
     with pytest.raises(BadInput, match="OCRBATCH_ON_DEMAND_PRICES must be"):
         on_demand_prices("us-west-2", {"OCRBATCH_ON_DEMAND_PRICES": bad})
+
+
+def test_doctor_s_probe_tells_an_allowed_price_call_from_a_refused_one(ec2):
+    from ocrbatch.jobs.pricing import spot_prices_unreadable
+
+    client, stub = ec2
+    expected = {"DryRun": True, "MaxResults": 1, "ProductDescriptions": ["Linux/UNIX"]}
+    stub.add_client_error("describe_spot_price_history", "DryRunOperation", "would have succeeded", 412, expected_params=expected)
+    stub.add_client_error("describe_spot_price_history", "UnauthorizedOperation", "not allowed", 403, expected_params=expected)
+    assert spot_prices_unreadable(client) is None
+    assert spot_prices_unreadable(client) == "UnauthorizedOperation: not allowed"
