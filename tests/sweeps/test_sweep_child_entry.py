@@ -2,6 +2,7 @@
 environment and Batch's array index reads the manifest from S3 (moto) and trains its own settings."""
 
 import json
+import logging
 
 import boto3
 import pytest
@@ -13,6 +14,16 @@ from ocrbatch.storage import S3Store
 from ocrbatch.trainer.__main__ import main
 
 REGION = "us-west-2"
+
+
+@pytest.fixture(autouse=True)
+def own_logging():
+    """The entry point points the root logger at this test's captured stdout: put it back after."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture
