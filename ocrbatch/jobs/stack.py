@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ocrbatch import stack_outputs as keys
-from ocrbatch.errors import NotFound
+from ocrbatch.errors import BadInput, NotFound
 
 # Output key -> attribute of StackResources, and the flag that can stand in for it.
 _ATTRIBUTES = {
@@ -90,6 +90,12 @@ class StackResources:
     def job_definition_for(self, kind: str, gpus: int = 1) -> str:
         if self.job_definition:
             return self.job_definition
+        if kind == "gpu" and self.job_queue and _queue_name(self.job_queue) == _queue_name(self.cpu_queue):
+            # The GPU definition would sit in the CPU queue's RUNNABLE until the stuck-job canceller ends it.
+            raise BadInput(
+                f"--job-queue {self.job_queue} is the stack's CPU queue, which has no GPUs: "
+                "add --queue cpu (or pass --job-definition)"
+            )
         if kind == "cpu":
             return self.require("cpu_job_definition")
         return self.require("multi_gpu_job_definition" if gpus > 1 else "gpu_job_definition")
@@ -103,6 +109,11 @@ class StackResources:
         if not names:
             self.require("gpu_queue")  # raises the deploy hint
         return tuple(names)
+
+
+def _queue_name(queue: str | None) -> str | None:
+    """A job queue's name, whether given as a name or an ARN (``...:job-queue/NAME``)."""
+    return queue.rsplit("/", 1)[-1] if queue else None
 
 
 def read_stack(cloudformation, stack_name: str) -> tuple[str, dict[str, str]] | None:

@@ -88,6 +88,16 @@ def test_dry_run_of_a_folder_uploads_nothing(deployment, catalogue, tmp_path):
     assert "jobDefinition" in result.stdout and "dry run" in result.stderr
 
 
+def test_the_cpu_queue_without_queue_cpu_is_refused_before_anything_is_sent(deployment, catalogue):
+    result = run("submit", "--dataset", "pinball@v1", "--job-queue", deployment[keys.CPU_QUEUE])
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "--queue cpu" in result.stderr
+    assert boto3.client("batch", region_name=REGION).list_jobs(
+        jobQueue=deployment[keys.CPU_QUEUE], filters=[{"name": "AFTER_CREATED_AT", "values": ["0"]}]
+    )["jobSummaryList"] == []
+    assert list(bucket_store(deployment).list("runs/")) == []
+
+
 def test_submit_with_the_seed_flags(deployment, catalogue):
     result = run(
         "submit", "--training-data", "pinball@v1", "--s3-bucket", deployment[keys.BUCKET],

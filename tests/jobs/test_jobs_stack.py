@@ -5,7 +5,7 @@ import pytest
 from jobs_fakes import REGION, deploy_fake_stack
 
 from ocrbatch import stack_outputs as keys
-from ocrbatch.errors import NotFound
+from ocrbatch.errors import BadInput, NotFound
 from ocrbatch.jobs.stack import discover_stack
 
 
@@ -63,3 +63,17 @@ def test_stack_lacking_an_output_names_it(moto_aws):
     assert keys.CPU_QUEUE in stack.missing_outputs
     with pytest.raises(NotFound, match=f"no output {keys.CPU_JOB_DEFINITION}.*--job-definition"):
         stack.job_definition_for("cpu")
+
+
+@pytest.mark.parametrize("named", ["name", "arn"])
+def test_the_cpu_queue_alone_is_refused_for_a_gpu_job_not_sent_the_gpu_definition(deployment, named):
+    cpu_queue = deployment[keys.CPU_QUEUE]
+    flag = cpu_queue if named == "name" else f"arn:aws:batch:{REGION}:123456789012:job-queue/{cpu_queue}"
+    stack = discover_stack(cfn(), region=REGION, job_queue=flag)
+    with pytest.raises(BadInput) as err:
+        stack.job_definition_for("gpu")
+    assert "--queue cpu" in str(err.value) and "\n" not in str(err.value)
+    assert stack.job_definition_for("cpu") == deployment[keys.CPU_JOB_DEFINITION]
+    assert discover_stack(cfn(), region=REGION, job_queue=flag, job_definition="jd").job_definition_for("gpu") == "jd"
+    gpu_queue = discover_stack(cfn(), region=REGION, job_queue=deployment[keys.GPU_QUEUE])
+    assert gpu_queue.job_definition_for("gpu") == deployment[keys.GPU_JOB_DEFINITION]
