@@ -192,7 +192,7 @@ def run_training(
             workdir=workdir,
             checkpoint_dir=sync.local_dir,
             export_dir=export_dir,
-            on_checkpoint=sync.announce,
+            on_checkpoint=lambda info: _checkpointed(info, sync, history),
             report=progress,
             stop_requested=stop_event,
             stop_time_left=time_left,
@@ -247,6 +247,13 @@ def run_training(
             sync.close(time_left())
         if own_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _checkpointed(info: dict, sync: CheckpointSync, history: RunHistory) -> None:
+    """The history is written before the checkpoint is uploaded: whatever attempt resumes from this
+    checkpoint finds every point up to it, even after a kill without notice."""
+    history.flush()
+    sync.announce(info)
 
 
 def _read_progress(store: ObjectStore, key: str) -> dict | None:

@@ -113,3 +113,11 @@ def test_killed_trainer_resumes_from_checkpoint(dataset, home, kill):
     progress = json.loads(next((home / "store" / "runs").glob("*/progress.json")).read_text())
     assert progress["attempt"] == 2 and progress["resumed_from"], progress
     assert "--- attempt 2 ---" in (home / "jobs" / job_id / "log.txt").read_text()
+    # The run's history kept the killed attempt's points (at least those up to its checkpoint), and
+    # the retry's start where it resumed; an attempt killed without notice never said it ended.
+    history = json.loads(next((home / "store" / "runs").glob("*/model/history.json")).read_text())
+    first, second = history["attempts"]
+    ended = "training" if kill == "SIGKILL" else "interrupted"
+    assert (first["attempt"], first["state"], second["attempt"], second["state"]) == (1, ended, 2, "succeeded")
+    assert second["resumed_from"] == progress["resumed_from"]
+    assert {p["attempt"] for p in history["steps"]} == {1, 2}

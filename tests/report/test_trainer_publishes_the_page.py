@@ -90,3 +90,20 @@ def test_a_reclaimed_run_publishes_one_history_and_its_page(run_of):
     assert summary["counts"] == {"train": 3, "val": 1} and len(summary["samples"]) == 3
     page = store.get_bytes(layout.model + "report.html").decode()
     assert "Run run-1" in page and "Attempt 2 resumes (attempt 1: stopped on SIGTERM) at step 20." in page
+
+
+def test_the_history_up_to_a_checkpoint_is_in_the_store_before_the_checkpoint_is(run_of):
+    store, layout, run = run_of
+    seen = {}
+
+    class DiesAfterItsCheckpoint(ReportingEngine):
+        def train(self, ctx):
+            for step in range(1, 11):
+                ctx.history.step(step, 1.0 / step)
+            (ctx.checkpoint_dir / "latest.json").write_text(json.dumps({"global_step": 10}))
+            ctx.on_checkpoint({"global_step": 10})
+            seen["steps"] = [p["step"] for p in json.loads(store.get_bytes(layout.history))["steps"]]
+            raise RuntimeError("the host went away")  # no end() of its own: as good as a kill
+
+    assert run(DiesAfterItsCheckpoint(), attempt=1) == run_module.EXIT_FAILED
+    assert seen["steps"] == list(range(1, 11))
