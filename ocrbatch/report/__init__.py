@@ -39,6 +39,11 @@ def write_page(record: RunRecord, output: Path) -> Path:
     return output
 
 
-def write_report(folder: Path, *, output: Path | None = None, title: str | None = None) -> Path:
-    """Build the page of the model in ``folder`` into ``output`` (default: ``folder/report.html``)."""
-    return write_page(read_folder(folder, title=title), Path(output) if output else Path(folder) / REPORT_NAME)
+def write_report(folder: Path, *, output: Path | None = None, title: str | None = None,
+                 model_name: str | None = None) -> Path:
+    """Build the page of the model in ``folder`` into ``output`` (default: ``folder/report.html``);
+    ``model_name`` for a folder whose manifest is not written yet (the trainer's, before it publishes)."""
+    record = read_folder(folder, title=title)
+    if model_name:
+        record.manifest.setdefault("model_name", model_name)
+    return write_page(record, Path(output) if output else Path(folder) / REPORT_NAME)

@@ -282,7 +282,7 @@ def _complete_export_dir(export_dir: Path, spec: TrainingSpec, result, dataset, 
     ))
     (export_dir / HISTORY_NAME).write_text(json.dumps(history.to_json(), separators=(",", ":")))
     try:
-        report.write_report(export_dir, title=title)
+        report.write_report(export_dir, title=title, model_name=result.model_name)
     except Exception as exc:  # noqa: BLE001 - the page is for people; the trained model must still publish
         log.warning("could not build %s: %s", REPORT_NAME, exc)
 

@@ -90,6 +90,7 @@ def test_a_reclaimed_run_publishes_one_history_and_its_page(run_of):
     assert summary["counts"] == {"train": 3, "val": 1} and len(summary["samples"]) == 3
     page = store.get_bytes(layout.model + "report.html").decode()
     assert "Run run-1" in page and "Attempt 2 resumes (attempt 1: stopped on SIGTERM) at step 20." in page
+    assert "<td>model</td><td>PP-OCRv5_mobile_rec</td>" in page
 
 
 def test_the_history_up_to_a_checkpoint_is_in_the_store_before_the_checkpoint_is(run_of):
