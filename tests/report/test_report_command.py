@@ -111,7 +111,7 @@ def test_monitor_and_list_point_to_the_published_page(published):
     store, backend = published
     store.put_bytes("runs/r1/model/report.html", b"<html></html>")
     lines = describe_snapshot(snapshot(backend, backend.job))
-    assert lines[-1] == "report: " + store.uri("runs/r1/model/report.html")
+    assert "report: " + store.uri("runs/r1/model/report.html") in lines
     (store.root / "runs/r1/model/report.html").unlink()
     assert snapshot(backend, backend.job)["report_uri"] is None  # a model from before pages: no line
 
@@ -142,7 +142,7 @@ def test_open_hands_the_page_to_the_browser(model_folder, tmp_path, monkeypatch)
 def test_a_page_in_s3_comes_with_how_to_open_it():
     lines = describe_snapshot({"job_id": "0f0e-1", "job_name": "demo", "status": "SUCCEEDED",
                                "report_uri": "s3://bucket/runs/r1/model/report.html"})
-    assert lines[-1] == "report: s3://bucket/runs/r1/model/report.html (to open it: ocrbatch report 0f0e-1 --open)"
+    assert "report: s3://bucket/runs/r1/model/report.html (to open it: ocrbatch report 0f0e-1 --open)" in lines
 
 
 def test_a_jobs_page_is_built_from_its_run_in_s3(model_folder, tmp_path, monkeypatch):
