@@ -39,7 +39,7 @@ def report(target: Target, job: str, output: OutputOpt = None, open_page: OpenOp
 
         backend = wiring.backend
         current = resolve_job(backend, job)
-        result = build_job_report(backend.store, current, output or reports / f"{run_layout(current).run_id}.html")
+        result = build_job_report(backend, current, output or reports / f"{run_layout(current).run_id}.html")
     if open_page:
         _open(Path(result["report"]))
     if json_output:

@@ -238,6 +238,9 @@ def run_facts(record: RunRecord) -> str:
     attempts = attempt_rows(record)
     hours = gpu_hours(attempts)
     rows.append(["GPU-hours", f"{hours:.3f}" if hours is not None else None])
+    cost = job.get("cost") or {}
+    if cost:
+        rows.append(["cost", describe_cost(cost)])
     for key, value in cost_figures(metrics).items():
         rows.append([key.replace("_", " "), value])
     body = table(None, [r for r in rows if r[1] not in (None, "")])
@@ -253,6 +256,15 @@ def run_facts(record: RunRecord) -> str:
         body += "<h3>Files of the model</h3>" + table(
             ["file", "bytes"], [[name, f"{meta.get('size', 0):,}"] for name, meta in sorted(files.items())], numeric={1})
     return section("The run", body)
+
+
+def describe_cost(cost: dict) -> str:
+    """The job's cost as ``ocrbatch.jobs.costs`` worked it out (dollars, or why there are none)."""
+    if cost.get("note"):
+        return str(cost["note"])
+    usd = "unknown" if cost.get("cost_usd") is None else f"${cost['cost_usd']:.2f}"
+    why = [a.get("priced_by") for a in cost.get("attempts") or [] if a.get("priced_by")]
+    return usd + ("" if cost.get("final") else " so far") + (f" ({'; '.join(sorted(set(why)))})" if why else "")
 
 
 def _changed(spec: dict) -> dict:

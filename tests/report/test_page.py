@@ -101,3 +101,14 @@ def test_a_detection_runs_page_shows_hmean_and_frames_with_boxes(tmp_path):
     assert "<b>50.0%</b><span>hmean (held-out)</span>" in text and "60.0%" in text and "43.0%" in text
     assert "Held-out frames: labelled and predicted boxes" in text and frame["image"] in text
     assert "50.0% hmean during training" in text and "exact match" not in text
+
+
+def test_the_cost_is_said_as_monitor_works_it_out():
+    from ocrbatch.report.page import describe_cost
+
+    priced = {"gpu_hours": 1.0, "cost_usd": 0.2612, "final": True, "note": None,
+              "attempts": [{"attempt": 1, "priced_by": "Spot price history over the attempt"}]}
+    assert describe_cost(priced) == "$0.26 (Spot price history over the attempt)"
+    unknown = {"gpu_hours": 0.5, "cost_usd": None, "final": False, "note": None,
+               "attempts": [{"attempt": 1, "priced_by": "no on-demand price for p9.huge"}]}
+    assert describe_cost(unknown) == "unknown so far (no on-demand price for p9.huge)"

@@ -74,6 +74,7 @@ def test_a_jobs_page_shows_its_attempts_as_the_backend_saw_them(published, tmp_p
     assert "Host EC2 (instance i-1) terminated." in text and "attempt 1: reclaimed" in text
     assert "<td>GPU-hours</td><td>1.000</td>" in text  # two 30-minute attempts on the gpu queue
     assert "<td>g4dn.xlarge spot</td>" in text and "<td>g5.xlarge spot</td>" in text  # as the trainer recorded
+    assert "<td>cost</td><td>local run: no cloud GPU, no cost</td>" in text  # as monitor says it
 
 
 def test_a_running_job_gets_its_history_so_far(published, tmp_path):
@@ -165,7 +166,7 @@ def test_a_jobs_page_is_built_from_its_run_in_s3(model_folder, tmp_path, monkeyp
         store = S3Store(client, "runs-bucket")
         job = JobInfo("0f0e0d0c-0000-4000-8000-000000000001", "demo", "SUCCEEDED", queue="q-gpu",
                       output="s3://runs-bucket/runs/r1/")
-        result = build_job_report(store, job, tmp_path / "page.html")
+        result = build_job_report(OneJobBackend(store, job), job, tmp_path / "page.html")
     assert result["published"] and result["run_id"] == "r1"
     text = (tmp_path / "page.html").read_text()
     assert "Attempt 2 resumes" in text and "Error gallery" in text
