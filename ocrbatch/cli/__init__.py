@@ -6,8 +6,8 @@ flat (`ocrbatch upload`, `ocrbatch submit`, ...) as the users' scripts expect:
     datasets.py  upload, validate, datasets, fetch      submit.py   submit, pipeline
     synth.py     synth                                  watch.py    monitor, logs
     doctor.py    doctor                                 jobs.py     list, cancel, download
-    demo.py      demo, predict                          sweep.py    sweep, sweep results
-                                                        report.py   report
+    demo.py      demo                                   sweep.py    sweep, sweep results
+    predict.py   predict, label                         report.py   report
 
 ``options.py`` defines the shared options once (``@acts_on_target`` adds the flags that say where a
 command acts and hands it the resolved target), ``progress.py`` is the one progress renderer, and
@@ -22,7 +22,7 @@ import gc
 
 import typer
 
-from ocrbatch.cli import common, datasets, demo, doctor, jobs, report, submit, sweep, synth, watch
+from ocrbatch.cli import common, datasets, demo, doctor, jobs, predict, report, submit, sweep, synth, watch
 
 app = typer.Typer(
     name="ocrbatch",
@@ -35,7 +35,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for group in (datasets, synth, submit, watch, jobs, doctor, demo, report):
+for group in (datasets, synth, submit, watch, jobs, doctor, demo, predict, report):
     group.register(app)
 for registered in app.registered_commands:  # errors are handled here, once, for every command
     registered.callback = common.one_line_errors(registered.callback)

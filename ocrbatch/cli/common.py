@@ -183,3 +183,12 @@ def one_line_errors(command: Callable) -> Callable:
             raise typer.Exit(code)
 
     return reporting
+
+
+def quiet_paddle_startup() -> None:
+    """Commands that import paddle (demo, predict, label) would print its warning that it found no
+    ccache (it matters only for compiling C++ extensions); the job logs keep such notices, the
+    user's screen need not."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)

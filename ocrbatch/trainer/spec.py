@@ -50,8 +50,6 @@ class TrainingSpec:
             raise BadInput(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.task not in TASKS:
             raise BadInput(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
-        if self.engine == "builtin" and self.task != "rec":
-            raise BadInput("the builtin engine trains recognition only; use --engine paddleocr for det")
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value <= 0):

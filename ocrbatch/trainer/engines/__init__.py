@@ -25,7 +25,11 @@ def check_spec(spec: TrainingSpec) -> None:
     A typo in an override must cost a one-line error now, not a GPU job that waits for capacity,
     starts, and then fails.
     """
-    if spec.engine == "builtin":
+    if spec.engine == "builtin" and spec.task == "det":
+        from ocrbatch.trainer.engines.builtin.det_settings import det_settings_from_spec
+
+        det_settings_from_spec(spec)
+    elif spec.engine == "builtin":
         from ocrbatch.trainer.engines.builtin.settings import settings_from_spec
 
         settings_from_spec(spec)

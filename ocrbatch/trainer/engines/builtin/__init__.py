@@ -1,4 +1,5 @@
-"""Engine ``builtin``: our own compact CTC text recognizer in plain paddlepaddle, trained from scratch.
+"""Engine ``builtin``: our own compact CTC text recognizer in plain paddlepaddle, trained from scratch
+(and, for ``--task det``, a small text detector: ``det_training.py``).
 
 ``BuiltinEngine().train(ctx)`` trains on ``ctx.dataset`` (resuming from ``ctx.checkpoint_dir``),
 exports the best weights into ``ctx.export_dir`` as an inference model the stock ``paddleocr``
@@ -22,6 +23,11 @@ class BuiltinEngine:
     name = "builtin"
 
     def train(self, ctx: TrainContext) -> TrainResult:
+        if ctx.spec.task == "det":
+            from ocrbatch.trainer.engines.builtin.det_settings import det_settings_from_spec
+            from ocrbatch.trainer.engines.builtin.det_training import train_detector
+
+            return train_detector(ctx, det_settings_from_spec(ctx.spec))
         # Imported here: paddle is heavy, and only needed once training actually starts.
         from ocrbatch.trainer.engines.builtin import checkpoints
         from ocrbatch.trainer.evaluation import stock_paddleocr_metrics

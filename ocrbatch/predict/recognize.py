@@ -1,4 +1,4 @@
-"""Read images with a trained model through the stock ``paddleocr`` package, as a user would.
+"""Read cropped text lines with a recognizer through the stock ``paddleocr`` package, as a user would.
 
 The model folder is an ocrbatch artifact (or any PaddleOCR inference folder): ``inference.yml`` names
 the stock model whose pre- and post-processing apply, and ``TextRecognition`` loads it offline.
@@ -10,9 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from ocrbatch.errors import BadInput
+from ocrbatch.predict.models import model_name_of
 
 
 @dataclass(frozen=True)
@@ -20,19 +19,6 @@ class Prediction:
     image: str
     text: str
     score: float
-
-
-def model_name_of(model_dir: Path) -> str:
-    config = Path(model_dir) / "inference.yml"
-    if not config.is_file():
-        raise BadInput(f"{model_dir} is not a model folder (no inference.yml)")
-    try:
-        name = (yaml.safe_load(config.read_text()) or {}).get("Global", {}).get("model_name")
-    except yaml.YAMLError as err:
-        raise BadInput(f"{config} is not valid YAML: {err}") from None
-    if not name:
-        raise BadInput(f"{config} has no Global.model_name")
-    return name
 
 
 def load_recognizer(model_dir: Path):
@@ -43,10 +29,14 @@ def load_recognizer(model_dir: Path):
     return TextRecognition(model_name=model_name_of(model_dir), model_dir=str(model_dir), device="cpu")
 
 
-def predict_images(model_dir: Path, images: list[Path], *, batch_size: int = 32) -> list[Prediction]:
+def require_images(images: list[Path]) -> None:
     missing = [str(path) for path in images if not Path(path).is_file()]
     if missing:
         raise BadInput(f"no such image: {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+
+
+def predict_images(model_dir: Path, images: list[Path], *, batch_size: int = 32) -> list[Prediction]:
+    require_images(images)
     recognizer = load_recognizer(model_dir)
     results = recognizer.predict([str(path) for path in images], batch_size=batch_size)
     return [
