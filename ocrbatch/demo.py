@@ -30,6 +30,10 @@ DATA_VERSION = 3  # in the cached data folder's name: a generator change must no
 # held-out / held-out renderers: engine defaults (dropout 0.1, 0.003) 64 / 60 %; dropout 0 with
 # 0.006: 69 / 66 %; dropout 0 with 0.012: 76 / 73 %.
 RECIPE: dict[str, str] = {"dropout": "0", "learning_rate": "0.012"}
+# Whole frames (--frames): the builtin detector, on frames of the same looks (scores only).
+FRAME_COUNT = 400
+FRAMES_READ = 4  # frames of the held-out renderer set read at the end
+DET_RECIPE: dict[str, str] = {"learning_rate": "0.008"}
 
 
 def run_demo(
@@ -89,6 +93,83 @@ def run_demo(
             f"model = TextRecognition(model_name={model_name_of(model_dir)!r}, model_dir={str(model_dir)!r})",
         ],
     }
+
+
+def run_frames_loop(
+    *,
+    rec_model_dir: Path,
+    output_dir: Path,
+    train_seconds: int,
+    seed: int,
+    force: bool,
+    backend: JobBackend,
+    work_dir: Path,
+    log: Callable[[str], None],
+) -> dict:
+    """The loop on whole frames: train the builtin detector on generated frames, read frames of the
+    held-out renderers with detector + recognizer, draw them, and pre-label them for PPOCRLabel."""
+    import shutil
+
+    from ocrbatch.jobs.monitor import JobMonitor
+    from ocrbatch.jobs.pipeline import Pipeline
+    from ocrbatch.jobs.submission import TrainingOptions
+    from ocrbatch.predict.drawing import draw_readings
+    from ocrbatch.predict.frames import FrameReader
+    from ocrbatch.predict.prelabel import label_folder
+    from ocrbatch.synth import generate_dataset
+
+    data_dir = Path(work_dir) / f"pinball-frames-v{DATA_VERSION}-{FRAME_COUNT}-{seed}"
+    if not (data_dir / "train.txt").is_file():
+        log(f"generating {FRAME_COUNT} pinball display frames in {data_dir}")
+        generate_dataset(data_dir, count=FRAME_COUNT, seed=seed, task="det", styles=STYLES, renderers="train")
+    pipeline = Pipeline(backend=backend, follow=JobMonitor(backend, emit=log).follow, step=log)
+    options = TrainingOptions(engine="builtin", task="det", queue="cpu", job_name="pinball-demo-detector",
+                              overrides={**DET_RECIPE, TIME_BUDGET_KEY: str(train_seconds)})
+    det_output = Path(str(output_dir) + "-detector")
+    result = pipeline.run(str(data_dir), options, det_output, dataset_name="pinball-frames", force=force)
+    if result["status"] != "SUCCEEDED":
+        raise RunFailed(f"demo detector job {result['job_id']} {result['status']}: {result['status_reason']}")
+    det_dir = Path(result["model_dir"]).resolve()
+    metrics = json.loads((det_dir / METRICS_NAME).read_text())
+
+    photos = Path(work_dir) / "frames-to-label" / "photos"  # as a user's folder of new photos
+    if photos.parent.exists():
+        shutil.rmtree(photos.parent)
+    held_out = Path(work_dir) / f"pinball-frames-heldout-{seed}"
+    generate_dataset(held_out, count=FRAMES_READ, seed=seed + 1, task="det", styles=STYLES,
+                     renderers="heldout", val_fraction=0.25, force=True)
+    photos.mkdir(parents=True)
+    for image in sorted((held_out / "images").iterdir()):
+        shutil.copy(image, photos / image.name)
+    reader = FrameReader(det_dir, Path(rec_model_dir))
+    readings = reader.read(sorted(photos.iterdir()))
+    drawn = draw_readings(readings, Path(str(output_dir) + "-frames"))
+    labelled = label_folder(photos, Path(rec_model_dir), det_dir, force=True,
+                            models={"rec": {"path": str(rec_model_dir)}, "det": {"path": str(det_dir)}})
+    return {
+        "det_model_dir": str(det_dir),
+        "det_job_id": result["job_id"],
+        "det_hmean": metrics.get("hmean"),
+        "det_precision": metrics.get("precision"),
+        "det_recall": metrics.get("recall"),
+        "det_train_seconds": metrics.get("train_seconds", 0.0),
+        "frames": [reading.to_json() for reading in readings],
+        "drawn": [str(path) for path in drawn],
+        "labelled": {k: labelled[k] for k in ("folder", "images", "boxes", "below_half_confidence")},
+        "python": reader.python,
+    }
+
+
+def frames_how_to(model_dir: Path) -> list[str]:
+    """The loop on whole frames, as commands (what --frames runs)."""
+    return [
+        "ocrbatch synth ./pinball-frames --task det --styles scores --count 400",
+        "ocrbatch pipeline --training-data ./pinball-frames --engine builtin --task det "
+        "--set max_train_seconds=300 --queue cpu --output-dir ./pinball-detector",
+        f"ocrbatch predict --det-model ./pinball-detector --model {model_dir} PHOTO.jpg --draw ./drawn",
+        f"ocrbatch label --det-model ./pinball-detector --model {model_dir} ./new-photos",
+        "(correct ./new-photos in PPOCRLabel, then) ocrbatch upload ./new-photos",
+    ]
 
 
 def _held_out_samples(data_dir: Path, seed: int) -> list[tuple[str, str]]:

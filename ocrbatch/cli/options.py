@@ -169,10 +169,10 @@ DatasetNameOpt = Annotated[
 QueueOpt = Annotated[str, typer.Option("--queue", help="gpu or cpu.")]
 GpusOpt = Annotated[int, typer.Option("--gpus", help="GPUs for the job (>1 uses the multi-GPU job definition).")]
 JobNameOpt = Annotated[Optional[str], typer.Option("--job-name", help="Job name (default from the dataset).")]
-EngineOpt = Annotated[str, typer.Option("--engine", help="builtin (offline, CTC) or paddleocr (PP-OCR fine-tuning).")]
+EngineOpt = Annotated[str, typer.Option("--engine", help="builtin (offline: a CTC reader, or a small detector with --task det) or paddleocr (PP-OCR fine-tuning).")]
 TaskOpt = Annotated[
     Optional[str],
-    typer.Option("--task", help="rec (recognition) or det (detection, paddleocr engine); default: the dataset's."),
+    typer.Option("--task", help="rec (recognition) or det (detection); default: the dataset's."),
 ]
 ModelOpt = Annotated[
     Optional[str], typer.Option("--model", help="Base model of the paddleocr engine, e.g. PP-OCRv5_mobile_rec.")

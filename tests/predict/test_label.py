@@ -1,0 +1,84 @@
+"""`ocrbatch label`: a model pre-labels a folder of photos in PPOCRLabel's formats, least confident
+first for review, without overwriting labels a person may have checked."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.predict.conftest import frame_labels
+from tests.predict.test_frames import cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def photos(tmp_path, held_out_frames) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for image, _ in frame_labels(held_out_frames)[:3]:
+        shutil.copy(image, folder / image.name)
+    return folder
+
+
+def test_label_with_a_detector_writes_ppocrlabel_files(tmp_path, photos, detector, recognizer):
+    from ocrbatch.synth.opencv import cv2
+
+    det_dir, _ = detector
+    summary = json.loads(cli(tmp_path, "label", str(photos), "--model", str(recognizer), "--det-model", str(det_dir),
+                             "--json").stdout)
+    assert summary["images"] == 3 and summary["detector"]["path"] == str(det_dir)
+    label_lines = (photos / "Label.txt").read_text(encoding="utf-8").splitlines()
+    assert (photos / "Cache.cach").read_text(encoding="utf-8").splitlines() == label_lines
+    assert (photos / "fileState.txt").read_text() == ""  # nothing checked by a person yet
+    boxes = 0
+    for line in label_lines:
+        key, _, raw = line.partition("\t")
+        folder, name = key.split("/")
+        assert folder == "photos" and (photos / name).is_file()
+        for box in json.loads(raw):
+            assert set(box) == {"transcription", "points", "difficult"} and len(box["points"]) == 4
+            boxes += 1
+    rec_lines = (photos / "rec_gt.txt").read_text(encoding="utf-8").splitlines()
+    assert len(rec_lines) == boxes == summary["boxes"]
+    for line in rec_lines:
+        crop, _, _ = line.partition("\t")
+        assert crop.startswith("crop_img/") and cv2.imread(str(photos / crop)) is not None
+    scores = [float(line.split("\t")[0]) for line in (photos / "review.txt").read_text().splitlines()]
+    assert scores == sorted(scores)
+    record = json.loads((photos / "prelabel.json").read_text())
+    assert record["recognizer"]["path"] == str(recognizer) and record["written_by"] == "ocrbatch label"
+
+
+def test_label_keeps_existing_labels_unless_forced(tmp_path, photos, recognizer):
+    (photos / "Label.txt").write_text("photos/x.jpg\t[]\n", encoding="utf-8")
+    refused = cli(tmp_path, "label", str(photos), "--model", str(recognizer), expect=2)
+    assert "already has Label.txt" in refused.stderr and "--force" in refused.stderr
+    assert (photos / "Label.txt").read_text(encoding="utf-8") == "photos/x.jpg\t[]\n"
+    cli(tmp_path, "label", str(photos), "--model", str(recognizer), "--force")
+    assert len((photos / "Label.txt").read_text(encoding="utf-8").splitlines()) == 3
+
+
+def test_label_without_a_detector_takes_each_image_as_one_line(tmp_path, photos, recognizer):
+    from PIL import Image
+
+    summary = json.loads(cli(tmp_path, "label", str(photos), "--model", str(recognizer), "--json").stdout)
+    assert summary["boxes"] == 3 and summary["detector"] is None
+    for line in (photos / "Label.txt").read_text(encoding="utf-8").splitlines():
+        key, _, raw = line.partition("\t")
+        (box,) = json.loads(raw)
+        with Image.open(photos / key.split("/")[1]) as image:
+            assert box["points"][2] == [image.width - 1, image.height - 1]
+
+
+def test_bad_folders_and_models_end_in_one_line(tmp_path, photos, detector, recognizer):
+    det_dir, _ = detector
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "holds no images" in cli(tmp_path, "label", str(empty), "--model", str(recognizer), expect=2).stderr
+    wrong = cli(tmp_path, "label", str(photos), "--model", str(det_dir), expect=2)
+    assert "is a detection model; it needs a recognition model" in wrong.stderr
+    assert not (photos / "Label.txt").exists()
