@@ -7,6 +7,7 @@ Written into the images' folder, as PPOCRLabel keeps them (PPOCRLabel opens the 
     Cache.cach    the same lines: PPOCRLabel's store of automatic labels not yet checked
     fileState.txt empty: PPOCRLabel lists there the images a person has checked, and none has been
     rec_gt.txt    ``crop_img/<image stem>_crop_<i>.jpg<TAB>text``, and the crops in ``crop_img/``
+                  (the files' formats are ``ocrbatch.datasets.ppocrlabel``'s, the crops ``crops``')
     review.txt    every box, least confident first: ``score<TAB>image<TAB>box<TAB>text``
     prelabel.json the models that wrote the labels and when (the next dataset version's lineage)
 
@@ -20,17 +21,18 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
+from ocrbatch.datasets import ppocrlabel
+from ocrbatch.datasets.crops import crop_box
 from ocrbatch.errors import BadInput
 from ocrbatch.predict.frames import FrameReader, FrameReading, TextBox
 from ocrbatch.predict.models import model_name_of, require_task
 from ocrbatch.predict.recognize import predict_images
-from ocrbatch.synth.opencv import cv2
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-WRITTEN = ("Label.txt", "Cache.cach", "fileState.txt", "rec_gt.txt", "review.txt", "prelabel.json")
-CROP_DIR = "crop_img"
+REVIEW_FILE = "review.txt"
+LINEAGE_FILE = "prelabel.json"
+# Files a person may have corrected since: never replaced without --force.
+LABEL_FILES = (ppocrlabel.LABEL_FILE, ppocrlabel.CACHE_FILE, ppocrlabel.FILE_STATE, ppocrlabel.REC_GT)
 
 
 def images_in(folder: Path) -> list[Path]:
@@ -48,7 +50,7 @@ def label_folder(folder: Path, rec_dir: Path, det_dir: Path | None = None, *, fo
     ``models`` describes the models for the record (what the user named: a job id, a folder)."""
     folder = Path(folder)
     images = images_in(folder)
-    existing = [name for name in WRITTEN[:4] if (folder / name).is_file() and (folder / name).stat().st_size]
+    existing = [name for name in LABEL_FILES if (folder / name).is_file() and (folder / name).stat().st_size]
     if existing and not force:
         raise BadInput(f"{folder} already has {', '.join(existing)} (labels someone may have checked); "
                        "pass --force to replace them")
@@ -66,58 +68,48 @@ def label_folder(folder: Path, rec_dir: Path, det_dir: Path | None = None, *, fo
                                                   **(models or {}).get("det", {"path": str(det_dir)})},
         **summary,
     }
-    (folder / "prelabel.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    (folder / LINEAGE_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return {"folder": str(folder), **record}
 
 
 def _whole_image_reading(path: Path, text: str, score: float) -> FrameReading:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise BadInput(f"cannot read image {path}")
-    h, w = image.shape[:2]
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            w, h = image.size
+    except (OSError, UnidentifiedImageError):
+        raise BadInput(f"cannot read image {path}") from None
     return FrameReading(str(path), [TextBox([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], text, score)])
 
 
 def write_ppocrlabel_folder(folder: Path, readings: list[FrameReading]) -> dict:
     """PPOCRLabel's files for ``readings`` of images in ``folder``; returns counts."""
-    label_lines, rec_lines, review = [], [], []
-    crops = folder / CROP_DIR
-    crops.mkdir(exist_ok=True)
+    from PIL import Image
+
+    labelled, crops, review = [], [], []
+    (folder / ppocrlabel.CROP_DIR).mkdir(exist_ok=True)
     for reading in readings:
-        key = f"{folder.name}/{Path(reading.image).name}"  # PPOCRLabel's key: the folder's name / the file's
+        image = Path(reading.image).name
+        key = ppocrlabel.label_key(folder, image)
         if not reading.boxes:
             review.append((0.0, key, "-", "(no text found)"))
             continue
-        label_lines.append(key + "\t" + json.dumps(
-            [{"transcription": b.text, "points": b.points, "difficult": False} for b in reading.boxes],
-            ensure_ascii=False))
-        image = cv2.imread(reading.image, cv2.IMREAD_COLOR)
-        for index, box in enumerate(reading.boxes):
-            name = f"{Path(reading.image).stem}_crop_{index}.jpg"
-            cv2.imwrite(str(crops / name), crop_quad(image, np.asarray(box.points, dtype=np.float32)))
-            rec_lines.append(f"{CROP_DIR}/{name}\t{box.text}")
-            review.append((box.score, key, str(index), box.text))
+        labelled.append((image, [ppocrlabel.Box(b.text, tuple(map(tuple, b.points))) for b in reading.boxes]))
+        with Image.open(reading.image) as picture:
+            picture = picture.convert("RGB")
+            for index, box in enumerate(reading.boxes):
+                name = ppocrlabel.crop_name(image, index)
+                crop_box(picture, box.points).save(folder / name, quality=95)
+                crops.append((name, box.text))
+                review.append((box.score, key, str(index), box.text))
     review.sort(key=lambda row: row[0])
-    _write_lines(folder / "Label.txt", label_lines)
-    _write_lines(folder / "Cache.cach", label_lines)
-    _write_lines(folder / "fileState.txt", [])
-    _write_lines(folder / "rec_gt.txt", rec_lines)
-    _write_lines(folder / "review.txt", [f"{score:.4f}\t{key}\t{box}\t{text}" for score, key, box, text in review])
-    return {"images": len(readings), "boxes": len(rec_lines),
+    ppocrlabel.write_label_file(folder, labelled)
+    ppocrlabel.write_label_file(folder, labelled, name=ppocrlabel.CACHE_FILE)
+    ppocrlabel.write_file_state(folder, [])
+    ppocrlabel.write_rec_gt(folder, crops)
+    (folder / REVIEW_FILE).write_text(
+        "".join(f"{score:.4f}\t{key}\t{box}\t{text}\n" for score, key, box, text in review), encoding="utf-8")
+    return {"images": len(readings), "boxes": len(crops),
             "images_without_text": sum(1 for r in readings if not r.boxes),
             "below_half_confidence": sum(1 for row in review if row[0] < 0.5)}
-
-
-def _write_lines(path: Path, lines: list[str]) -> None:
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-
-
-def crop_quad(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
-    """The quad's content straightened into a rectangle (a tall result is turned to lie flat, as
-    PPOCRLabel's crops are)."""
-    width = int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3]), 1))
-    height = int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2]), 1))
-    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
-    crop = cv2.warpPerspective(image, cv2.getPerspectiveTransform(quad, target), (width, height),
-                               flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    return np.rot90(crop) if height >= 1.5 * width else crop

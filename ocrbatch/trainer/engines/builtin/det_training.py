@@ -26,6 +26,7 @@ from ocrbatch.trainer.engines.builtin.checkpoints import TrainState
 from ocrbatch.trainer.engines.builtin.data import Charset
 from ocrbatch.trainer.engines.builtin.det_settings import DetSettings
 from ocrbatch.trainer.engines.builtin.training import configure_cpu
+from ocrbatch.trainer.progress import epoch_under_way
 
 MIN_STEPS = 3000  # steps planned when neither epochs nor a time budget is given
 
@@ -156,9 +157,9 @@ class DetTrainer:
         eta = per_step * max(0, self.epochs * self.steps_per_epoch - state.global_step)
         if self.settings.max_train_seconds:
             eta = min(eta, max(0.0, self.settings.max_train_seconds - state.train_seconds))
-        self.ctx.report(epoch=state.epoch, epochs=self.epochs, step=state.step,
-                        steps_per_epoch=self.steps_per_epoch, loss=loss_value, eta_seconds=eta,
-                        elapsed_seconds=state.train_seconds)
+        self.ctx.report(epoch=epoch_under_way(state.epoch, state.step), epochs=self.epochs, step=state.step,
+                        steps_per_epoch=self.steps_per_epoch, global_step=state.global_step, loss=loss_value,
+                        eta_seconds=eta, elapsed_seconds=state.train_seconds)
 
 
 def train_detector(ctx: TrainContext, settings: DetSettings) -> TrainResult:
