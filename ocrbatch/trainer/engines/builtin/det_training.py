@@ -10,6 +10,7 @@ judged by stock ``paddleocr.TextDetection`` on the val frames.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import warnings
@@ -19,7 +20,8 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from ocrbatch.errors import BadInput
+from ocrbatch.errors import BadInput, RunFailed
+from ocrbatch.layout import EVALUATION_NAME
 from ocrbatch.trainer.engines.base import Preempted, TrainContext, TrainResult
 from ocrbatch.trainer.engines.builtin import checkpoints, det_data, det_model
 from ocrbatch.trainer.engines.builtin.checkpoints import TrainState
@@ -27,6 +29,8 @@ from ocrbatch.trainer.engines.builtin.data import Charset
 from ocrbatch.trainer.engines.builtin.det_settings import DetSettings
 from ocrbatch.trainer.engines.builtin.training import configure_cpu
 from ocrbatch.trainer.progress import epoch_under_way
+
+log = logging.getLogger(__name__)
 
 MIN_STEPS = 3000  # steps planned when neither epochs nor a time budget is given
 
@@ -120,6 +124,7 @@ class DetTrainer:
                 state.train_seconds += clock() - tick
                 state.step, state.global_step = step + 1, state.global_step + 1
                 self._report(state, loss_value)
+                ctx.history.step(state.global_step, loss_value)
                 if self._out_of_time(state):
                     break
                 if time.monotonic() - last_checkpoint >= settings.checkpoint_every_seconds:
@@ -167,6 +172,7 @@ def train_detector(ctx: TrainContext, settings: DetSettings) -> TrainResult:
     import yaml
 
     from ocrbatch.trainer.engines.builtin.det_evaluation import stock_det_metrics
+    from ocrbatch.trainer.evaluation import stock_detection_frames
 
     trainer = DetTrainer(ctx, settings)
     own_dir = ctx.workdir / "builtin"
@@ -189,6 +195,13 @@ def train_detector(ctx: TrainContext, settings: DetSettings) -> TrainResult:
                                   device="gpu" if ctx.use_gpu else "cpu")
         metrics = {"accuracy": stock["hmean"], **{k: stock[k] for k in ("precision", "recall", "hmean")},
                    "eval_samples": stock["frames"], "eval_seconds": round(time.monotonic() - started, 2)}
+        ctx.history.evaluation(state.global_step, metrics)
+        try:  # a few frames with their boxes for the run's page; the metrics above are what counts
+            stock_detection_frames(ctx.export_dir, settings.model_name, Path(ctx.dataset.val_labels),
+                                   ctx.dataset.root, ctx.export_dir / EVALUATION_NAME,
+                                   device="gpu" if ctx.use_gpu else "cpu")
+        except RunFailed as exc:
+            log.warning("no detection frames for the report: %s", exc)
     metrics.update({
         "epochs": round(state.epoch + state.step / trainer.steps_per_epoch, 3),
         "epochs_planned": trainer.epochs,
