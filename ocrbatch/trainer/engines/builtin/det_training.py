@@ -48,7 +48,7 @@ def inference_config(settings: DetSettings) -> dict:
             {"ToCHWImage": None},
             {"KeepKeys": {"keep_keys": ["image", "shape"]}},
         ]},
-        "PostProcess": {"name": "DBPostProcess", "thresh": 0.3, "box_thresh": settings.box_thresh,
+        "PostProcess": {"name": "DBPostProcess", "thresh": settings.thresh, "box_thresh": settings.box_thresh,
                         "max_candidates": 1000, "unclip_ratio": det_data.UNCLIP_RATIO},
     }
 
