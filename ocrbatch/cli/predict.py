@@ -7,6 +7,7 @@ import typer
 
 from ocrbatch.cli import common
 from ocrbatch.cli.options import JsonOpt, acts_on_target
+from ocrbatch.errors import BadInput
 from ocrbatch.wiring import Target
 
 ModelOpt = Annotated[
@@ -52,7 +53,7 @@ def predict(
     """
     common.quiet_paddle_startup()
     if draw is not None and det_model is None:
-        raise typer.BadParameter("--draw needs --det-model (it draws the boxes found)", param_hint="--draw")
+        raise BadInput("--draw needs --det-model (it draws the boxes found)")
     rec_dir = _model_folder(target, model)
     if det_model is None:
         from ocrbatch.predict import predict_images
