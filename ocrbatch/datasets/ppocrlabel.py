@@ -36,6 +36,9 @@ FILE_STATE = "fileState.txt"
 REC_GT = "rec_gt.txt"
 CROP_DIR = "crop_img"
 CACHE_FILE = "Cache.cach"
+# Not PPOCRLabel's: ``ocrbatch label`` records there which models pre-labelled the folder, and a
+# version uploaded from the folder keeps it in its manifest (the dataset's lineage).
+PRELABEL_RECORD = "prelabel.json"
 CHECKED = 1
 
 _CROP_NAME = re.compile(r"^(?P<stem>.+)_crop_(?P<box>\d+)$")
@@ -213,6 +216,20 @@ def read_file_state(folder: Path) -> dict[str, bool] | None:
             raise LabelFileError(FILE_STATE, number, "no tab between image path and state")
         states[image_of_key(folder, parts[0])] = parts[1].strip() != "0"
     return states
+
+
+def read_prelabel_record(folder: Path) -> dict | None:
+    """What ``ocrbatch label`` recorded about the models that pre-labelled ``folder``, if it did."""
+    path = Path(folder) / PRELABEL_RECORD
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise BadInput(f"{PRELABEL_RECORD}: not JSON ({err})") from None
+    if not isinstance(record, dict):
+        raise BadInput(f"{PRELABEL_RECORD}: expected a JSON object")
+    return {key: record.get(key) for key in ("written_by", "written_at", "recognizer", "detector")}
 
 
 # --- writing ---------------------------------------------------------------------------------------

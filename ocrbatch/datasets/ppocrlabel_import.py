@@ -64,6 +64,7 @@ class PPOCRLabelLines:
             "unchecked_images": len(self.unchecked),
             "unchecked_included": include_unchecked,
             "crops_cut_from_label_txt": len(self.derived),
+            **({"prelabelled_by": record} if (record := ppocrlabel.read_prelabel_record(self.label_file.parent)) else {}),
         }
 
 

@@ -30,7 +30,6 @@ from ocrbatch.predict.recognize import predict_images
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 REVIEW_FILE = "review.txt"
-LINEAGE_FILE = "prelabel.json"
 # Files a person may have corrected since: never replaced without --force.
 LABEL_FILES = (ppocrlabel.LABEL_FILE, ppocrlabel.CACHE_FILE, ppocrlabel.FILE_STATE, ppocrlabel.REC_GT)
 
@@ -68,7 +67,7 @@ def label_folder(folder: Path, rec_dir: Path, det_dir: Path | None = None, *, fo
                                                   **(models or {}).get("det", {"path": str(det_dir)})},
         **summary,
     }
-    (folder / LINEAGE_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    (folder / ppocrlabel.PRELABEL_RECORD).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return {"folder": str(folder), **record}
 
 

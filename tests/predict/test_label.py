@@ -82,3 +82,19 @@ def test_bad_folders_and_models_end_in_one_line(tmp_path, photos, detector, reco
     wrong = cli(tmp_path, "label", str(photos), "--model", str(det_dir), expect=2)
     assert "is a detection model; it needs a recognition model" in wrong.stderr
     assert not (photos / "Label.txt").exists()
+
+
+def test_a_labelled_folder_reimports_as_a_dataset_with_its_lineage(tmp_path, photos, recognizer):
+    from ocrbatch.datasets import ppocrlabel
+
+    cli(tmp_path, "label", str(photos), "--model", str(recognizer))
+    unchecked = json.loads(cli(tmp_path, "validate", str(photos), "--json", expect=None).stdout)
+    assert unchecked["source"]["unchecked_images"] == 3  # nobody has reviewed the model's labels yet
+    # a person checks every image in PPOCRLabel, which lists them in fileState.txt
+    ppocrlabel.write_file_state(photos, [path.name for path in sorted(photos.glob("*.jpg"))])
+    report = json.loads(cli(tmp_path, "validate", str(photos), "--json").stdout)
+    assert report["source"]["format"] == "ppocrlabel" and report["source"]["unchecked_images"] == 0
+    lineage = report["source"]["prelabelled_by"]
+    assert lineage["written_by"] == "ocrbatch label" and lineage["recognizer"]["path"] == str(recognizer)
+    uploaded = json.loads(cli(tmp_path, "upload", str(photos), "--json").stdout)
+    assert uploaded.get("version") or uploaded.get("dataset")
