@@ -71,15 +71,15 @@ def describe_snapshot(data: dict) -> list[str]:
         lines.append("progress: " + format_progress(data["progress"]))
     if data.get("accuracy") is not None:
         lines.append(f"accuracy: {data['accuracy']:.2%}")
-    if data.get("model_uri"):
+    if data.get("cost"):
+        lines.append(format_cost(data["cost"]))
+    if data.get("model_uri"):  # the pointers last
         lines.append(f"model: {data['model_uri']}")
     if data.get("report_uri"):
         where = data["report_uri"]
         if not where.startswith("file:"):  # a browser cannot open s3://: the command fetches and opens it
             where += f" (to open it: ocrbatch report {data['job_id']} --open)"
         lines.append(f"report: {where}")
-    if data.get("cost"):
-        lines.append(format_cost(data["cost"]))
     return lines
 
 
