@@ -204,7 +204,19 @@ def summary_lines(data: dict) -> list[str]:
                      f"{describe_settings(best['settings'])}")
     for row in data["failed"]:
         lines.append(f"failed: child {row['index']} ({row['job_id']}): {row['status_reason'] or 'no reason given'}")
+    cost = data.get("cost")
+    if cost:
+        lines.append(_cost_line(cost))
     return lines
+
+
+def _cost_line(cost: dict) -> str:
+    if cost.get("note"):
+        return f"cost: none ({cost['note']})"
+    so_far = "" if cost["final"] else " so far"
+    dollars = "unknown" if cost["cost_usd"] is None else f"${cost['cost_usd']:.2f}"
+    unpriced = f", {cost['unpriced_runs']} of them not priced" if cost["unpriced_runs"] and cost["cost_usd"] is not None else ""
+    return f"cost{so_far}: {dollars} for {cost['gpu_hours']:.2f} GPU-hours over {cost['runs']} runs{unpriced}"
 
 
 def monitor_sweep(
@@ -215,7 +227,7 @@ def monitor_sweep(
     (exit 0 all succeeded, 1 any failed, 124 after ``timeout_s``, what is left of the user's ``asked_s``;
     Ctrl-C detaches)."""
     from ocrbatch.jobs.runs import store_of
-    from ocrbatch.jobs.sweep_results import child_results, open_sweep, summary
+    from ocrbatch.jobs.sweep_results import child_results, open_sweep, summary, sweep_cost
 
     store = store_of(backend)
     started = common.clock()
@@ -238,18 +250,19 @@ def monitor_sweep(
                 wait = min(wait * 1.5, 60.0)
             if timeout_s is not None and common.clock() - started + wait > timeout_s:
                 common.detach_hint(job.job_id, target, headline=str(WaitTimedOut(job.job_id, data["status"], asked_s or timeout_s)))
-                _print_summary(data, rows, json_output)
+                _print_summary(data, rows, json_output, cost=sweep_cost(backend, opened, now=time.time()))
                 raise typer.Exit(WaitTimedOut.exit_code)
             common.sleep(wait)
     except KeyboardInterrupt:
         common.detach_hint(job.job_id, target)
         raise typer.Exit(130)
-    _print_summary(data, rows, json_output)
+    _print_summary(data, rows, json_output, cost=sweep_cost(backend, opened, now=time.time()))
     if data["counts"].get("FAILED"):
         raise typer.Exit(1)
 
 
-def _print_summary(data: dict, rows: list[dict], json_output: bool) -> None:
+def _print_summary(data: dict, rows: list[dict], json_output: bool, *, cost: dict | None = None) -> None:
+    data = {**data, "cost": cost}
     if json_output:
         common.emit_json({**data, "children": sorted(rows, key=lambda row: row["index"] or 0)})
     else:

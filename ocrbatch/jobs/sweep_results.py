@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from ocrbatch.errors import BadInput, NotFound, OcrbatchError
 from ocrbatch.jobs.backend import ACTIVE_STATES, FINAL_STATES, JobBackend, JobInfo
+from ocrbatch.jobs.costs import LOCAL_RUN, job_cost, total
 from ocrbatch.jobs.runs import read_metrics, read_progress, resolve_job, run_id_from_uri, run_store
 from ocrbatch.layout import SweepLayout
 from ocrbatch.storage import ObjectStore
@@ -107,6 +108,18 @@ def summary(sweep: Sweep, rows: list[dict]) -> dict:
         "best": best,
         "failed": [r for r in sorted(rows, key=lambda r: r["index"] or 0) if r["status"] == "FAILED"],
     }
+
+
+def sweep_cost(backend: JobBackend, sweep: Sweep, *, now: float) -> dict | None:
+    """What the children have cost so far, added up (:func:`ocrbatch.jobs.costs.total`); local children
+    cost nothing and say so; None where the backend prices nothing."""
+    runs = [cost for cost in (job_cost(backend, child, now=now) for child in sweep.children) if cost is not None]
+    if not runs:
+        return None
+    added = total(runs)
+    if all(run is LOCAL_RUN for run in runs):
+        added["note"] = LOCAL_RUN.note
+    return added
 
 
 def best_child(sweep: Sweep, rows: list[dict]) -> JobInfo:

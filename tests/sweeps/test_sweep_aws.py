@@ -2,6 +2,7 @@
 through monitor, list, results and download --best; cancel with botocore's Stubber."""
 
 import json
+from dataclasses import replace
 
 import boto3
 import pytest
@@ -244,3 +245,43 @@ def test_a_local_sweep_is_bounded_before_anything_is_written(tmp_path):
     with pytest.raises(BadInput, match="a local sweep runs at most 100 children"):
         sweeps.submit_sweep(LocalLike(), plan)
     assert not (tmp_path / "store" / "runs").exists()
+
+
+class FinishedPricedSweep(RunningSweep):
+    """The sweep above as an AWS one that has ended: child 0 cost $0.68 over 2.5 GPU-hours (kept in its
+    cost.json), child 1 ran 1 GPU-hour on an instance nobody could price."""
+
+    name = "aws"
+
+    def __init__(self, store):
+        super().__init__(store)
+        self.parent = replace(self.parent, status="SUCCEEDED")
+        self.kids = [replace(kid, status="SUCCEEDED") for kid in self.kids]
+        kept = ({"gpu_hours": 2.5, "cost_usd": 0.68, "final": True, "note": None, "attempts": []},
+                {"gpu_hours": 1.0, "cost_usd": None, "final": True, "note": None, "attempts": []})
+        for index, cost in enumerate(kept):
+            store.put_bytes(SweepLayout("s1").child(index).cost, json.dumps(cost).encode())
+
+
+def test_monitor_of_an_ended_sweep_adds_up_what_its_children_cost(tmp_path, monkeypatch, clean_env):
+    from ocrbatch.cli import common as cli_common
+    from ocrbatch.storage import LocalStore
+
+    backend = FinishedPricedSweep(LocalStore(tmp_path / "store"))
+    monkeypatch.setattr(cli_common, "open_backend", lambda target, deadline=None: backend)
+    result = run("monitor", "p-1", "--local")
+    assert result.exit_code == 0, result.stderr
+    assert "cost: $0.68 for 3.50 GPU-hours over 2 runs, 1 of them not priced" in result.stdout
+    as_json = json.loads(run("monitor", "p-1", "--local", "--json").stdout)
+    assert as_json["cost"] == {"runs": 2, "gpu_hours": 3.5, "cost_usd": 0.68, "unpriced_runs": 1, "final": True}
+
+
+def test_a_local_sweep_says_it_costs_nothing(tmp_path, monkeypatch, clean_env):
+    from ocrbatch.cli import common as cli_common
+    from ocrbatch.storage import LocalStore
+
+    backend = FinishedPricedSweep(LocalStore(tmp_path / "store"))
+    backend.name = "local"
+    monkeypatch.setattr(cli_common, "open_backend", lambda target, deadline=None: backend)
+    result = run("monitor", "p-1", "--local")
+    assert "cost: none (local run: no cloud GPU, no cost)" in result.stdout
