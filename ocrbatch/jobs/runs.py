@@ -119,6 +119,11 @@ def resolve_job(backend: JobBackend, ref: str | None, *, succeeded: bool = False
     if not ref or not ref.strip():
         raise BadInput("name a job: JOB_ID, or `latest`")
     ref = ref.strip()
+    if ref.startswith(LATEST + ":"):  # a child of the newest job, as `SWEEP:INDEX` names one
+        parent = resolve_job(backend, LATEST, flags=flags)
+        if not parent.is_sweep:
+            raise BadInput(f"{ref} names a sweep's child, but the newest job, {parent.job_id}, is not a sweep")
+        return backend.describe(f"{parent.job_id}:{ref.split(':', 1)[1]}")
     if ref != LATEST:
         return backend.describe(ref)
     jobs = sorted(backend.list_jobs(limit=100), key=lambda job: job.created_at or 0, reverse=True)

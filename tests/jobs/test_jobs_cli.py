@@ -573,3 +573,22 @@ def test_a_submit_without_an_answer_says_the_job_may_exist_and_keeps_its_run(scr
     assert message.startswith("error: no answer to the submit of job mine (ReadTimeoutError): it may have been created")
     assert "look for it with `ocrbatch list --aws --job-queue q` before submitting again" in message
     assert list(backend.store.list("runs/")), "the run record stays for a job that may exist"
+
+
+def test_latest_colon_index_names_a_child_of_the_newest_sweep(scripted, monkeypatch):
+    from dataclasses import replace
+
+    sweep = replace(job_state("RUNNING"), job_id="sweep-1", array_size=3)
+    child = replace(job_state("RUNNING"), job_id="sweep-1:2")
+    backend = scripted([sweep])
+    asked = []
+    monkeypatch.setattr(backend, "describe", lambda job_id: asked.append(job_id) or child)
+    result = run("monitor", "latest:2", "--once", "--no-logs")
+    assert result.exit_code == 0, result.stderr
+    assert asked and set(asked) == {"sweep-1:2"}
+    assert "sweep-1:2" in result.stdout
+
+    monkeypatch.setattr(backend, "list_jobs", lambda limit=50: [replace(job_state("RUNNING"), job_id="job-7")])
+    result = run("logs", "latest:2")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: latest:2 names a sweep's child, but the newest job, job-7, is not a sweep"
