@@ -69,6 +69,16 @@ def staging_folder(dest: Path) -> Path:
     return dest.parent
 
 
+def refuse_occupied(dest: Path) -> None:
+    """Refuse, before a job is trained for ``dest``, what :func:`download_artifact` would refuse
+    without ``force`` after it: a newly trained model always differs from one already there."""
+    dest = Path(dest)
+    if (dest / MANIFEST_NAME).is_file():
+        raise BadInput(f"{dest} already holds a model; pass --force to replace it, or another --output-dir")
+    if dest.is_dir() and any(dest.iterdir()):
+        raise BadInput(f"{dest} is not empty; pass --force to write the model there anyway, or another --output-dir")
+
+
 def download_artifact(
     store: ObjectStore, prefix: str, dest: Path, *, force: bool = False, progress: Progress | None = None
 ) -> dict:

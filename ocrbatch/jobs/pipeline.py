@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ocrbatch.artifact import refuse_occupied
 from ocrbatch.jobs.backend import JobBackend, JobInfo
 from ocrbatch.jobs.runs import download_model
 from ocrbatch.jobs.submission import TrainingOptions, plan_run, resolve_dataset, submit_run
@@ -37,6 +38,8 @@ class Pipeline:
         val_fraction: float | None = None,
         force: bool = False,
     ) -> dict:
+        if output_dir is not None and not force:
+            refuse_occupied(output_dir)  # now, not after the training
         store = self.backend.store
         self.step(f"[1/4] dataset: {dataset_ref}")
         dataset = resolve_dataset(

@@ -395,6 +395,23 @@ def test_pipeline_json_and_failed_job_exit_1(deployment, catalogue, fast_clock, 
     assert not (tmp_path / "m").exists()
 
 
+def test_pipeline_refuses_an_occupied_output_dir_before_it_trains(scripted, catalogue, tmp_path):
+    backend = scripted([job_state("SUCCEEDED")])
+    held = tmp_path / "model"
+    held.mkdir()
+    (held / "manifest.json").write_text("{}")
+    result = run("pipeline", "--local", "--dataset", "pinball@v1", "--output-dir", held)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {held} already holds a model; pass --force to replace it, or another --output-dir"
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "todo.txt").write_text("mine")
+    result = run("pipeline", "--local", "--dataset", "pinball@v1", "--output-dir", other)
+    assert result.exit_code == 2 and "is not empty; pass --force" in result.stderr
+    assert backend.submitted == [] and catalogue.published == []
+    assert (other / "todo.txt").read_text() == "mine"
+
+
 def test_pipeline_timeout_leaves_the_job_running_and_says_how_to_finish(scripted, catalogue, tmp_path):
     backend = scripted([job_state("RUNNING")])
     result = run("pipeline", "--local", "--dataset", "pinball@v1", "--output-dir", tmp_path / "m", "--timeout", "45s")
