@@ -17,7 +17,7 @@ def test_training_exports_a_detector_judged_by_stock_paddleocr(detector):
     assert {"inference.json", "inference.pdiparams", "inference.yml"} <= {p.name for p in det_dir.iterdir()}
     assert metrics["accuracy"] == metrics["hmean"] and 0 <= metrics["hmean"] <= 1
     assert metrics["eval_samples"] == metrics["val_samples"] > 0
-    assert metrics["global_step"] > 0 and metrics["train_seconds"] >= 150
+    assert metrics["global_step"] == 12 * 23 and metrics["epochs"] == 12  # 180 training frames, batches of 8
     config = yaml.safe_load((det_dir / "inference.yml").read_text())
     assert config["PostProcess"]["name"] == "DBPostProcess"
 
