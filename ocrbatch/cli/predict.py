@@ -11,11 +11,11 @@ from ocrbatch.errors import BadInput
 from ocrbatch.wiring import Target
 
 ModelOpt = Annotated[
-    str, typer.Option("--model", help="The recognizer: a model folder, or a job id / `latest` for that job's model.")
+    str, typer.Option("--model", help="The recognizer: a model folder, or a job id / `latest` (the newest recognition job) for that job's model.")
 ]
 DetModelOpt = Annotated[
     Optional[str],
-    typer.Option("--det-model", help="A detector (model folder, or job id): read every text box of whole frames."),
+    typer.Option("--det-model", help="A detector: a model folder, or a job id / `latest` (the newest detection job): read every text box of whole frames."),
 ]
 
 
@@ -24,15 +24,16 @@ def register(app: typer.Typer) -> None:
     app.command("label")(label)
 
 
-def _model_folder(target: Target, ref: str) -> Path:
-    """A model folder as given, else the model of a job (downloaded once into the home's models)."""
+def _model_folder(target: Target, ref: str, task: str) -> Path:
+    """A model folder as given, else the model of a job (downloaded once into the home's models);
+    `latest` is the newest succeeded job that trained ``task``."""
     folder = Path(ref)
     if folder.is_dir():
         return folder
     from ocrbatch.jobs.runs import model_of_job
 
     wiring = common.wire(target)
-    return model_of_job(wiring.backend, ref, wiring.models_dir, log=common.info)
+    return model_of_job(wiring.backend, ref, wiring.models_dir, log=common.info, task=task)
 
 
 @acts_on_target()
@@ -54,7 +55,7 @@ def predict(
     common.quiet_paddle_startup()
     if draw is not None and det_model is None:
         raise BadInput("--draw needs --det-model (it draws the boxes found)")
-    rec_dir = _model_folder(target, model)
+    rec_dir = _model_folder(target, model, "rec")
     if det_model is None:
         from ocrbatch.predict import predict_images
 
@@ -68,7 +69,7 @@ def predict(
 
     from ocrbatch.predict.frames import FrameReader
 
-    det_dir = _model_folder(target, det_model)
+    det_dir = _model_folder(target, det_model, "det")
     reader = FrameReader(det_dir, rec_dir)
     readings = reader.read(list(images))
     drawn = []
@@ -106,8 +107,8 @@ def label(
     from ocrbatch.predict.prelabel import label_folder
 
     common.quiet_paddle_startup()
-    rec_dir = _model_folder(target, model)
-    det_dir = _model_folder(target, det_model) if det_model else None
+    rec_dir = _model_folder(target, model, "rec")
+    det_dir = _model_folder(target, det_model, "det") if det_model else None
     models = {"rec": {"ref": model, "path": str(rec_dir)}}
     if det_dir is not None:
         models["det"] = {"ref": det_model, "path": str(det_dir)}

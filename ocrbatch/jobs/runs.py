@@ -217,9 +217,36 @@ def check_destination(dest: Path, needed: int) -> None:
         )
 
 
-def model_of_job(backend: JobBackend, job_ref: str, models_dir: Path, *, log: Callable[[str], None]) -> Path:
-    """The model folder of a job (id or `latest`), downloaded once into ``models_dir/<run id>``."""
-    job = resolve_job(backend, job_ref, succeeded=True)
+def task_of(backend: JobBackend, job: JobInfo) -> str | None:
+    """The task (``rec``/``det``) the job's run trained, from its run record; None when unknown."""
+    store, run_id = store_of(backend), run_id_from_uri(job.output)
+    if store is None or not run_id:
+        return None
+    record = read_json(run_store(store, job), RunLayout(run_id).run_spec) or {}
+    return (record.get("spec") or {}).get("task")
+
+
+def latest_of_task(backend: JobBackend, task: str) -> JobInfo:
+    """The newest succeeded job that trained ``task``: a detector and a recognizer trained one after
+    the other are both `latest`, each for its own option."""
+    jobs = sorted(backend.list_jobs(limit=100), key=lambda job: job.created_at or 0, reverse=True)
+    for job in jobs:
+        if job.status == "SUCCEEDED" and not job.is_sweep and (task_of(backend, job) or "rec") == task:
+            return job
+    newest = resolve_job(backend, LATEST, succeeded=True)  # the usual errors when nothing succeeded
+    raise NotFound(f"no succeeded {task} job on the {backend.name} backend to take `latest` from "
+                   f"(the newest succeeded job, {newest.job_id}, trained {task_of(backend, newest) or 'rec'}); name a job id")
+
+
+def model_of_job(
+    backend: JobBackend, job_ref: str, models_dir: Path, *, log: Callable[[str], None], task: str | None = None,
+) -> Path:
+    """The model folder of a job (id or `latest`), downloaded once into ``models_dir/<run id>``.
+    With ``task``, `latest` is the newest succeeded job that trained that task."""
+    if task and job_ref.strip() == LATEST:
+        job = latest_of_task(backend, task)
+    else:
+        job = resolve_job(backend, job_ref, succeeded=True)
     dest = Path(models_dir) / run_layout(job).run_id
     if not (dest / MANIFEST_NAME).is_file():
         log(f"downloading the model of job {job.job_id} to {dest}")
