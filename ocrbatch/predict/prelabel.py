@@ -99,6 +99,11 @@ def write_ppocrlabel_folder(folder: Path, readings: list[FrameReading]) -> dict:
             picture = picture.convert("RGB")
             for index, box in enumerate(reading.boxes):
                 name = ppocrlabel.crop_name(image, index)
+                if not box.text.strip():
+                    # a box found but read as nothing: left for the user to type (an empty line in
+                    # rec_gt.txt would be a crop labelled with nothing, which no dataset accepts)
+                    review.append((0.0, key, str(index), "(read nothing)"))
+                    continue
                 crop_box(picture, box.points).save(folder / name, quality=95)
                 crops.append((name, box.text))
                 review.append((box.score, key, str(index), box.text))

@@ -81,3 +81,14 @@ def test_batches_are_a_pure_function_of_the_seed(tmp_path):
     images, targets, weights = one
     assert images.shape == (2, 3, 128, 128) and targets.shape == weights.shape == (2, 1, 64, 64)
     assert targets.max() == 1.0
+
+
+def test_progress_under_a_time_budget_promises_no_placeholder_epoch_count():
+    from types import SimpleNamespace
+
+    from ocrbatch.trainer.engines.builtin.det_training import DetTrainer
+
+    planned = DetTrainer.planned_epochs.fget
+    assert planned(SimpleNamespace(settings=SimpleNamespace(epochs=None, max_train_seconds=300), epochs=10000)) is None
+    assert planned(SimpleNamespace(settings=SimpleNamespace(epochs=4, max_train_seconds=300), epochs=4)) == 4
+    assert planned(SimpleNamespace(settings=SimpleNamespace(epochs=None, max_train_seconds=None), epochs=131)) == 131

@@ -113,3 +113,21 @@ def test_a_labelled_folder_reimports_as_a_dataset_with_its_lineage(tmp_path, pho
     command(tmp_path, "upload", str(photos), "--json")
     (manifest,) = [json.loads(p.read_text()) for p in (tmp_path / "store" / "datasets").rglob("manifest.json")]
     assert manifest["source"]["prelabelled_by"] == lineage
+
+
+def test_a_box_read_as_nothing_is_left_for_review_not_written_as_an_empty_crop_label(tmp_path):
+    from PIL import Image
+
+    from ocrbatch.datasets import ppocrlabel
+    from ocrbatch.predict.frames import FrameReading, TextBox
+    from ocrbatch.predict.prelabel import REVIEW_FILE, write_ppocrlabel_folder
+
+    Image.new("RGB", (200, 80), "black").save(tmp_path / "frame.png")
+    boxes = [TextBox([[10, 10], [90, 10], [90, 40], [10, 40]], "1,250", 0.97),
+             TextBox([[100, 10], [190, 10], [190, 40], [100, 40]], "", 0.0)]
+    counts = write_ppocrlabel_folder(tmp_path, [FrameReading(str(tmp_path / "frame.png"), boxes)])
+
+    assert [crop.text for crop in ppocrlabel.read_rec_gt(tmp_path)] == ["1,250"]
+    assert counts["boxes"] == 1
+    assert len(ppocrlabel.read_label_file(tmp_path)[0].boxes) == 2  # the box stays for the user to type
+    assert (tmp_path / REVIEW_FILE).read_text().splitlines()[0].endswith("\t1\t(read nothing)")

@@ -152,6 +152,12 @@ class DetTrainer:
         self.optimizer.clear_grad()
         return float(loss)
 
+    @property
+    def planned_epochs(self) -> int | None:
+        """The epochs a user can expect: None under a time budget with no epochs given, where the
+        loop's cap is only a bound the budget ends long before."""
+        return self.settings.epochs or (None if self.settings.max_train_seconds else self.epochs)
+
     def _checkpoint(self, state: TrainState, reason: str) -> None:
         checkpoints.save_latest(self.ctx.checkpoint_dir, self.model, self.optimizer, state, self.identity)
         self.ctx.on_checkpoint({"engine": "builtin", "task": "det", "reason": reason, "epoch": state.epoch,
@@ -162,7 +168,7 @@ class DetTrainer:
         eta = per_step * max(0, self.epochs * self.steps_per_epoch - state.global_step)
         if self.settings.max_train_seconds:
             eta = min(eta, max(0.0, self.settings.max_train_seconds - state.train_seconds))
-        self.ctx.report(epoch=epoch_under_way(state.epoch, state.step), epochs=self.epochs, step=state.step,
+        self.ctx.report(epoch=epoch_under_way(state.epoch, state.step), epochs=self.planned_epochs, step=state.step,
                         steps_per_epoch=self.steps_per_epoch, global_step=state.global_step, loss=loss_value,
                         eta_seconds=eta, elapsed_seconds=state.train_seconds)
 
