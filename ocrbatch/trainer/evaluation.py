@@ -50,6 +50,20 @@ def read_labels(label_file: Path, root: Path) -> list[tuple[Path, str]]:
     return pairs
 
 
+def run_stock_paddleocr(command: list[str], *, timeout: float, doing: str, subject: str) -> dict:
+    """Run ``command`` (a ``python -m`` judge that prints one JSON document last) in a fresh process:
+    its JSON, or one line saying what ``doing`` took too long or why ``subject`` could not be run."""
+    env = {**os.environ, "PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK": "True"}
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RunFailed(f"{doing} with stock paddleocr took over {timeout:.0f} s") from None
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RunFailed(f"stock paddleocr could not run {subject}: {tail}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def stock_paddleocr_metrics(model_dir: Path, model_name: str, label_file: Path, root: Path, *,
                             device: str = "cpu", batch_size: int = 32, timeout: float = 1800,
                             findings: Path | None = None) -> dict:
@@ -62,15 +76,8 @@ def stock_paddleocr_metrics(model_dir: Path, model_name: str, label_file: Path, 
     ]
     if findings is not None:
         command += ["--findings", str(findings)]
-    env = {**os.environ, "PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK": "True"}
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise RunFailed(f"evaluating the exported model with stock paddleocr took over {timeout:.0f} s") from None
-    if done.returncode != 0:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RunFailed(f"stock paddleocr could not run the exported model: {tail}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_stock_paddleocr(command, timeout=timeout, doing="evaluating the exported model",
+                               subject="the exported model")
 
 
 def stock_detection_frames(model_dir: Path, model_name: str, label_file: Path, root: Path, findings: Path, *,
@@ -82,15 +89,8 @@ def stock_detection_frames(model_dir: Path, model_name: str, label_file: Path, r
         "--model-dir", str(model_dir), "--model-name", model_name, "--labels", str(label_file),
         "--root", str(root), "--device", device, "--findings", str(findings),
     ]
-    env = {**os.environ, "PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK": "True"}
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise RunFailed(f"drawing detection frames with stock paddleocr took over {timeout:.0f} s") from None
-    if done.returncode != 0:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RunFailed(f"stock paddleocr could not run the exported detector: {tail}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_stock_paddleocr(command, timeout=timeout, doing="drawing detection frames",
+                               subject="the exported detector")
 
 
 def detection_frames_in_this_process(args) -> dict:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
-from ocrbatch.errors import RunFailed
+from ocrbatch.trainer.evaluation import run_stock_paddleocr
 
 IOU_MATCH = 0.5
 
@@ -57,15 +56,8 @@ def stock_det_metrics(model_dir: Path, label_file: Path, root: Path, *, device: 
                       timeout: float = 1800) -> dict:
     command = [sys.executable, "-m", "ocrbatch.trainer.engines.builtin.det_evaluation",
                "--model-dir", str(model_dir), "--labels", str(label_file), "--root", str(root), "--device", device]
-    env = {**os.environ, "PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK": "True"}
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise RunFailed(f"evaluating the exported detector with stock paddleocr took over {timeout:.0f} s") from None
-    if done.returncode != 0:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RunFailed(f"stock paddleocr could not run the exported detector: {tail}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_stock_paddleocr(command, timeout=timeout, doing="evaluating the exported detector",
+                               subject="the exported detector")
 
 
 def _evaluate(args) -> dict:
