@@ -3,7 +3,7 @@
 At first boot the instance (as root, the only user that may reach the instance metadata) writes
 ``instance.json`` into ``HOST_DIR`` (``stacks/host/record_instance.sh``); the job definitions mount that
 folder read-only at ``CONTAINER_DIR``; the trainer copies the record into its run's ``progress.json``
-under the attempt's number (``hosts``), where ``ocrbatch.jobs.costs`` finds it long after the instance
+under the attempt's number (``hosts``), where ``ocrbatch.jobs.run_costs`` finds it long after the instance
 is gone. A job cannot ask the instance metadata itself, and needs no permission for any of this.
 """
 

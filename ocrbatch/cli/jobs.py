@@ -34,7 +34,7 @@ def list_jobs(
     """Recent jobs: status, age, dataset, accuracy, Spot reclaims (locally: interruptions) with what they cost,
     and on AWS each run's GPU-hours and dollars. A sweep is one row (its children's states and its best
     accuracy); --expand or `list SWEEP` shows them."""
-    from ocrbatch.jobs.costs import job_cost
+    from ocrbatch.jobs.run_costs import job_cost
     from ocrbatch.jobs.job_report import cost_cell, format_duration, reclaim_cost
     from ocrbatch.jobs.runs import read_progress, resolve_job, run_accuracy, run_id_from_uri, store_of
     from ocrbatch.jobs.sweeps import describe_settings

@@ -105,7 +105,7 @@ def price_plan(target: Target, backend, request, runs=()) -> dict:
     a local run uses no cloud GPU."""
     if backend.name != "aws":
         return {"backend": backend.name, "usd_low": 0.0, "usd_high": 0.0, "note": "local run: no cloud GPU, no cost"}
-    from ocrbatch.jobs.costs import estimate_submission
+    from ocrbatch.jobs.cost_estimate import estimate_submission
 
     spot, on_demand = common.open_prices(target)
     found = estimate_submission(backend, request, runs, spot=spot, on_demand=on_demand)

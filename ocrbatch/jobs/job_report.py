@@ -24,7 +24,7 @@ def snapshot(backend: JobBackend, job: JobInfo, *, now: float | None = None) -> 
     """The job's current state as one JSON-able document (`monitor --once`, the final result)."""
     import time
 
-    from ocrbatch.jobs.costs import job_cost
+    from ocrbatch.jobs.run_costs import job_cost
 
     data = job.to_json()
     run_id = run_id_from_uri(job.output)

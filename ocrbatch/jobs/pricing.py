@@ -21,6 +21,8 @@ from typing import Iterable, Mapping
 
 from ocrbatch.errors import BadInput
 
+# How an instance hour is bought, spelled as IMDS's instance-life-cycle (what each instance records).
+SPOT, ON_DEMAND = "spot", "on-demand"
 SPOT_PRODUCT = "Linux/UNIX"  # the training image runs on the ECS-optimized Amazon Linux AMI
 SPOT_CACHE_SECONDS = 300
 OVERRIDE_VARIABLE = "OCRBATCH_ON_DEMAND_PRICES"

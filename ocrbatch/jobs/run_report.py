@@ -1,6 +1,6 @@
 """A job's page, built on demand from what its run left in the store: the published model's files
 (or, while it trains, its history so far), the job backend's own record of its attempts, and what
-the run cost (``ocrbatch.jobs.costs``, the figures ``monitor`` shows)."""
+the run cost (``ocrbatch.jobs.run_costs``, the figures ``monitor`` shows)."""
 
 from __future__ import annotations
 
@@ -39,9 +39,9 @@ def build_folder_report(folder: Path, output: Path) -> dict:
 
 
 def _cost(backend: JobBackend, job: JobInfo) -> dict | None:
-    """What the run cost, as ``monitor`` says it (:func:`ocrbatch.jobs.costs.job_cost`); the page goes
+    """What the run cost, as ``monitor`` says it (:func:`ocrbatch.jobs.run_costs.job_cost`); the page goes
     without it when the prices cannot be read."""
-    from ocrbatch.jobs.costs import job_cost
+    from ocrbatch.jobs.run_costs import job_cost
 
     try:
         cost = job_cost(backend, job, now=time.time())

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from ocrbatch.errors import BadInput, NotFound, OcrbatchError
 from ocrbatch.jobs.backend import ACTIVE_STATES, FINAL_STATES, JobBackend, JobInfo
-from ocrbatch.jobs.costs import LOCAL_RUN, job_cost, total
+from ocrbatch.jobs.run_costs import LOCAL_RUN, job_cost, total
 from ocrbatch.jobs.runs import read_metrics, read_progress, resolve_job, run_id_from_uri, run_store
 from ocrbatch.layout import SweepLayout
 from ocrbatch.storage import ObjectStore
@@ -111,7 +111,7 @@ def summary(sweep: Sweep, rows: list[dict]) -> dict:
 
 
 def sweep_cost(backend: JobBackend, sweep: Sweep, *, now: float) -> dict | None:
-    """What the children have cost so far, added up (:func:`ocrbatch.jobs.costs.total`); local children
+    """What the children have cost so far, added up (:func:`ocrbatch.jobs.run_costs.total`); local children
     cost nothing and say so; None where the backend prices nothing."""
     runs = [cost for cost in (job_cost(backend, child, now=now) for child in sweep.children) if cost is not None]
     if not runs:

@@ -259,7 +259,7 @@ def run_facts(record: RunRecord) -> str:
 
 
 def describe_cost(cost: dict) -> str:
-    """The job's cost as ``ocrbatch.jobs.costs`` worked it out (dollars, or why there are none)."""
+    """The job's cost as ``ocrbatch.jobs.run_costs`` worked it out (dollars, or why there are none)."""
     if cost.get("note"):
         return str(cost["note"])
     usd = "unknown" if cost.get("cost_usd") is None else f"${cost['cost_usd']:.2f}"

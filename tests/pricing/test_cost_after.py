@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from ocrbatch.cli import app
 from ocrbatch.cli import common as cli_common
 from ocrbatch.jobs.backend import Attempt, JobInfo
-from ocrbatch.jobs.costs import job_cost
+from ocrbatch.jobs.run_costs import job_cost
 from ocrbatch.jobs.job_report import snapshot
 from ocrbatch.layout import RunLayout
 

@@ -7,9 +7,8 @@ from pricing_fakes import ON_DEMAND_TYPES, SPOT_TYPES, FakeSpot
 
 from ocrbatch import stack_outputs as keys
 from ocrbatch.jobs.backend import Attempt, JobInfo
-from ocrbatch.jobs.costs import (
-    LOCAL_RUN, RunCost, estimate, expected_hours, queue_instance_types, run_cost, spot_cost, total,
-)
+from ocrbatch.jobs.cost_estimate import estimate, expected_hours, queue_instance_types
+from ocrbatch.jobs.run_costs import LOCAL_RUN, RunCost, run_cost, spot_cost, total
 from ocrbatch.jobs.pricing import OnDemandPrices
 
 REGION = "us-west-2"

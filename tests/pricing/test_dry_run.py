@@ -12,7 +12,7 @@ import ocrbatch.datasets
 from ocrbatch import stack_outputs as keys
 from ocrbatch.cli import app
 from ocrbatch.jobs.backend import JobInfo, JobRequest
-from ocrbatch.jobs.costs import measured_run
+from ocrbatch.jobs.cost_estimate import measured_run
 from ocrbatch.trainer.spec import TrainingSpec
 
 try:
