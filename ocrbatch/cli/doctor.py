@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
 def doctor(target: Target, json_output: JsonOpt = False) -> None:
     """Check credentials, the stack, compute environments, queues, image, GPU quota, alerts, subnets and bucket."""
     from ocrbatch.jobs import doctor as checks_of
+    from ocrbatch.jobs.check_result import failed as any_failed
     from ocrbatch.stack_outputs import DEFAULT_STACK_NAME
 
     if target.local:
@@ -29,7 +30,7 @@ def doctor(target: Target, json_output: JsonOpt = False) -> None:
             clients, region=clients.region, stack_name=target.stack or DEFAULT_STACK_NAME, bucket=target.bucket,
             job_queue=target.job_queue, stack_named=target.stack is not None,
         )
-    failed = checks_of.failed(checks)
+    failed = any_failed(checks)
     if json_output:
         common.emit_json({"backend": mode, "ok": not failed, "checks": [check.to_json() for check in checks]})
     else:

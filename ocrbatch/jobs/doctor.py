@@ -1,7 +1,9 @@
 """`ocrbatch doctor`: is this machine and account ready to train? One check per line, pass or what to do.
 
 AWS checks take a client factory (``service name -> botocore client``) so tests inject moto or stubbed
-clients. Local checks look at the local home folder and the training packages.
+clients. Local checks look at the local home folder and the training packages. Whether the subnets reach
+what an instance needs is judged in :mod:`ocrbatch.jobs.network_reach`, whether the caller may run
+sweeps in :mod:`ocrbatch.jobs.sweep_access`.
 """
 
 from __future__ import annotations
@@ -10,35 +12,20 @@ import importlib.util
 import os
 import re
 import tempfile
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 from ocrbatch import stack_outputs as keys
+from ocrbatch.jobs.check_result import FAIL, OK, SKIP, WARN, Check, reason
 from ocrbatch.jobs.diagnosis import QUOTA_CODES, family_group, read_quota
+from ocrbatch.jobs.network_reach import check_network, subnets_of
 from ocrbatch.jobs.stack import read_stack
-
-OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
 
 # <account>.dkr.ecr.<region>.amazonaws.com/<repository>[:tag][@digest]
 _ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
     r"(?P<repo>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>sha256:[0-9a-f]+))?$"
 )
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: str  # ok, fail, warn, skip
-    detail: str
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
-def failed(checks: list[Check]) -> bool:
-    return any(check.status == FAIL for check in checks)
 
 
 def check_aws(
@@ -62,7 +49,7 @@ def check_aws(
         checks.append(Check("credentials", OK, f"account {identity['Account']} as {identity['Arn']} in {region}"))
     except Exception as exc:  # noqa: BLE001 - every failure here means the same fix
         checks.append(
-            Check("credentials", FAIL, f"{_reason(exc)}: run `aws configure`, set AWS_PROFILE, or pass --profile")
+            Check("credentials", FAIL, f"{reason(exc)}: run `aws configure`, set AWS_PROFILE, or pass --profile")
         )
         return checks + [Check(name, SKIP, "needs credentials") for name in ("stack", "bucket")]
 
@@ -96,7 +83,7 @@ def check_aws(
         checks.append(_check_image(clients("ecr"), outputs.get(keys.IMAGE_URI)))
         checks += _check_gpu_quota(clients("service-quotas"), clients("batch"), outputs)
         checks.append(check_alerts(clients("sns"), outputs.get(keys.ALERT_TOPIC)))
-        checks += check_network(clients("ec2"), _subnets_of(clients("batch"), outputs), region)
+        checks += check_network(clients("ec2"), subnets_of(clients("batch"), _compute_environments(outputs)), region)
         checks.append(_check_spot_prices(clients("ec2")))
     bucket = bucket or outputs.get(keys.BUCKET)
     if bucket and outputs.get(keys.GPU_QUEUE) and outputs.get(keys.GPU_JOB_DEFINITION):
@@ -107,9 +94,12 @@ def check_aws(
     return checks
 
 
+def _compute_environments(outputs: dict) -> list[str]:
+    return [outputs[k] for k in (keys.GPU_SPOT_COMPUTE_ENV, keys.GPU_ON_DEMAND_COMPUTE_ENV, keys.CPU_COMPUTE_ENV) if outputs.get(k)]
+
 
 def _check_compute_environments(batch, outputs: dict) -> list[Check]:
-    names = [outputs[k] for k in (keys.GPU_SPOT_COMPUTE_ENV, keys.GPU_ON_DEMAND_COMPUTE_ENV, keys.CPU_COMPUTE_ENV) if outputs.get(k)]
+    names = _compute_environments(outputs)
     if not names:
         return [Check("compute environments", WARN, "the stack names none (older stack?): run `cdk deploy`")]
     found = {
@@ -163,7 +153,7 @@ def _check_image(ecr, image_uri: str | None) -> Check:
     try:
         ecr.describe_images(registryId=match["account"], repositoryName=match["repo"], imageIds=[image_id])
     except Exception as exc:  # noqa: BLE001
-        return Check("training image", FAIL, f"{image_uri}: {_reason(exc)}: run `cdk deploy` to build and push it")
+        return Check("training image", FAIL, f"{image_uri}: {reason(exc)}: run `cdk deploy` to build and push it")
     return Check("training image", OK, image_uri)
 
 
@@ -212,7 +202,7 @@ def check_alerts(sns, topic_arn: str | None) -> Check:
     try:
         found = sns.list_subscriptions_by_topic(TopicArn=topic_arn).get("Subscriptions", [])
     except Exception as exc:  # noqa: BLE001
-        return Check("alerts", WARN, f"could not list subscriptions of {topic_arn}: {_reason(exc)}")
+        return Check("alerts", WARN, f"could not list subscriptions of {topic_arn}: {reason(exc)}")
     confirmed = [s for s in found if s.get("SubscriptionArn", "").startswith("arn:")]
     if confirmed:
         endpoints = ", ".join(s.get("Endpoint", "?") for s in confirmed)
@@ -228,128 +218,13 @@ def check_alerts(sns, topic_arn: str | None) -> Check:
     )
 
 
-# What an instance must reach to join its compute environment and run a job, when it has no route to
-# the internet: the ECS agent (ecs, ecs-agent, ecs-telemetry), the image (ecr.api, ecr.dkr, and S3 for
-# ECR's layers), the job's log stream (logs). S3 is a gateway endpoint; the others are interface ones.
-INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "ecs", "ecs-agent", "ecs-telemetry", "logs")
-DEFAULT_ROUTE = "0.0.0.0/0"
-
-
-def _subnets_of(batch, outputs: dict) -> list[str]:
-    names = [outputs[k] for k in (keys.GPU_SPOT_COMPUTE_ENV, keys.GPU_ON_DEMAND_COMPUTE_ENV, keys.CPU_COMPUTE_ENV) if outputs.get(k)]
-    if not names:
-        return []
-    environments = batch.describe_compute_environments(computeEnvironments=names).get("computeEnvironments", [])
-    subnets = {s for ce in environments for s in (ce.get("computeResources") or {}).get("subnets", [])}
-    return sorted(subnets)
-
-
-def check_network(ec2, subnet_ids: list[str], region: str) -> list[Check]:
-    """Can instances in each subnet reach ECS, ECR, S3 and CloudWatch Logs? (Else they bill and never register.)"""
-    if not subnet_ids:
-        return []
-    try:
-        subnets = ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"]
-    except Exception as exc:  # noqa: BLE001
-        return [Check("network", WARN, f"could not read subnets {', '.join(subnet_ids)}: {_reason(exc)}")]
-    checks = []
-    for subnet in subnets:
-        try:
-            table = _route_table(ec2, subnet)
-            endpoints = ec2.describe_vpc_endpoints(
-                Filters=[{"Name": "vpc-id", "Values": [subnet["VpcId"]]}]
-            ).get("VpcEndpoints", [])
-        except Exception as exc:  # noqa: BLE001
-            checks.append(Check(f"network {subnet['SubnetId']}", WARN, f"could not read its routes: {_reason(exc)}"))
-            continue
-        checks.append(_subnet_check(subnet, table, endpoints, region))
-    return checks
-
-
-def _route_table(ec2, subnet: dict) -> dict | None:
-    """The subnet's own route table, else its VPC's main one."""
-    for filters in (
-        [{"Name": "association.subnet-id", "Values": [subnet["SubnetId"]]}],
-        [{"Name": "vpc-id", "Values": [subnet["VpcId"]]}, {"Name": "association.main", "Values": ["true"]}],
-    ):
-        tables = ec2.describe_route_tables(Filters=filters).get("RouteTables", [])
-        if tables:
-            return tables[0]
-    return None
-
-
-def _subnet_check(subnet: dict, table: dict | None, endpoints: list[dict], region: str) -> Check:
-    label, vpc = f"network {subnet['SubnetId']}", subnet["VpcId"]
-    routes = (table or {}).get("Routes", [])
-    table_id = (table or {}).get("RouteTableId", "?")
-    default = next((r for r in routes if r.get("DestinationCidrBlock") == DEFAULT_ROUTE), None)
-    available = [e for e in endpoints if e.get("State", "available").lower() == "available"]
-    s3_gateway = any(
-        e.get("ServiceName", "").endswith(".s3") and e.get("VpcEndpointType") == "Gateway" and table_id in e.get("RouteTableIds", [])
-        for e in available
-    )
-    add_s3 = (
-        f"aws ec2 create-vpc-endpoint --vpc-id {vpc} --service-name com.amazonaws.{region}.s3 "
-        f"--route-table-ids {table_id}"
-    )
-    if default and default.get("State") == "blackhole":
-        return Check(label, FAIL, f"its default route in {table_id} is a blackhole: instances would never register")
-    if default and default.get("NatGatewayId"):
-        via = f"NAT gateway {default['NatGatewayId']}"
-    elif default and str(default.get("GatewayId", "")).startswith("igw-"):
-        if not subnet.get("MapPublicIpOnLaunch"):
-            return Check(
-                label,
-                FAIL,
-                f"routes to internet gateway {default['GatewayId']} but gives instances no public IP, so they "
-                "cannot reach ECS or ECR: use private subnets behind a NAT gateway",
-            )
-        via = f"internet gateway {default['GatewayId']} (public IPs)"
-    elif default:
-        target = next((v for k, v in default.items() if k.endswith("Id") and k != "DestinationPrefixListId"), "?")
-        return Check(label, WARN, f"default route via {target}: doctor cannot see past it; it must reach ECS, ECR, S3 and Logs")
-    else:
-        have = {_service_suffix(e.get("ServiceName", ""), region) for e in available if e.get("VpcEndpointType") == "Interface"}
-        missing = [name for name in INTERFACE_ENDPOINTS if name not in have]
-        if not s3_gateway:
-            missing.append("s3 (gateway)")
-        if missing:
-            return Check(
-                label,
-                FAIL,
-                f"no route to the internet in {table_id} and no VPC endpoint for {', '.join(missing)}: instances "
-                "would start, bill and never register; add a NAT gateway route, or those endpoints "
-                f"(com.amazonaws.{region}.<name>, private DNS on)",
-            )
-        return Check(
-            label,
-            OK,
-            "reaches ECS, ECR, S3 and Logs through VPC endpoints (models without weights in the image need the "
-            "internet to download theirs)",
-        )
-    if not s3_gateway:
-        return Check(
-            label,
-            WARN,
-            f"reaches the internet via {via}, but S3 traffic (datasets, checkpoints, image layers) pays NAT "
-            f"processing (~$0.045/GB): add the free S3 gateway endpoint: {add_s3}",
-        )
-    return Check(label, OK, f"reaches the internet via {via}; S3 through its gateway endpoint")
-
-
-def _service_suffix(service_name: str, region: str) -> str:
-    """``com.amazonaws.us-west-2.ecr.dkr`` -> ``ecr.dkr``."""
-    marker = f".{region}."
-    return service_name.split(marker, 1)[1] if marker in service_name else service_name
-
-
 def _check_bucket(s3, bucket: str | None) -> Check:
     if not bucket:
         return Check("bucket", SKIP, "no bucket known: deploy the stack or pass --s3-bucket")
     try:
         s3.head_bucket(Bucket=bucket)
     except Exception as exc:  # noqa: BLE001
-        return Check("bucket", FAIL, f"s3://{bucket}: {_reason(exc)}: check the name, region and your permissions")
+        return Check("bucket", FAIL, f"s3://{bucket}: {reason(exc)}: check the name, region and your permissions")
     return Check("bucket", OK, f"s3://{bucket} is reachable")
 
 
@@ -393,14 +268,6 @@ def _check_spot_prices(ec2) -> Check:
         return Check("spot prices", OK, "readable: `submit --dry-run` estimates and `list`/`monitor` price runs")
     return Check("spot prices", WARN, f"cannot read them ({refused}): costs stay unknown; attach the stack's "
                  f"{keys.CLI_USER_POLICY} policy (it allows ec2:DescribeSpotPriceHistory)")
-
-
-def _reason(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict) and response.get("Error"):
-        error = response["Error"]
-        return f"{error.get('Code')}: {error.get('Message')}".rstrip(": ")
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _short(name: str) -> str:

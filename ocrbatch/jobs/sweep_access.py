@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from ocrbatch import stack_outputs as keys
-from ocrbatch.jobs.doctor import FAIL, OK, SKIP, WARN, Check, _reason
+from ocrbatch.jobs.check_result import FAIL, OK, SKIP, WARN, Check, reason
 from ocrbatch.layout import SweepLayout
 
 _ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[^:]+):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/.+$")
@@ -71,7 +71,7 @@ def check_sweep_access(iam, identity: dict, region: str, outputs: dict, bucket: 
     try:
         denied = denied_sweep_calls(iam, principal, calls)
     except Exception as exc:  # noqa: BLE001 - not knowing is a warning, not a failure
-        return Check(label, WARN, f"could not ask IAM ({_reason(exc)}; needs iam:SimulatePrincipalPolicy): not checked")
+        return Check(label, WARN, f"could not ask IAM ({reason(exc)}; needs iam:SimulatePrincipalPolicy): not checked")
     if denied:
         return Check(label, FAIL, f"{principal} may not call {'; '.join(denied)}: attach the stack's CliUserPolicyArn")
     return Check(label, OK, "may submit array jobs, write sweep manifests, list, cancel and terminate children")

@@ -5,7 +5,8 @@ import pytest
 from jobs_fakes import REGION, FakeQuotas
 
 from ocrbatch import stack_outputs as keys
-from ocrbatch.jobs.doctor import INTERFACE_ENDPOINTS, check_alerts, check_aws, check_network
+from ocrbatch.jobs.doctor import check_alerts, check_aws
+from ocrbatch.jobs.network_reach import INTERFACE_ENDPOINTS, check_network
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ import boto3
 from jobs_fakes import REGION, FakeQuotas, deploy_fake_stack
 
 from ocrbatch import stack_outputs as keys
-from ocrbatch.jobs.doctor import check_aws, check_local, failed
+from ocrbatch.jobs.check_result import failed
+from ocrbatch.jobs.doctor import check_aws, check_local
 
 
 def clients_with(quotas):
