@@ -48,6 +48,7 @@ def run_demo(
     log: Callable[[str], None],
 ) -> dict:
     """Generate data into ``work_dir`` (kept for the next run), train on ``backend``, read samples."""
+    from ocrbatch.jobs.dataset_choice import DatasetChoice
     from ocrbatch.jobs.monitor import JobMonitor
     from ocrbatch.jobs.pipeline import Pipeline
     from ocrbatch.jobs.submission import TrainingOptions
@@ -67,7 +68,7 @@ def run_demo(
         queue="cpu",
         job_name="pinball-demo",
     )
-    result = pipeline.run(str(data_dir), options, output_dir, dataset_name="pinball-scores", force=force)
+    result = pipeline.run(DatasetChoice(data_dir, name="pinball-scores"), options, output_dir, force=force)
     if result["status"] != "SUCCEEDED":
         raise RunFailed(f"demo job {result['job_id']} {result['status']}: {result['status_reason']}")
 
@@ -110,6 +111,7 @@ def run_frames_loop(
     held-out renderers with detector + recognizer, draw them, and pre-label them for PPOCRLabel."""
     import shutil
 
+    from ocrbatch.jobs.dataset_choice import DatasetChoice
     from ocrbatch.jobs.monitor import JobMonitor
     from ocrbatch.jobs.pipeline import Pipeline
     from ocrbatch.jobs.submission import TrainingOptions
@@ -126,7 +128,7 @@ def run_frames_loop(
     options = TrainingOptions(engine="builtin", task="det", queue="cpu", job_name="pinball-demo-detector",
                               overrides={**DET_RECIPE, TIME_BUDGET_KEY: str(train_seconds)})
     det_output = Path(str(output_dir) + "-detector")
-    result = pipeline.run(str(data_dir), options, det_output, dataset_name="pinball-frames", force=force)
+    result = pipeline.run(DatasetChoice(data_dir, name="pinball-frames"), options, det_output, force=force)
     if result["status"] != "SUCCEEDED":
         raise RunFailed(f"demo detector job {result['job_id']} {result['status']}: {result['status_reason']}")
     det_dir = Path(result["model_dir"]).resolve()

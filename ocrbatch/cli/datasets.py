@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from ocrbatch.cli import common
-from ocrbatch.cli.options import JsonOpt, ValFractionOpt, acts_on_target
+from ocrbatch.cli.options import IncludeUncheckedOpt, JsonOpt, SkipBadOpt, ValFractionOpt, acts_on_target
 from ocrbatch.cli.progress import ProgressBar
 from ocrbatch.errors import BadInput
 from ocrbatch.wiring import Target
@@ -34,16 +34,6 @@ NameOpt = Annotated[
 ]
 TaskOpt = Annotated[
     Optional[str], typer.Option("--task", help="rec or det (default: detected from the label files).")
-]
-SkipBadOpt = Annotated[
-    bool, typer.Option("--skip-bad", help="Drop lines that have errors (and say how many) instead of stopping.")
-]
-IncludeUncheckedOpt = Annotated[
-    bool,
-    typer.Option(
-        "--include-unchecked",
-        help="PPOCRLabel folder: also train on images not checked in PPOCRLabel (left out by default).",
-    ),
 ]
 
 

@@ -151,7 +151,9 @@ DatasetOpt = Annotated[
     typer.Option(
         "--dataset",
         "--training-data",
-        help="Dataset version (name, name@version or URI), or a folder to upload first.",
+        help="A published dataset version (NAME, NAME@ID or URI), or a folder to upload first, written as a "
+        "path (./my-data, not my-data). Default: the newest version.",
+        show_default=False,
     ),
 ]
 ValFractionOpt = Annotated[
@@ -165,6 +167,16 @@ ValFractionOpt = Annotated[
 ]
 DatasetNameOpt = Annotated[
     Optional[str], typer.Option("--dataset-name", help="Name for a folder's dataset (default: the folder's name).")
+]
+IncludeUncheckedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--include-unchecked",
+        help="PPOCRLabel folder: also train on images not checked in PPOCRLabel (left out by default).",
+    ),
+]
+SkipBadOpt = Annotated[
+    bool, typer.Option("--skip-bad", help="Drop label lines that have errors (and say how many) instead of stopping.")
 ]
 QueueOpt = Annotated[str, typer.Option("--queue", help="gpu or cpu.")]
 GpusOpt = Annotated[int, typer.Option("--gpus", help="GPUs for the job (>1 uses the multi-GPU job definition).")]
@@ -205,6 +217,8 @@ _TRAINING = {
     "dataset": (DatasetOpt, None),
     "dataset_name": (DatasetNameOpt, None),
     "val_fraction": (ValFractionOpt, None),
+    "include_unchecked": (IncludeUncheckedOpt, False),
+    "skip_bad": (SkipBadOpt, False),
     "engine": (EngineOpt, "builtin"),
     "task": (TaskOpt, None),
     "model": (ModelOpt, None),
@@ -221,11 +235,13 @@ _TRAINING = {
 
 
 def trains() -> Callable:
-    """Give a command the dataset and training options; it gets ``dataset``, ``dataset_name``,
-    ``val_fraction`` (for a folder) and ``training``, the :class:`~ocrbatch.jobs.submission.TrainingOptions` (under
-    :func:`acts_on_target`, whose ``--job-queue``/``--job-definition`` it takes in)."""
+    """Give a command the dataset and training options; it gets ``dataset``, the
+    :class:`~ocrbatch.jobs.dataset_choice.DatasetChoice` (a version, or a folder and how to upload it), and
+    ``training``, the :class:`~ocrbatch.jobs.submission.TrainingOptions` (under :func:`acts_on_target`,
+    whose ``--job-queue``/``--job-definition`` it takes in)."""
 
     def build(given: dict, values: dict) -> dict:
+        from ocrbatch.jobs.dataset_choice import DatasetChoice
         from ocrbatch.jobs.submission import TrainingOptions
         from ocrbatch.trainer.spec import parse_overrides
 
@@ -233,9 +249,12 @@ def trains() -> Callable:
         if given["max_hours"] is not None and target.local:
             raise BadInput("--max-hours is the time limit of an AWS Batch job; a local job has none "
                            "(the builtin engine's --set max_train_seconds=S limits its training)")
-        dataset = {name: given.pop(name) for name in ("dataset", "dataset_name", "val_fraction")}
+        dataset = DatasetChoice(
+            given.pop("dataset"), name=given.pop("dataset_name"), val_fraction=given.pop("val_fraction"),
+            include_unchecked=given.pop("include_unchecked"), skip_bad=given.pop("skip_bad"),
+        )
         given["overrides"] = parse_overrides(given["overrides"] or [])
         options = TrainingOptions(job_queue=target.job_queue, job_definition=target.job_definition, **given)
-        return {"training": options, **dataset}
+        return {"training": options, "dataset": dataset}
 
-    return _replaces(("training", "dataset", "dataset_name", "val_fraction"), _TRAINING, build)
+    return _replaces(("training", "dataset"), _TRAINING, build)

@@ -20,6 +20,7 @@ from ocrbatch.errors import BadInput, WaitTimedOut
 from ocrbatch.wiring import Deadline, Target
 
 if TYPE_CHECKING:  # imported when a command trains, not on every command's start
+    from ocrbatch.jobs.dataset_choice import DatasetChoice
     from ocrbatch.jobs.submission import TrainingOptions
 
 
@@ -33,9 +34,7 @@ def register(app: typer.Typer) -> None:
 def submit(
     target: Target,
     training: "TrainingOptions",
-    dataset: str | None,
-    dataset_name: str | None,
-    val_fraction: float | None,
+    dataset: "DatasetChoice",
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print exactly what would be submitted and what it may cost; submit nothing.")
     ] = False,
@@ -45,9 +44,7 @@ def submit(
     from ocrbatch.jobs.submission import SubmitUnanswered, plan_run, submit_run
 
     backend = common.open_backend(target)
-    dataset_uri, dataset_task = chosen_dataset(
-        backend, training, dataset, dataset_name, dry_run=dry_run, val_fraction=val_fraction
-    )
+    dataset_uri, dataset_task = chosen_dataset(backend, training, dataset, dry_run=dry_run)
     run = plan_run(backend.store, dataset_uri, training, dataset_task=dataset_task)
 
     if dry_run:
@@ -146,31 +143,21 @@ def _rows(table: list[tuple]) -> list[str]:
     return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in table]
 
 
-def chosen_dataset(
-    backend, training: "TrainingOptions", dataset: str | None, dataset_name: str | None, *, dry_run: bool,
-    val_fraction: float | None = None,
-) -> tuple[str, str | None]:
+def chosen_dataset(backend, training: "TrainingOptions", dataset: "DatasetChoice", *, dry_run: bool) -> tuple[str, str | None]:
     """The dataset version a training command uses (URI and task): the one named, a folder's (published
-    first, except in a dry run; ``val_fraction`` for a folder without a val file), or the newest one."""
-    from ocrbatch.jobs.submission import newest_dataset, resolve_dataset
+    first, except in a dry run), or the newest one."""
+    from ocrbatch.jobs.dataset_choice import dataset_name_for, resolve_dataset
 
     store = backend.store
-    if not dataset:
-        version = newest_dataset(store)
-        common.info(f"no --dataset given: using the newest dataset version, {version.uri}")
-        return version.uri, getattr(version, "task", None)
-    if dry_run and Path(dataset).expanduser().is_dir():
+    folder = dataset.folder()
+    if dry_run and folder is not None:
         # Nothing is uploaded in a dry run: show where the folder's version would go.
         from ocrbatch.layout import DatasetLayout
 
-        name = dataset_name or Path(dataset).expanduser().resolve().name
+        name = dataset.name or dataset_name_for(folder)
         return store.uri(DatasetLayout(name).version("<published-on-submit>")), None
     with ProgressBar() as bar:
-        version = resolve_dataset(
-            store, dataset, name=dataset_name, task=training.task, val_fraction=val_fraction,
-            on_publish=lambda folder: common.info(f"uploading {folder} to {store.uri()} ..."),
-            progress=bar,
-        )
+        version = resolve_dataset(store, dataset, task=training.task, say=common.info, progress=bar)
     if getattr(version, "split", None):
         from ocrbatch.datasets.split import HeldOutSplit
 
@@ -183,9 +170,7 @@ def chosen_dataset(
 def pipeline(
     target: Target,
     training: "TrainingOptions",
-    dataset: str | None,
-    dataset_name: str | None,
-    val_fraction: float | None,
+    dataset: "DatasetChoice",
     output_dir: OutputDirOpt = None,
     force: ForceOpt = False,
     no_logs: Annotated[bool, typer.Option("--no-logs", help="Do not tail the job's log while it runs.")] = False,
@@ -197,8 +182,8 @@ def pipeline(
     from ocrbatch.jobs.pipeline import Pipeline
 
     timeout_s = parse_timeout(timeout)
-    if not dataset:
-        raise BadInput("--training-data is required: a folder (or --dataset VERSION)")
+    if dataset.ref is None:
+        raise BadInput("--training-data is required: a folder such as ./my-data (or --dataset VERSION)")
     deadline = Deadline()  # --timeout bounds following the job, not the upload before it or the download after
     backend = common.open_backend(target, deadline)
     monitor = job_monitor(backend, show_logs=not no_logs)
@@ -220,9 +205,7 @@ def pipeline(
             upload_progress=bar,
         )
         try:
-            result = flow.run(
-                dataset, training, output_dir, dataset_name=dataset_name, val_fraction=val_fraction, force=force
-            )
+            result = flow.run(dataset, training, output_dir, force=force)
         except (KeyboardInterrupt, WaitTimedOut) as stopped:
             if flow.job is None:
                 raise

@@ -20,6 +20,7 @@ from ocrbatch.wiring import Target
 
 if TYPE_CHECKING:
     from ocrbatch.jobs.backend import JobBackend, JobInfo
+    from ocrbatch.jobs.dataset_choice import DatasetChoice
     from ocrbatch.jobs.submission import TrainingOptions
 
 sweep_app = typer.Typer(
@@ -64,9 +65,7 @@ def sweep(
     ctx: typer.Context,
     target: Target,
     training: "TrainingOptions",
-    dataset: Optional[str],
-    dataset_name: Optional[str],
-    val_fraction: Optional[float],
+    dataset: "DatasetChoice",
     grid: GridOpt = None,
     random_count: RandomOpt = None,
     ranges: RangeOpt = None,
@@ -89,9 +88,7 @@ def sweep(
     if slots is not None and not target.local:
         raise BadInput("--slots is for local mode; on AWS, as many children run at once as the queue's compute allows")
     backend = common.open_backend(target)
-    dataset_uri, dataset_task = chosen_dataset(
-        backend, training, dataset, dataset_name, dry_run=dry_run, val_fraction=val_fraction
-    )
+    dataset_uri, dataset_task = chosen_dataset(backend, training, dataset, dry_run=dry_run)
     plan = sweeps.plan_sweep(
         backend.store, dataset_uri, training, settings, dataset_task=dataset_task,
         method="grid" if random_count is None else "random", seed=seed if random_count is not None else None,

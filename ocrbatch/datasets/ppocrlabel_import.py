@@ -108,11 +108,11 @@ def read_ppocrlabel_lines(
         result.errors.append(Problem(
             label_path.name, None,
             f"none of its {len(unchecked)} image(s) is checked in PPOCRLabel ({ppocrlabel.FILE_STATE}): check them "
-            "there, or upload it with `ocrbatch upload --include-unchecked` to train on the labels as they are",
+            "there, or pass --include-unchecked (upload, submit, pipeline, sweep) to train on the labels as they are",
         ))
     elif unchecked:
         named = ", ".join(unchecked[:SHOWN_NAMES]) + (" ..." if len(unchecked) > SHOWN_NAMES else "")
-        what = "included (--include-unchecked)" if include_unchecked else "left out; `ocrbatch upload --include-unchecked` takes them too"
+        what = "included (--include-unchecked)" if include_unchecked else "left out; --include-unchecked takes them too"
         result.warnings.append(
             Problem(ppocrlabel.FILE_STATE, None, f"{len(unchecked)} labelled image(s) not checked in PPOCRLabel: {named}: {what}")
         )

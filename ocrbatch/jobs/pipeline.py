@@ -13,7 +13,8 @@ from typing import Callable
 from ocrbatch.artifact import refuse_occupied
 from ocrbatch.jobs.backend import JobBackend, JobInfo
 from ocrbatch.jobs.runs import download_model
-from ocrbatch.jobs.submission import TrainingOptions, plan_run, resolve_dataset, submit_run
+from ocrbatch.jobs.dataset_choice import DatasetChoice, resolve_dataset
+from ocrbatch.jobs.submission import TrainingOptions, plan_run, submit_run
 
 
 @dataclass
@@ -23,35 +24,23 @@ class Pipeline:
     step: Callable[[str], None]
     progress: Callable[[int, int], None] | None = None  # download: (done bytes, total bytes)
     upload_progress: Callable[[str, int, int], None] | None = None  # (stage, done, total)
-    resolve: Callable | None = None  # injectable dataset functions (default: ocrbatch.datasets)
-    publish: Callable | None = None
     job: JobInfo | None = field(default=None, init=False)
     run_uri: str | None = field(default=None, init=False)
 
     def run(
         self,
-        dataset_ref: str,
+        choice: DatasetChoice,
         options: TrainingOptions,
         output_dir: Path | None,
         *,
-        dataset_name: str | None = None,
-        val_fraction: float | None = None,
         force: bool = False,
     ) -> dict:
         if output_dir is not None and not force:
             refuse_occupied(output_dir)  # now, not after the training
         store = self.backend.store
-        self.step(f"[1/4] dataset: {dataset_ref}")
+        self.step(f"[1/4] dataset: {choice.ref}")
         dataset = resolve_dataset(
-            store,
-            dataset_ref,
-            name=dataset_name,
-            task=options.task,
-            val_fraction=val_fraction,
-            resolve=self.resolve,
-            publish=self.publish,
-            on_publish=lambda folder: self.step(f"      uploading {folder} to {store.uri()}"),
-            progress=self.upload_progress,
+            store, choice, task=options.task, say=lambda line: self.step(f"      {line}"), progress=self.upload_progress
         )
         self.step(f"      dataset version {dataset.uri}")
         if getattr(dataset, "split", None):

@@ -1,6 +1,6 @@
-"""Submitting a training run: dataset reference -> TrainingSpec -> JobRequest -> job, with its run record.
+"""Submitting a training run: dataset version -> TrainingSpec -> JobRequest -> job, with its run record.
 
-Shared by `submit` and `pipeline` on both backends. The run id is chosen here, before the job
+Shared by `submit` and `pipeline` on both backends (``dataset_choice`` says which version they train on). The run id is chosen here, before the job
 exists, and ``runs/<run_id>/run.json`` is written first, so every job ocrbatch started has a record
 of what was asked, even if the submit call itself fails halfway.
 """
@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable
 
 from ocrbatch.errors import BadInput, OcrbatchError
 from ocrbatch.jobs.backend import JobBackend, JobInfo, JobRequest, check_placement
@@ -61,53 +59,6 @@ class PlannedRun:
 class SubmittedRun:
     run: PlannedRun
     job: JobInfo
-
-
-def resolve_dataset(
-    store: ObjectStore,
-    ref: str,
-    *,
-    name: str | None = None,
-    task: str | None = None,
-    val_fraction: float | None = None,
-    resolve: Callable | None = None,
-    publish: Callable | None = None,
-    on_publish: Callable[[Path], None] | None = None,
-    progress: Callable | None = None,
-):
-    """A dataset version ref, or a folder (published first; ``val_fraction`` is for a folder without
-    a val file). Returns the DatasetVersion."""
-    if not ref or not ref.strip():
-        raise BadInput("--dataset is required: a dataset version (name, name@version, URI) or a folder")
-    folder = Path(ref).expanduser()
-    if folder.is_dir():
-        if publish is None:
-            from ocrbatch.datasets import publish_dataset as publish
-        if on_publish:
-            on_publish(folder)
-        given = (("task", task), ("progress", progress), ("val_fraction", val_fraction))
-        extra = {key: value for key, value in given if value is not None}
-        return publish(store, folder, name=name or dataset_name_for(folder), **extra)
-    if resolve is None:
-        from ocrbatch.datasets import resolve_version as resolve
-    return resolve(store, ref.strip())
-
-
-def newest_dataset(store: ObjectStore, *, versions: Callable | None = None):
-    """The most recently published dataset version: what the seed's `submit` (no dataset flag) used."""
-    if versions is None:
-        from ocrbatch.datasets import list_versions as versions
-    found = versions(store)
-    if not found:
-        raise BadInput(f"no dataset in {store.uri()} yet: pass --dataset DIR (or run `ocrbatch upload DIR` first)")
-    return found[0]
-
-
-def dataset_name_for(folder: Path) -> str:
-    """The dataset name a folder publishes under when none is given."""
-    from ocrbatch.datasets.manifest import name_from_folder
-
-    return name_from_folder(folder.resolve().name)
 
 
 def default_job_name(dataset_uri: str, engine: str) -> str:

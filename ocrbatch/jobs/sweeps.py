@@ -50,7 +50,8 @@ _OPTION_KEYS = {
 }
 _ALIASES = {"config-learning-rate": "learning-rate", "config-batch-size": "batch-size"}
 # The same for every child of one job: Batch gives an array job one queue, definition and dataset.
-_PER_SWEEP = ("dataset", "training-data", "dataset-name", "queue", "gpus", "job-name", "job-queue", "job-definition")
+_PER_SWEEP = ("dataset", "training-data", "dataset-name", "val-fraction", "include-unchecked", "skip-bad",
+              "queue", "gpus", "job-name", "job-queue", "job-definition")
 _VALUE_SPLIT = re.compile(r",(?![^\[\(]*[\]\)])")  # commas outside [..] or (..): `channels=[16,32],[8,16]`
 
 

@@ -175,7 +175,7 @@ def test_nothing_checked_says_what_to_do(tmp_path):
     folder = make_ppocrlabel(tmp_path / "photos", count=3, unchecked=(0, 1, 2), export_crops=False)
     assert messages(validate_dataset(folder).errors) == [
         "Label.txt: none of its 3 image(s) is checked in PPOCRLabel (fileState.txt): check them there, "
-        "or upload it with `ocrbatch upload --include-unchecked` to train on the labels as they are"
+        "or pass --include-unchecked (upload, submit, pipeline, sweep) to train on the labels as they are"
     ]
     assert validate_dataset(folder, include_unchecked=True).ok
 

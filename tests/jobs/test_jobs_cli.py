@@ -57,6 +57,18 @@ def scripted(monkeypatch, tmp_path, fast_clock):
     return install
 
 
+def dataset_folder(folder):
+    """A valid two-image folder: training commands validate a folder before they (fakely) publish it."""
+    from PIL import Image
+
+    folder.mkdir()
+    for number in (0, 1):
+        Image.new("RGB", (12, 8), (number, 0, 0)).save(folder / f"{number}.png")
+    (folder / "train.txt").write_text("0.png\t123\n")
+    (folder / "val.txt").write_text("1.png\t45\n")
+    return folder
+
+
 def bucket_store(deployment):
     return S3Store(boto3.client("s3", region_name=REGION), deployment[keys.BUCKET])
 
@@ -122,8 +134,7 @@ def test_submit_with_the_seed_flags(deployment, catalogue):
 
 
 def test_submit_a_folder_publishes_it_first_and_prints_the_job_id(deployment, catalogue, tmp_path):
-    data = tmp_path / "scores"
-    data.mkdir()
+    data = dataset_folder(tmp_path / "scores")
     result = run("submit", "--aws", "--dataset", data)
     assert result.exit_code == 0, result.stderr
     assert catalogue.published == [(data, "scores")]
@@ -370,8 +381,7 @@ def trainer_publishes(monkeypatch, tmp_path):
 
 
 def test_pipeline_with_the_seed_flags(deployment, catalogue, fast_clock, trainer_publishes, tmp_path):
-    data = tmp_path / "paddleocr_training"
-    data.mkdir()
+    data = dataset_folder(tmp_path / "paddleocr_training")
     out = tmp_path / "models" / "aws_trained"
     result = run(
         "pipeline", "--training-data", data, "--s3-bucket", deployment[keys.BUCKET],
