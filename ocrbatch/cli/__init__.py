@@ -19,6 +19,7 @@ them, ~20 ms on every command).
 """
 
 import gc
+import inspect
 
 import typer
 
@@ -40,6 +41,18 @@ for group in (datasets, synth, submit, watch, jobs, doctor, demo, predict, repor
 for registered in app.registered_commands:  # errors are handled here, once, for every command
     registered.callback = common.one_line_errors(registered.callback)
 sweep.register(app)  # a command group: it handles its commands' errors the same way itself
+
+
+def flowing(doc: str | None) -> str | None:
+    """A docstring as help text: Rich keeps every line break, so the source's wrapping would show as
+    ragged lines in `ocrbatch --help` and `ocrbatch COMMAND --help`; paragraphs stay apart."""
+    if not doc:
+        return doc
+    return "\n\n".join(" ".join(paragraph.split()) for paragraph in inspect.cleandoc(doc).split("\n\n"))
+
+
+for registered in (*app.registered_commands, *sweep.sweep_app.registered_commands):
+    registered.help = registered.help or flowing(registered.callback.__doc__)
 
 
 def main() -> None:
