@@ -16,7 +16,7 @@ from ocrbatch.cli.options import (
 )
 from ocrbatch.cli.progress import ProgressBar
 from ocrbatch.cli.watch import job_monitor
-from ocrbatch.errors import BadInput, WaitTimedOut
+from ocrbatch.errors import WaitTimedOut
 from ocrbatch.wiring import Deadline, Target
 
 if TYPE_CHECKING:  # imported when a command trains, not on every command's start
@@ -182,8 +182,6 @@ def pipeline(
     from ocrbatch.jobs.pipeline import Pipeline
 
     timeout_s = parse_timeout(timeout)
-    if dataset.ref is None:
-        raise BadInput("--training-data is required: a folder such as ./my-data (or --dataset VERSION)")
     deadline = Deadline()  # --timeout bounds following the job, not the upload before it or the download after
     backend = common.open_backend(target, deadline)
     monitor = job_monitor(backend, show_logs=not no_logs)

@@ -38,7 +38,7 @@ class Pipeline:
         if output_dir is not None and not force:
             refuse_occupied(output_dir)  # now, not after the training
         store = self.backend.store
-        self.step(f"[1/4] dataset: {choice.ref}")
+        self.step(f"[1/4] dataset: {choice.ref or 'the newest version'}")
         dataset = resolve_dataset(
             store, choice, task=options.task, say=lambda line: self.step(f"      {line}"), progress=self.upload_progress
         )

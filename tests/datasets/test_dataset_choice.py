@@ -57,6 +57,18 @@ def backend(tmp_path, monkeypatch):
     return fake
 
 
+def stop_following(monkeypatch):
+    """`pipeline` follows its job: here it stops at once (exit 124); the dataset part is what is tested."""
+    from ocrbatch.cli import submit as submit_cli
+    from ocrbatch.errors import WaitTimedOut
+
+    class StopAtOnce:
+        def follow(self, job_id, timeout=None):
+            raise WaitTimedOut(job_id, "RUNNABLE", 1)
+
+    monkeypatch.setattr(submit_cli, "job_monitor", lambda backend, show_logs: StopAtOnce())
+
+
 def cli(*args):
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
@@ -127,18 +139,12 @@ def test_a_path_object_is_always_a_folder(tmp_path):
 def test_ppocrlabel_unchecked_images_are_said_and_included_on_request(here, backend, command, monkeypatch):
     make_ppocrlabel(here / "photos", count=6, unchecked=(1, 4), export_crops=False)  # crops cut from Label.txt
     extra = {"submit": [], "pipeline": ["--timeout", "1s"], "sweep": ["--grid", "epochs=1,2"]}[command]
-    if command == "pipeline":  # the job is followed: stop at once, the dataset part is what is tested
-        from ocrbatch.cli import submit as submit_cli
-        from ocrbatch.errors import WaitTimedOut
-
-        class StopAtOnce:
-            def follow(self, job_id, timeout=None):
-                raise WaitTimedOut("stopped by the test")
-
-        monkeypatch.setattr(submit_cli, "job_monitor", lambda backend, show_logs: StopAtOnce())
+    if command == "pipeline":
+        stop_following(monkeypatch)
 
     left_out = cli(command, "--dataset", "./photos", *extra)
     taken = cli(command, "--dataset", "./photos", "--include-unchecked", *extra)
+    assert left_out.exit_code == taken.exit_code == (124 if command == "pipeline" else 0), left_out.stderr
 
     assert "2 labelled image(s) not checked in PPOCRLabel: photo_001.jpg, photo_004.jpg: left out; " \
            "--include-unchecked takes them too" in left_out.stderr
@@ -154,3 +160,17 @@ def test_nothing_checked_stops_a_submit_with_what_to_do(here, backend):
     assert result.exit_code == 2
     assert "pass --include-unchecked" in result.stderr
     assert backend.submitted == [] and list_versions(backend.store) == []
+
+
+@pytest.mark.parametrize("command", ["submit", "pipeline", "sweep"])
+def test_without_a_dataset_every_training_command_takes_the_newest_version(here, backend, command, monkeypatch):
+    publish_dataset(backend.store, make_dataset(here / "older"), name="older")
+    newest = publish_dataset(backend.store, make_dataset(here / "newer", start=50), name="newer")
+    extra = {"submit": [], "pipeline": ["--timeout", "1s"], "sweep": ["--grid", "epochs=1,2"]}[command]
+    stop_following(monkeypatch)
+
+    result = cli(command, *extra)
+
+    assert result.exit_code == (124 if command == "pipeline" else 0), result.stderr
+    assert f"using the newest dataset version, {newest.uri}" in result.stderr
+    assert {request.spec.dataset for request in backend.submitted} == {newest.uri}
