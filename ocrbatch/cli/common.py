@@ -187,8 +187,7 @@ def one_line_errors(command: Callable) -> Callable:
 
 def quiet_paddle_startup() -> None:
     """Commands that import paddle (demo, predict, label) would print its warning that it found no
-    ccache (it matters only for compiling C++ extensions); the job logs keep such notices, the
-    user's screen need not."""
-    import warnings
+    ccache (it matters only for compiling C++ extensions)."""
+    from ocrbatch.paddle_notices import quiet_paddle_warnings
 
-    warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
+    quiet_paddle_warnings()

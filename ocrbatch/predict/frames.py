@@ -12,6 +12,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ocrbatch.paddle_notices import quiet_paddlex_logging
 from ocrbatch.predict.models import detector_settings, model_name_of, require_task
 from ocrbatch.predict.recognize import require_images
 
@@ -43,6 +44,7 @@ class FrameReader:
         os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
         from paddleocr import PaddleOCR
 
+        quiet_paddlex_logging()
         self.pipeline = PaddleOCR(
             text_detection_model_name=model_name_of(det_dir), text_detection_model_dir=str(det_dir),
             text_recognition_model_name=model_name_of(rec_dir), text_recognition_model_dir=str(rec_dir),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ocrbatch.errors import BadInput
+from ocrbatch.paddle_notices import quiet_paddlex_logging
 from ocrbatch.predict.models import model_name_of
 
 
@@ -26,6 +27,7 @@ def load_recognizer(model_dir: Path):
     os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
     from paddleocr import TextRecognition
 
+    quiet_paddlex_logging()
     return TextRecognition(model_name=model_name_of(model_dir), model_dir=str(model_dir), device="cpu")
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from functools import partial
 
 from ocrbatch.errors import OcrbatchError
+from ocrbatch.paddle_notices import quiet_paddle_warnings
 from ocrbatch.storage import store_at
 from ocrbatch.tasks import TASKS
 from ocrbatch.trainer.spec import ENGINES, TrainingSpec, parse_overrides, sweep_child
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="paddleocr engine: random initial weights, no pretrained ones (OCRBATCH_FROM_SCRATCH)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="engine config override")
     args = parser.parse_args(argv)
+    quiet_paddle_warnings(os.environ)  # before anything imports paddle, here or in a process started from here
 
     logging.basicConfig(
         level=logging.INFO,

@@ -131,3 +131,14 @@ def test_a_box_read_as_nothing_is_left_for_review_not_written_as_an_empty_crop_l
     assert counts["boxes"] == 1
     assert len(ppocrlabel.read_label_file(tmp_path)[0].boxes) == 2  # the box stays for the user to type
     assert (tmp_path / REVIEW_FILE).read_text().splitlines()[0].endswith("\t1\t(read nothing)")
+
+
+def test_predict_and_label_print_no_start_up_notices(tmp_path, photos, detector, recognizer):
+    """What a user sees is the result: no paddlex "Creating model" lines, no ccache warning."""
+    det_dir, _ = detector
+    image = sorted(photos.iterdir())[0]
+    read = command(tmp_path / "home", "predict", "--model", str(recognizer), str(image))
+    labelled = command(tmp_path / "home", "label", str(photos), "--model", str(recognizer), "--det-model", str(det_dir))
+    for done in (read, labelled):
+        assert "Creating model" not in done.stderr and "ccache" not in done.stderr, done.stderr
+    assert read.stdout.startswith(str(image)) and "labelled 3 image(s)" in labelled.stdout
