@@ -8,6 +8,7 @@ import typer
 
 from ocrbatch.cli import common
 from ocrbatch.cli.options import JsonOpt, acts_on_target
+from ocrbatch.errors import BadInput
 from ocrbatch.wiring import Target
 
 
@@ -39,6 +40,10 @@ def report(target: Target, job: str, output: OutputOpt = None, open_page: OpenOp
 
         backend = wiring.backend
         current = resolve_job(backend, job)
+        if current.is_sweep:  # the parent trains nothing itself
+            raise BadInput(f"job {current.job_id} is a sweep of {current.array_size}: each child has its own page, "
+                           f"e.g. ocrbatch report {current.job_id}:0{common.backend_flags(target)} "
+                           f"(the best: ocrbatch sweep results {current.job_id}{common.backend_flags(target)})")
         result = build_job_report(backend, current, output or reports / f"{run_layout(current).run_id}.html")
     if open_page:
         _open(Path(result["report"]))

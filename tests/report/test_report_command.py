@@ -100,6 +100,15 @@ def test_a_job_with_nothing_recorded_is_one_line_and_exit_2(published, tmp_path)
     assert result.stderr.strip().count("\n") == 0 and "has recorded no training yet" in result.stderr
 
 
+def test_a_sweep_names_its_children_s_pages(published, tmp_path):
+    store, backend = published
+    backend.job = JobInfo("local-9", "sweep", "SUCCEEDED", created_at=1.0, output=store.uri("runs/s9/"), array_size=2)
+    result = run("report", "local-9", "--home", tmp_path / "home")
+    assert result.exit_code == 2
+    assert "is a sweep of 2: each child has its own page, e.g. ocrbatch report local-9:0" in result.stderr
+    assert "has recorded no training" not in result.stderr
+
+
 def test_a_downloaded_models_page_goes_to_the_reports_folder(model_folder, tmp_path):
     result = run("report", model_folder, "--home", tmp_path / "home")
     assert result.exit_code == 0, result.stderr
