@@ -49,8 +49,12 @@ class Pipeline:
             self.step(f"      {HeldOutSplit.from_json(dataset.split).summary()}")
 
         run = plan_run(store, dataset.uri, options, dataset_task=getattr(dataset, "task", None))
-        queue = f"queue {run.request.job_queue}" if run.request.job_queue else (
-            f"the {self.backend.name} {options.queue} queue")
+        if run.request.job_queue:
+            queue = f"queue {run.request.job_queue}"
+        elif self.backend.name == "local":  # one local queue, on this machine, whatever --queue says
+            queue = "the local queue"
+        else:
+            queue = f"the {self.backend.name} {options.queue} queue"
         self.step(f"[2/4] submit: {run.request.job_name} to {queue}")
         submitted = submit_run(self.backend, run)
         self.job, self.run_uri = submitted.job, run.run_uri

@@ -149,6 +149,8 @@ def test_ppocrlabel_unchecked_images_are_said_and_included_on_request(here, back
     assert "2 labelled image(s) not checked in PPOCRLabel: photo_001.jpg, photo_004.jpg: left out; " \
            "--include-unchecked takes them too" in left_out.stderr
     assert "included (--include-unchecked)" in taken.stderr
+    if command == "pipeline":
+        assert "to the local queue" in taken.stderr  # not "the local gpu queue" on a machine without one
     versions = list_versions(backend.store, "photos")
     assert len(versions) == 2
     assert sorted(v.files for v in versions) == [6, 9]  # photos 1 (two boxes) and 4 (one): left out, then taken
