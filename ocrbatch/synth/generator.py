@@ -19,14 +19,17 @@ import json
 import multiprocessing
 import os
 import shutil
+import sys
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from ocrbatch.errors import BadInput
+from ocrbatch.errors import BadInput, RunFailed
 from ocrbatch.tasks import TASKS
 from ocrbatch.synth import camera, scenes
 from ocrbatch.synth.opencv import cv2
@@ -300,13 +303,31 @@ def _run(jobs: list[tuple], workers: int):
         finally:
             cv2.setNumThreads(threads)
         return
-    with multiprocessing.get_context(_start_method()).Pool(workers, initializer=_init_worker) as pool:
-        yield from pool.imap(write_chunk, jobs)
+    method = start_method()
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        # The server imports this module once; each worker forks from it warm, not from a fresh interpreter.
+        context.set_forkserver_preload([__name__])
+    try:
+        # Not multiprocessing.Pool: it silently restarts a worker that dies, forever, so a worker that
+        # cannot start would hang the run; the executor says so instead.
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+            yield from pool.map(write_chunk, jobs)
+    except BrokenProcessPool as err:
+        raise RunFailed(f"a synth worker process ended unexpectedly ({method} start): {err}") from None
 
 
-def _start_method() -> str:
-    """fork where there is one: it starts at once and, unlike spawn, does not re-run the caller's
-    script (a script without a ``__main__`` guard would otherwise recurse). The children only run
-    numpy and OpenCV, with OpenCV's thread pool switched off first.
+def start_method() -> str:
+    """How worker processes start: fork, unless Paddle is loaded in this process (then forkserver).
+
+    fork starts at once and, unlike spawn, does not re-run the caller's script (a script without a
+    ``__main__`` guard would otherwise recurse). But a fork copies only the forking thread: a lock
+    that one of Paddle's thread pools (OpenMP, its own) held stays locked in the child, which then
+    hangs (seen when a test trained a model and a later one generated data in the same process).
+    A forkserver is a clean process that never imported Paddle. NumPy's and OpenCV's thread pools
+    re-initialise themselves in a forked child; Paddle's do not. spawn only where neither exists.
     """
-    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and "paddle" not in sys.modules:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ocrbatch.errors import BadInput
+from ocrbatch.errors import BadInput, RunFailed
 from ocrbatch.synth import generate_dataset, generator, scenes
 from ocrbatch.synth.opencv import cv2
 from ocrbatch.synth.scenes import Recipe
@@ -55,6 +55,34 @@ def test_parallel_workers_write_the_same_bytes(tmp_path, monkeypatch):
     summary = generate_dataset(tmp_path / "two", count=30, seed=3, task="rec", workers=2)
     assert summary["workers"] == 2
     assert folder_bytes(tmp_path / "one") == folder_bytes(tmp_path / "two")
+
+
+def test_workers_do_not_fork_a_process_that_loaded_paddle(tmp_path, monkeypatch):
+    """A fork copies only the calling thread: a lock one of Paddle's thread pools held (after training
+    in the same process) would stay locked in the worker, which then hangs."""
+    import sys
+    import types
+
+    generate_dataset(tmp_path / "one", count=30, seed=3, task="rec", workers=1)
+    assert generator.start_method() == "fork"
+    monkeypatch.setitem(sys.modules, "paddle", types.ModuleType("paddle"))
+    assert generator.start_method() == "forkserver"
+    monkeypatch.setitem(generator.PARALLEL_THRESHOLD, "rec", 1)
+    monkeypatch.setitem(generator.CHUNK_SIZES, "rec", 8)
+    summary = generate_dataset(tmp_path / "two", count=30, seed=3, task="rec", workers=2)
+    assert summary["workers"] == 2
+    assert folder_bytes(tmp_path / "one") == folder_bytes(tmp_path / "two")
+
+
+def test_a_worker_that_dies_fails_the_run_instead_of_hanging(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setitem(generator.PARALLEL_THRESHOLD, "rec", 1)
+    monkeypatch.setitem(generator.CHUNK_SIZES, "rec", 8)
+    monkeypatch.setattr(generator, "_init_worker", lambda: os._exit(3))  # fork: the children inherit it
+    with pytest.raises(RunFailed, match="worker process ended unexpectedly"):
+        generate_dataset(tmp_path / "d", count=30, seed=3, task="rec", workers=2)
+    assert not (tmp_path / "d" / "train.txt").exists()
 
 
 @pytest.mark.parametrize("count,fraction,expected_val", [(50, 0.2, 10), (10, 0.1, 1), (7, 0.0, 0), (3, 0.01, 1), (1, 0.5, 0)])
