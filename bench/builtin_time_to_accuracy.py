@@ -3,9 +3,10 @@
 Generates a fixed-seed dataset with ``ocrbatch.synth`` (20k train / 1k held-out by default, the
 demo's scores on every display look), trains the builtin engine with the demo's recipe
 (``ocrbatch.demo.RECIPE``) under a training budget (120 s of training-thread CPU by default), and prints
-held-out exact-match accuracy against training seconds. Rows come from evaluations every
-``--eval-every`` steps (their time is not training time); the last row is the exported model judged
-by the stock ``paddleocr.TextRecognition`` on the same held-out images. The rows are a learning
+held-out exact-match accuracy against training seconds. Rows come from the run's history (what
+``history.json`` holds): evaluations every ``--eval-every`` steps (their time is not training time);
+the last row is the exported model judged by the stock ``paddleocr.TextRecognition`` on the same
+held-out images. The rows are a learning
 curve, not what a run with that budget reaches: the one-cycle schedule anneals only at the end.
 
     .venv/bin/python bench/builtin_time_to_accuracy.py            # every look, 120 CPU-s
@@ -74,9 +75,7 @@ def main() -> int:
     load_after = os.getloadavg()
     metrics = result.metrics
 
-    rows = [{"train_seconds": h["train_seconds"], "step": h["global_step"], "loss": h["loss"],
-             "accuracy": h.get("accuracy"), "norm_edit_distance": h.get("norm_edit_distance")}
-            for h in metrics["history"]]
+    rows = curve(ctx.history.to_json(), metrics["train_seconds"] / max(1, metrics["global_step"]))
     report = {
         "styles": summary["styles"], "train": summary["splits"]["train"], "val": summary["splits"]["val"],
         "characters": summary["characters"], "generate_seconds": round(generate_seconds, 1),
@@ -105,6 +104,19 @@ def main() -> int:
           f"(train {e['train_seconds']} s, {e['global_step']} steps, {e['images_per_second']} img/s, "
           f"{e['parameters']} parameters)")
     return 0
+
+
+def curve(history: dict, seconds_per_step: float) -> list[dict]:
+    """One row per held-out evaluation of the run's history (what history.json holds): its step, the
+    training seconds to it (pro rata: steps cost the same CPU time under a CPU budget) and the mean
+    training loss of the last step point before it."""
+    rows = []
+    for point in history["evals"]:
+        losses = [s["loss"] for s in history["steps"] if s["step"] <= point["step"]]
+        rows.append({"train_seconds": round(point["step"] * seconds_per_step, 1), "step": point["step"],
+                     "loss": losses[-1] if losses else float("nan"), "accuracy": point.get("accuracy"),
+                     "norm_edit_distance": point.get("norm_edit_distance")})
+    return rows
 
 
 if __name__ == "__main__":

@@ -86,7 +86,8 @@ def trained(tmp_path_factory, seg7):
     """One short training run shared by the export/judge tests."""
     tmp = tmp_path_factory.mktemp("trained")
     recorder = Recorder()
-    result = train(make_context(tmp, seg7, recorder, epochs=3))
+    # a budget the three epochs fit in many times over: progress still counts them ("3 of 3")
+    result = train(make_context(tmp, seg7, recorder, epochs=3, overrides={"max_train_seconds": "3600"}))
     return result, recorder, recorder.ctx
 
 
@@ -165,7 +166,7 @@ def test_an_easy_dataset_is_read_correctly_by_stock_paddleocr(tmp_path, width_st
     dataset = _local_dataset(root, "0123456789")
     overrides = {"width_stride": width_stride, "input_height": input_height}
     result = train(make_context(tmp_path, dataset, Recorder(), epochs=4, overrides=overrides))
-    assert result.metrics["accuracy"] >= 0.9, result.metrics["history"]
+    assert result.metrics["accuracy"] >= 0.9, result.metrics
     model = yaml.safe_load(result.config_file.read_text())["model"]
     assert (model["width_stride"], model["input_height"]) == (int(width_stride), int(input_height))
     exported = yaml.safe_load((tmp_path / "run" / "export" / "inference.yml").read_text())
@@ -181,6 +182,8 @@ def test_a_time_budget_ends_training_early_and_a_given_dict_is_used(tmp_path, se
     overrides = {"max_train_seconds": "1", "Global.character_dict_path": str(dict_file)}
     result = train(make_context(tmp_path, seg7, recorder, epochs=200, overrides=overrides))
     assert result.metrics["epochs"] < 200 and result.metrics["epochs_planned"] == 200
+    # the budget ends training long before 200 epochs: progress does not promise them
+    assert {report["epochs"] for report in recorder.reports} == {None}
     assert result.metrics["skipped_samples"]["train"]["unknown_characters"] > 0  # labels with "."
     exported = yaml.safe_load((recorder.ctx.export_dir / "inference.yml").read_text())
     assert exported["PostProcess"]["character_dict"] == list("9876543210,")
@@ -208,9 +211,8 @@ def test_a_cpu_budget_counts_the_training_threads_cpu_seconds(tmp_path, seg7):
         result = train(make_context(tmp_path, seg7, recorder, epochs=200, overrides=overrides))
     finally:
         data.BatchStream._build = slow_build
-    history = result.metrics["history"]
     assert result.metrics["epochs"] < 200
-    assert 0.3 <= history[-1]["train_seconds"] < 1.0
+    assert 0.3 <= result.metrics["train_seconds"] < 1.0
     # every step waited 100 ms for its batch: a wall-clock budget would have stopped after 3 steps
     assert result.metrics["global_step"] * 0.1 > 2 * 0.3 and time.monotonic() - started > 2 * 0.3
 

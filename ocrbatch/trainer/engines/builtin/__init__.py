@@ -81,7 +81,6 @@ class BuiltinEngine:
             "val_samples": int(trainer.val.widths.size),
             "skipped_samples": trainer.skipped,
             "resumed_from": trainer.resumed_from,
-            "history": state.history,
         })
         return TrainResult(model_name=settings.model_name, metrics=metrics, dict_file=dict_file,
                            config_file=config_file)

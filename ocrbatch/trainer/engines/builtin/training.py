@@ -241,12 +241,7 @@ class Trainer:
         metrics = self.evaluate() if len(self.val.widths) else {}
         state.eval_seconds += time.monotonic() - started
         accuracy = metrics.get("accuracy", -loss_value if math.isfinite(loss_value) else -1e9)
-        self.ctx.history.evaluation(state.global_step, metrics)
-        state.history.append({
-            "epoch": state.epoch, "step": state.step, "global_step": state.global_step,
-            "train_seconds": round(state.train_seconds, 2), "loss": round(loss_value, 5),
-            **{k: round(v, 5) for k, v in metrics.items()},
-        })
+        self.ctx.history.evaluation(state.global_step, metrics)  # the run's record: history.json
         if accuracy >= state.best_accuracy:
             state.best_accuracy, state.best_epoch = accuracy, state.epoch
             checkpoints.save_best(self.ctx.checkpoint_dir, self.model,
@@ -273,11 +268,22 @@ class Trainer:
         extra = {"accuracy": accuracy} if accuracy is not None else {}
         has_best = state.best_epoch is not None and len(self.val.widths) > 0
         self.ctx.report(
-            epoch=epoch_under_way(state.epoch, state.step), epochs=self.epochs, step=state.step,
+            epoch=epoch_under_way(state.epoch, state.step), epochs=self._epochs_ahead(state), step=state.step,
             steps_per_epoch=self.steps_per_epoch, global_step=state.global_step,
             loss=loss_value, best_accuracy=state.best_accuracy if has_best else None, eta_seconds=eta,
             elapsed_seconds=state.train_seconds, **extra,
         )
+
+    def _epochs_ahead(self, state: TrainState) -> int | None:
+        """The epochs this run will reach: those planned, or None when a time budget ends training
+        first at the pace so far (shown as "epoch 1" with the budget's ETA, not "epoch 1/8")."""
+        budget = self.settings.max_train_seconds
+        if not budget:
+            return self.epochs
+        if not state.global_step:
+            return None
+        planned_seconds = state.train_seconds / state.global_step * self.epochs * self.steps_per_epoch
+        return self.epochs if planned_seconds <= budget else None
 
     @paddle.no_grad()
     def evaluate(self) -> dict:
