@@ -50,7 +50,9 @@ class Settings:
     num_workers: int = 2  # threads decoding and batching images
     cache_megabytes: int = 2048  # resized images kept in memory
     # Paddle threads for CPU training; 0: one per core. One is the default because this network's
-    # kernels are small: on 2 cores, 2 threads trained at 175 images/s and 1 thread at 265.
+    # kernels are too small to split: re-measured with the OpenMP block time at 0 (2 cores, batch 32),
+    # a second thread took 4.2 CPU-s beside the main thread's 21.7, whose CPU time per image did not
+    # drop (6.9 against 6.7 ms): at most ~1.2x faster on idle cores, for 30 % more CPU per image.
     cpu_threads: int = 1
     eval_batch_size: int = 128
     eval_every_steps: int = 0  # also evaluate (and keep the best) every N steps; 0: once per epoch
