@@ -28,12 +28,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from ocrbatch.trainer.engines.paddleocr import contract  # noqa: E402
+from ocrbatch.trainer.engines.paddleocr import contract, log_lines  # noqa: E402
 from paddleocr_cpu_speed import group_cpu_seconds  # noqa: E402
 
 MODEL = "PP-OCRv5_mobile_rec"
 STEP = re.compile(r"global_step: (\d+), .*?, loss: ([\d.]+),")
 FOLDED = "ocrbatch launcher: folded"
+FULL_WIDTH = {"Train.dataset.ds_width": False}  # as when the fold was measured (paddleocr_ds_width.py)
 
 
 def make_data(folder: Path, count: int, seed: int, styles) -> Path:
@@ -46,10 +47,10 @@ def make_data(folder: Path, count: int, seed: int, styles) -> Path:
 
 
 def train(home: Path, run: Path, data: Path, *, batch: int, pretrained: str | None,
-          branches: int, characters: list[str]) -> dict:
+          branches: int, characters: list[str], extra: dict | None = None) -> dict:
     # No warm-up (it would keep a short run's learning rate near 0): one cosine over the run.
     overrides = {"Global.print_batch_step": 1, "Global.log_smooth_window": 1, "Global.seed": 7,
-                 "Optimizer.lr.warmup_epoch": 0, "Architecture.Backbone.conv_kxk_num": branches}
+                 "Optimizer.lr.warmup_epoch": 0, "Architecture.Backbone.conv_kxk_num": branches, **(extra or {})}
     config = contract.generate_config(
         contract.TrainingConfig.load(contract.base_config_path(home, MODEL)),
         contract.ConfigInputs(
@@ -64,16 +65,19 @@ def train(home: Path, run: Path, data: Path, *, batch: int, pretrained: str | No
     started = time.monotonic()
     process = subprocess.Popen(command, cwd=run, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, start_new_session=True)
-    losses, folded, cpu = [], False, 0.0
+    losses, folded, cpu, evaluated = [], False, 0.0, {}
     for line in process.stdout:
         folded = folded or FOLDED in line
+        event = log_lines.parse_log_line(line)
+        if event and event.kind == "cur_metric":  # the end-of-epoch evaluation on val.txt
+            evaluated = event.values
         match = STEP.search(line)
         if match:
             losses.append(float(match.group(2)))
             cpu = group_cpu_seconds(process.pid)
     if process.wait() != 0:
         raise SystemExit(f"training failed ({process.returncode}); see {run / 'output' / 'train.log'}")
-    return {"losses": losses, "folded": folded, "wall_s": round(time.monotonic() - started, 1),
+    return {"losses": losses, "folded": folded, "eval": evaluated, "wall_s": round(time.monotonic() - started, 1),
             "cpu_s_per_sample": round(cpu / max(1, len(losses) * batch), 3)}
 
 
@@ -95,7 +99,7 @@ def main() -> None:
                   for line in (folder / "train.txt").read_text().splitlines()]
         characters = sorted(set("".join(labels)))
         pre = train(home, work / "pretrain", pre_data, batch=args.batch_size,
-                    pretrained=None, branches=4, characters=characters)
+                    pretrained=None, branches=4, characters=characters, extra=FULL_WIDTH)
         weights = str(work / "pretrain" / "output" / "latest")
         print(f"pretrained (4 branches, {len(pre['losses'])} steps from scratch): loss "
               f"{pre['losses'][0]:.2f} -> {pre['losses'][-1]:.2f}, {pre['wall_s']} s", flush=True)
@@ -103,7 +107,7 @@ def main() -> None:
         for branches in (4, 1):
             rows[branches] = train(home, work / f"tune{branches}", tune_data,
                                    batch=args.batch_size, pretrained=weights, branches=branches,
-                                   characters=characters)
+                                   characters=characters, extra=FULL_WIDTH)
             print(f"fine-tune, {branches} branch(es): folded={rows[branches]['folded']}, "
                   f"{rows[branches]['cpu_s_per_sample']} CPU-s/sample, {rows[branches]['wall_s']} s, "
                   f"load {os.getloadavg()[0]:.1f}", flush=True)

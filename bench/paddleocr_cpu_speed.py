@@ -12,11 +12,14 @@ shows as lower samples/s but not as more CPU-seconds per sample. The load averag
 
 Variants (``--variants``; the first is the base of the ratios printed at the end):
 - ``before``: what the engine wrote before the CPU defaults: as many DataLoader workers as CPUs, the
-  backbone's four training branches (the figure the issue measured, 0.85 samples/s at batch 32);
+  backbone's four training branches, every crop padded to the full width (the figure the issue
+  measured, 0.85 samples/s at batch 32);
 - ``four-branch``: the local default but with four backbone branches (last session's fine-tuning);
-- ``default``: the local CPU default, fine-tuning and from scratch alike;
-- ``threads``: the default with ``FLAGS_paddle_num_threads`` = CPUs (paddle's math library threads);
+- ``default``: the local CPU default (``contract.cpu_settings``), fine-tuning and from scratch alike;
+- ``default-1thread``: the default on one paddle thread (``--set ocrbatch.cpu_threads=1``; paddle's
+  own default) instead of one per CPU;
 - ``workers-0``: the default with the data pipeline in the trainer process (no DataLoader worker);
+- ``full-width``: the default with every crop padded to the full 320 px (no ``ds_width``);
 - with ``--gpu``: ``amp-off`` and ``amp-on`` (``Global.use_amp``) on the first GPU instead.
 """
 
@@ -42,11 +45,12 @@ STEP = re.compile(r"epoch: \[\d+/\d+\], global_step: (\d+), .*avg_batch_cost: ([
 FOUR_BRANCHES = {"Architecture.Backbone.conv_kxk_num": "4"}
 CPU_VARIANTS = {
     "before": dict(overrides={"Train.loader.num_workers": "{cpus}", "Eval.loader.num_workers": "{cpus}",
-                              **FOUR_BRANCHES}),
+                              "Train.dataset.ds_width": "false", **FOUR_BRANCHES}),
     "four-branch": dict(overrides=FOUR_BRANCHES),
     "default": dict(overrides={}),
-    "threads": dict(overrides={}, env={"FLAGS_paddle_num_threads": "{cpus}"}),
+    "default-1thread": dict(overrides={"ocrbatch.cpu_threads": "1"}),
     "workers-0": dict(overrides={"Train.loader.num_workers": "0"}),
+    "full-width": dict(overrides={"Train.dataset.ds_width": "false"}),
 }
 GPU_VARIANTS = {
     "amp-off": dict(overrides={}),
@@ -73,7 +77,8 @@ def make_data(folder: Path, task: str, count: int) -> Path:
     from ocrbatch.synth import generate_dataset
 
     if not (folder / "train.txt").exists():
-        generate_dataset(folder, count=count, seed=11, task=task, styles=["seg7"], val_fraction=0.0, force=True)
+        # Score crops of every look (7-segment alone draws narrower ones; widths matter to ds_width).
+        generate_dataset(folder, count=count, seed=11, task=task, styles="scores", val_fraction=0.0, force=True)
     train = (folder / "train.txt").read_text().splitlines()
     (folder / "val.txt").write_text("\n".join(train[:2]) + "\n")  # a token eval: the bench times training
     return folder

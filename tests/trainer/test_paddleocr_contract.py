@@ -20,7 +20,21 @@ sys.path.insert(0, str(Path(__file__).parent))  # pytest runs with --import-mode
 from fake_paddleocr import DET_CONFIG, REC_CONFIG, make_checkout  # noqa: E402
 
 
+def crops(data_dir: Path, sizes: dict[str, tuple[int, int]], lines: list[str] | None = None) -> Path:
+    """Blank crops of these sizes by name, and a train.txt naming them (or ``lines``)."""
+    from PIL import Image
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for name, size in sizes.items():
+        Image.new("RGB", size).save(data_dir / name)
+    labels = data_dir / "train.txt"
+    labels.write_text("".join(line + "\n" for line in lines or [f"{name}\t12" for name in sizes]), encoding="utf-8")
+    return labels
+
+
 def inputs(tmp_path: Path, model="PP-OCRv5_mobile_rec", **changes) -> contract.ConfigInputs:
+    if not (tmp_path / "data" / "train.txt").exists():
+        crops(tmp_path / "data", {"a.png": (96, 48)})
     values = dict(
         model=model,
         data_dir=tmp_path / "data",
@@ -117,9 +131,10 @@ def test_rec_config_points_at_the_dataset_dict_and_output(tmp_path):
     assert g["use_gpu"] is False
     assert g["save_epoch_step"] > 10**5  # no iter_epoch_N copies
     assert g["eval_batch_epoch"] == 1
-    for section, labels in (("Train", "train.txt"), ("Eval", "val.txt")):
+    # On a CPU the train crops are batched by width, from a copy of the labels with their sizes.
+    for section, labels in (("Train", tmp_path / "train_sized.txt"), ("Eval", tmp_path / "data" / "val.txt")):
         assert config.get(f"{section}.dataset.data_dir") == str(tmp_path / "data")
-        assert config.get(f"{section}.dataset.label_file_list") == [str(tmp_path / "data" / labels)]
+        assert config.get(f"{section}.dataset.label_file_list") == [str(labels)]
     # untouched parts of the base survive
     assert config.get("Architecture.Backbone.name") == "PPLCNetV3"
     assert config.get("Eval.dataset.transforms")[1] == {"RecResizeImg": {"image_shape": [3, 48, 320]}}
@@ -174,11 +189,34 @@ def test_cpu_training_leaves_a_core_to_the_trainer_and_trains_one_branch(tmp_pat
     on_cpu = rec(tmp_path, num_workers=2)
     assert on_cpu.get("Train.loader.num_workers") == 1 and on_cpu.get("Eval.loader.num_workers") == 1
     assert on_cpu.get("Architecture.Backbone.conv_kxk_num") == 1  # pretrained weights are folded into it
+    assert on_cpu.get("ocrbatch.cpu_threads") == 2  # the launcher sets paddle's threads from it
+    assert rec(tmp_path, num_workers=2, use_gpu=True).get("ocrbatch.cpu_threads") is None
+    assert rec(tmp_path, num_workers=2, overrides=(("ocrbatch.cpu_threads", "1"),)).get("ocrbatch.cpu_threads") == 1
     assert det(tmp_path, num_workers=2).get("Architecture.Backbone.conv_kxk_num") == 1
     assert rec(tmp_path, num_workers=2, use_gpu=True).get("Architecture.Backbone.conv_kxk_num") is None
     overridden = rec(tmp_path, num_workers=2,
                      overrides=(("Architecture.Backbone.conv_kxk_num", "4"), ("Train.loader.num_workers", "3")))
     assert overridden.get("Architecture.Backbone.conv_kxk_num") == 4 and overridden.get("Train.loader.num_workers") == 3
+
+
+def test_cpu_training_batches_crops_by_width_with_sizes_in_a_label_file_of_its_own(tmp_path):
+    train = crops(tmp_path / "data", {"short.png": (60, 30), "wide.png": (400, 40)},
+                  lines=["short.png\t12", "", "wide.png\t1,234", "gone.png\t7"])
+    config = rec(tmp_path, num_workers=2)
+    assert config.get("Train.dataset.ds_width") is True
+    assert config.get("Train.sampler.max_w") == 320  # never wider than the full-width batches
+    sized = Path(config.get("Train.dataset.label_file_list")[0])
+    assert sized.parent == tmp_path and sized != train
+    # PaddleOCR's wh_aware reads name, label, w, h; a crop it cannot read is batched with the widest
+    assert sized.read_text(encoding="utf-8").splitlines() == [
+        "short.png\t12\t60\t30", "wide.png\t1,234\t400\t40", "gone.png\t7\t10000\t1"]
+    assert train.read_text(encoding="utf-8").count("\n") == 4  # the dataset's own file is left alone
+    assert config.get("Eval.dataset.label_file_list") == [str(tmp_path / "data" / "val.txt")]
+    full_width = rec(tmp_path, num_workers=2, overrides=(("Train.dataset.ds_width", "false"),))
+    assert full_width.get("Train.dataset.label_file_list") == [str(train)]
+    on_gpu = rec(tmp_path, num_workers=2, use_gpu=True)
+    assert not on_gpu.get("Train.dataset.ds_width") and on_gpu.get("Train.dataset.label_file_list") == [str(train)]
+    assert not det(tmp_path, num_workers=2).has("Train.dataset.ds_width")
 
 
 def test_resume_config_sets_checkpoints_and_clears_pretrained(tmp_path):

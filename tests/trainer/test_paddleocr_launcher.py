@@ -105,12 +105,18 @@ def test_batches_skip_the_done_steps_and_save_on_the_clock(tmp_path):
     assert [(epoch, done) for epoch, done, _, _ in runner.run.saves][1:] == [(2, 3)]
 
 
-def test_save_every_minutes_comes_from_the_config(tmp_path):
+def test_save_every_minutes_and_cpu_threads_come_from_the_config(tmp_path):
     config = tmp_path / "c.yml"
-    config.write_text("Global: {}\nocrbatch:\n  save_every_minutes: 2.5\n")
-    assert launcher.save_every_seconds(str(config)) == 150
+    config.write_text("Global: {}\nocrbatch:\n  save_every_minutes: 2.5\n  cpu_threads: 2\n")
+    settings = launcher.read_settings(str(config))
+    assert launcher.save_every_seconds(settings) == 150
+    assert launcher.cpu_thread_environment(settings) == {"FLAGS_paddle_num_threads": "2", "KMP_BLOCKTIME": "0"}
     config.write_text("Global: {}\n")
-    assert launcher.save_every_seconds(str(config)) == launcher.DEFAULT_SAVE_EVERY_MINUTES * 60
+    settings = launcher.read_settings(str(config))
+    assert launcher.save_every_seconds(settings) == launcher.DEFAULT_SAVE_EVERY_MINUTES * 60
+    assert launcher.cpu_thread_environment(settings) == {}  # GPU runs: paddle's own default
+    for unusable in (0, "two", True):
+        assert launcher.cpu_thread_environment({"cpu_threads": unusable}) == {}
 
 
 def test_usage_line_without_a_config():

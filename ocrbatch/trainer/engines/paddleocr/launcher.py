@@ -283,13 +283,27 @@ def wrap_load_pretrained(load, scratch_dir: str):
     return wrapped
 
 
-def save_every_seconds(config_file: str) -> float:
+def read_settings(config_file: str) -> dict:
+    """Our section of the generated config (``save_every_minutes``, ``cpu_threads``)."""
     import yaml
 
     with open(config_file, encoding="utf-8") as handle:
         config = yaml.safe_load(handle) or {}
-    minutes = (config.get(SETTINGS_SECTION) or {}).get("save_every_minutes", DEFAULT_SAVE_EVERY_MINUTES)
-    return 60.0 * float(minutes or 0)
+    return config.get(SETTINGS_SECTION) or {}
+
+
+def save_every_seconds(settings: dict) -> float:
+    return 60.0 * float(settings.get("save_every_minutes", DEFAULT_SAVE_EVERY_MINUTES) or 0)
+
+
+def cpu_thread_environment(settings: dict) -> dict[str, str]:
+    """What paddle must find in the environment when it is imported to compute on ``cpu_threads``
+    threads (its default is one): its thread flag, and no spin-wait in Intel OpenMP, whose threads
+    otherwise spin 200 ms after each parallel region on cores the DataLoader worker needs."""
+    threads = settings.get("cpu_threads")
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        return {}
+    return {"FLAGS_paddle_num_threads": str(threads), "KMP_BLOCKTIME": "0"}
 
 
 def main(argv: list[str]) -> None:
@@ -297,7 +311,9 @@ def main(argv: list[str]) -> None:
         sys.exit("usage: launcher.py PADDLEOCR_HOME -c config.yml [tools/train.py options]")
     home, train_args = os.path.abspath(argv[0]), argv[1:]
     config_file = train_args[train_args.index("-c") + 1]
-    launcher = Launcher(save_every_seconds(config_file))
+    settings = read_settings(config_file)
+    launcher = Launcher(save_every_seconds(settings))
+    os.environ.update(cpu_thread_environment(settings))  # before paddle is imported
 
     sys.path.insert(0, home)
     import ppocr.data
