@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=24, help="fine-tuning steps of each variant")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--val", type=int, default=64, help="held-out crops tools/eval.py reads")
+    parser.add_argument("--seed", type=int, default=7, help="PaddleOCR's Global.seed; the fine-tuning crops' seed is 5 more")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     home = Path(os.environ.get("PADDLEOCR_HOME", REPO.parent / "shared" / "paddleocr" / "src")).resolve()
@@ -56,12 +57,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="paddleocr-ds-width-") as tmp:
         work = Path(tmp)
         pre_data = make_data(work / "pre", crops(args.pretrain_steps), 11, ["seg7"])
-        tune_data = make_data(work / "tune", crops(args.steps), 12, "scores", val=args.val)
+        tune_data = make_data(work / "tune", crops(args.steps), args.seed + 5, "scores", val=args.val)
         labels = [line.split("\t", 1)[1] for folder in (pre_data, tune_data)
                   for name in ("train.txt", "val.txt") for line in (folder / name).read_text().splitlines()]
         characters = sorted(set("".join(labels)))
         pre = train(home, work / "pretrain", pre_data, batch=args.batch_size, pretrained=None, branches=1,
-                    characters=characters, extra=VARIANTS["full-width"])
+                    characters=characters, extra={**VARIANTS["full-width"], "Global.seed": args.seed})
         weights = str(work / "pretrain" / "output" / contract.LATEST)
         print(f"pretrained ({len(pre['losses'])} steps from scratch): loss "
               f"{pre['losses'][0]:.2f} -> {pre['losses'][-1]:.2f}, {pre['wall_s']} s", flush=True)
@@ -69,7 +70,7 @@ def main() -> None:
         for name, extra in VARIANTS.items():
             run = work / name
             rows[name] = train(home, run, tune_data, batch=args.batch_size, pretrained=weights, branches=1,
-                               characters=characters, extra=extra)
+                               characters=characters, extra={**extra, "Global.seed": args.seed})
             print(f"fine-tune, {name}: {rows[name]['cpu_s_per_sample']} CPU-s/sample, {rows[name]['wall_s']} s, "
                   f"eval {rows[name]['eval']}, load {os.getloadavg()[0]:.1f}", flush=True)
     if args.json:
