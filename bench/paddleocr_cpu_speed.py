@@ -16,8 +16,8 @@ top CPU weight, so that it runs about as on an idle machine while the load avera
 
 Variants (``--variants``; the first is the base of the ratios printed at the end):
 - ``before``: what the engine wrote before the CPU defaults: as many DataLoader workers as CPUs, the
-  backbone's four training branches, every crop padded to the full width (the figure the issue
-  measured, 0.85 samples/s at batch 32);
+  backbone's four training branches, every crop padded to the full width, paddle's one thread (the
+  figure the issue measured, 0.85 samples/s at batch 32);
 - ``four-branch``: the local default but with four backbone branches (last session's fine-tuning);
 - ``default``: the local CPU default (``contract.cpu_settings``), fine-tuning and from scratch alike;
 - ``default-1thread``: the default on one paddle thread (``--set ocrbatch.cpu_threads=1``; paddle's
@@ -49,7 +49,7 @@ STEP = re.compile(r"epoch: \[\d+/\d+\], global_step: (\d+), .*avg_batch_cost: ([
 FOUR_BRANCHES = {"Architecture.Backbone.conv_kxk_num": "4"}
 CPU_VARIANTS = {
     "before": dict(overrides={"Train.loader.num_workers": "{cpus}", "Eval.loader.num_workers": "{cpus}",
-                              "Train.dataset.ds_width": "false", **FOUR_BRANCHES}),
+                              "Train.dataset.ds_width": "false", "ocrbatch.cpu_threads": "1", **FOUR_BRANCHES}),
     "four-branch": dict(overrides=FOUR_BRANCHES),
     "default": dict(overrides={}),
     "default-1thread": dict(overrides={"ocrbatch.cpu_threads": "1"}),
