@@ -144,19 +144,15 @@ def _rows(table: list[tuple]) -> list[str]:
 
 
 def chosen_dataset(backend, training: "TrainingOptions", dataset: "DatasetChoice", *, dry_run: bool) -> tuple[str, str | None]:
-    """The dataset version a training command uses (URI and task): the one named, a folder's (published
-    first, except in a dry run), or the newest one."""
-    from ocrbatch.jobs.dataset_choice import dataset_name_for, resolve_dataset
+    """The dataset version a training command uses (URI and task): the one named, a folder's (validated,
+    then published, or in a dry run only validated: the version it would publish), or the newest one."""
+    from ocrbatch.jobs.dataset_choice import planned_version, resolve_dataset
 
     store = backend.store
     folder = dataset.folder()
-    if dry_run and folder is not None:
-        # Nothing is uploaded in a dry run: show where the folder's version would go.
-        from ocrbatch.layout import DatasetLayout
-
-        name = dataset.name or dataset_name_for(folder)
-        return store.uri(DatasetLayout(name).version("<published-on-submit>")), None
     with ProgressBar() as bar:
+        if dry_run and folder is not None:
+            return planned_version(store, folder, dataset, task=training.task, say=common.info, progress=bar)
         version = resolve_dataset(store, dataset, task=training.task, say=common.info, progress=bar)
     if getattr(version, "split", None):
         from ocrbatch.datasets.split import HeldOutSplit

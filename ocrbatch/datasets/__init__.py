@@ -27,6 +27,7 @@ whatever the store has lost; :func:`verify_versions` reads every version back an
 
 Public API: :func:`validate_dataset`, :func:`publish_dataset`, :func:`fetch_dataset`,
 :func:`list_versions`, :func:`scan_versions` (with the damaged versions), :func:`resolve_version`,
+:func:`planned_version_id` (the id a folder would publish under),
 :func:`verify_versions`, :class:`DatasetVersion`, :class:`ValidationReport`.
 Progress callbacks take ``(stage, done, total)``: ``validating`` counts images, ``uploading`` and
 ``downloading`` count bytes, ``verifying`` counts versions.
@@ -45,6 +46,7 @@ _EXPORTS = {
     "ValidationReport": "validation",
     "fetch_dataset": "fetch",
     "list_versions": "catalog",
+    "planned_version_id": "versions",
     "publish_dataset": "versions",
     "resolve_version": "catalog",
     "scan_versions": "catalog",

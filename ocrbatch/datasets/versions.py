@@ -97,10 +97,7 @@ def publish_dataset(
     if not report.ok:
         raise InvalidDataset(report)
 
-    label_bytes = render_labels(report)
-    files = {path: (image.sha256, image.size) for path, image in report.images.items()}
-    paths = sorted(files)
-    content = _content(report, label_bytes, files, paths)
+    label_bytes, files, paths, content = _planned(report)
     version_id = version_id_of(content)
     repairing = True
     try:  # one GET: with the listing below, the whole cost of re-uploading an unchanged folder
@@ -172,6 +169,21 @@ def publish_dataset(
     return DatasetVersion.from_manifest(
         store, manifest, uploaded_bytes=sent + chunks.sent + len(manifest_blob), repaired=repairing
     )
+
+
+def planned_version_id(report: ValidationReport) -> str:
+    """The id :func:`publish_dataset` publishes a validated folder under, computed without the store
+    (what a dry run shows)."""
+    return version_id_of(_planned(report)[3])
+
+
+def _planned(report: ValidationReport) -> tuple[dict[str, bytes], dict, list[str], dict]:
+    """A validated folder as a version holds it: its label files, its files ({path: (sha256, size)}),
+    their paths in order, and the content its id commits to."""
+    label_bytes = render_labels(report)
+    files = {path: (image.sha256, image.size) for path, image in report.images.items()}
+    paths = sorted(files)
+    return label_bytes, files, paths, _content(report, label_bytes, files, paths)
 
 
 def _content(report: ValidationReport, label_bytes: dict[str, bytes], files: dict, paths: list[str]) -> dict:

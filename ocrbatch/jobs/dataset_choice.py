@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from ocrbatch.errors import BadInput, NotFound
-from ocrbatch.layout import DATASETS_PREFIX
+from ocrbatch.layout import DATASETS_PREFIX, DatasetLayout
 from ocrbatch.storage import ObjectStore
 
 SHOWN_WARNINGS = 10
@@ -119,11 +119,29 @@ def named_version(store: ObjectStore, choice: DatasetChoice, *, say: Callable[[s
 def publish_folder(store: ObjectStore, folder: Path, choice: DatasetChoice, *, task: str | None,
                    say: Callable[[str], None], progress: Callable | None):
     """Validate ``folder`` (its warnings said: images left out, lines skipped), then publish it."""
-    from ocrbatch.datasets import InvalidDataset, publish_dataset, validate_dataset
-    from ocrbatch.datasets.manifest import check_name
+    from ocrbatch.datasets import publish_dataset
 
-    name = check_name(choice.name) if choice.name else dataset_name_for(folder)
+    name = folder_dataset_name(folder, choice)
     say(f"uploading the folder {folder} as dataset {name} to {store.uri()} ...")
+    report = checked_folder(folder, choice, task=task, say=say, progress=progress)
+    return publish_dataset(store, folder, name=name, report=report, progress=progress)
+
+
+def planned_version(store: ObjectStore, folder: Path, choice: DatasetChoice, *, task: str | None,
+                    say: Callable[[str], None], progress: Callable | None) -> tuple[str, str]:
+    """What :func:`publish_folder` would publish, sending nothing (a dry run): the version's URI and task."""
+    from ocrbatch.datasets import planned_version_id
+
+    report = checked_folder(folder, choice, task=task, say=say, progress=progress)
+    layout = DatasetLayout(folder_dataset_name(folder, choice))
+    return store.uri(layout.version(planned_version_id(report))), report.task
+
+
+def checked_folder(folder: Path, choice: DatasetChoice, *, task: str | None, say: Callable[[str], None],
+                   progress: Callable | None):
+    """The folder's validation report, its warnings said; raises InvalidDataset (exit 2) on errors."""
+    from ocrbatch.datasets import InvalidDataset, validate_dataset
+
     report = validate_dataset(folder, task=task, skip_bad=choice.skip_bad, progress=progress,
                               val_fraction=choice.val_fraction, include_unchecked=choice.include_unchecked)
     for problem in report.warnings[:SHOWN_WARNINGS]:
@@ -132,7 +150,13 @@ def publish_folder(store: ObjectStore, folder: Path, choice: DatasetChoice, *, t
         say(f"... and {len(report.warnings) - SHOWN_WARNINGS} more warnings (`ocrbatch validate {folder}` lists all)")
     if not report.ok:
         raise InvalidDataset(report)
-    return publish_dataset(store, folder, name=name, report=report, progress=progress)
+    return report
+
+
+def folder_dataset_name(folder: Path, choice: DatasetChoice) -> str:
+    from ocrbatch.datasets.manifest import check_name
+
+    return check_name(choice.name) if choice.name else dataset_name_for(folder)
 
 
 def newest_dataset(store: ObjectStore, *, versions: Callable | None = None):

@@ -176,3 +176,20 @@ def test_without_a_dataset_every_training_command_takes_the_newest_version(here,
     assert result.exit_code == (124 if command == "pipeline" else 0), result.stderr
     assert f"using the newest dataset version, {newest.uri}" in result.stderr
     assert {request.spec.dataset for request in backend.submitted} == {newest.uri}
+
+
+def test_a_dry_run_validates_the_folder_and_names_the_version_it_would_publish(here, backend):
+    make_ppocrlabel(here / "photos", count=6, unchecked=(1, 4), export_crops=False)
+
+    planned = cli("submit", "--dataset", "./photos", "--dry-run", "--json")
+
+    assert planned.exit_code == 0, planned.stderr
+    assert list_versions(backend.store) == [] and backend.submitted == []  # nothing sent
+    assert "2 labelled image(s) not checked in PPOCRLabel" in planned.stderr
+    assert cli("submit", "--dataset", "./photos", "--json").exit_code == 0
+    (published,) = list_versions(backend.store)
+    assert json.loads(planned.stdout)["dataset"] == published.uri
+
+    (here / "photos" / "Label.txt").write_text("photos/photo_000.jpg\t[not json\n", encoding="utf-8")
+    broken = cli("submit", "--dataset", "./photos", "--dry-run")
+    assert broken.exit_code == 2 and "Label.txt:1" in broken.stderr

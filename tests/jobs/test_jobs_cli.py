@@ -94,7 +94,7 @@ def test_dry_run_prints_exactly_the_submit_job_call_and_submits_nothing(deployme
 
 
 def test_dry_run_of_a_folder_uploads_nothing(deployment, catalogue, tmp_path):
-    result = run("submit", "--aws", "--training-data", tmp_path, "--dry-run")
+    result = run("submit", "--aws", "--training-data", dataset_folder(tmp_path / "data"), "--dry-run")
     assert result.exit_code == 0, result.stderr
     assert catalogue.published == []
     assert "jobDefinition" in result.stdout and "dry run" in result.stderr
