@@ -19,7 +19,7 @@ Variants (``--variants``; the first is the base of the ratios printed at the end
   backbone's four training branches, every crop padded to the full width, paddle's one thread (the
   figure the issue measured, 0.85 samples/s at batch 32);
 - ``four-branch``: the local default but with four backbone branches (last session's fine-tuning);
-- ``default``: the local CPU default (``contract.cpu_settings``), fine-tuning and from scratch alike;
+- ``default``: the local CPU default (``local_cpu.cpu_settings``), fine-tuning and from scratch alike;
 - ``default-1thread``: the default on one paddle thread (``--set ocrbatch.cpu_threads=1``; paddle's
   own default) instead of one per CPU;
 - ``workers-0``: the default with the data pipeline in the trainer process (no DataLoader worker);

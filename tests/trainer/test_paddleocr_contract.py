@@ -204,7 +204,7 @@ def test_cpu_training_batches_crops_by_width_with_sizes_in_a_label_file_of_its_o
                   lines=["short.png\t12", "", "wide.png\t1,234", "gone.png\t7"])
     config = rec(tmp_path, num_workers=2)
     assert config.get("Train.dataset.ds_width") is True
-    assert config.get("Train.sampler.max_w") == 320  # never wider than the full-width batches
+    assert config.get("Train.sampler.max_w") == 320  # the ratio is capped at the full-width batches'
     sized = Path(config.get("Train.dataset.label_file_list")[0])
     assert sized.parent == tmp_path and sized != train
     # PaddleOCR's wh_aware reads name, label, w, h; a crop it cannot read is batched with the widest

@@ -37,7 +37,7 @@ for module in ("paddle", "paddleocr", "cv2", "shapely", "pyclipper", "skimage", 
 
 REC = "PP-OCRv5_mobile_rec"
 REC_CROPS = 20  # 15 to train on, in batches of at most 8 (the sampler's scales vary the batch size)
-# On a CPU the backbone trains one branch per layer (contract.cpu_settings). The from-scratch run trains
+# On a CPU the backbone trains one branch per layer (local_cpu.cpu_settings). The from-scratch run trains
 # the four of the official weights instead, so that fine-tuning from its weights folds them into one.
 FOUR_BRANCHES = ("--set", "Architecture.Backbone.conv_kxk_num=4")
 runner = CliRunner()

@@ -13,7 +13,6 @@ was trained.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -24,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from ocrbatch.errors import BadInput
-from ocrbatch.trainer.engines.paddleocr import launcher
+from ocrbatch.trainer.engines.paddleocr import launcher, local_cpu
 
 DEFAULT_MODELS = {"rec": "PP-OCRv5_mobile_rec", "det": "PP-OCRv5_mobile_det"}
 # Official pretrained (fine-tuning) weights; the image downloads the default models' ones.
@@ -32,8 +31,6 @@ WEIGHTS_BASE_URL = "https://paddle-model-ecology.bj.bcebos.com/paddlex/official_
 CHECKPOINT_SUFFIXES = (".pdparams", ".pdopt", ".states")  # save_model writes .states last
 LATEST, BEST = "latest", "best_accuracy"
 MAIN_INDICATOR = {"rec": "acc", "det": "hmean"}
-SIZED_LABELS = "train_sized.txt"  # the train labels with crop sizes, beside the dict (batches by width)
-WIDEST_RATIO = (10**4, 1)  # the size written for a crop that cannot be read: batched with the widest
 NEVER = 10**6  # an epoch count training never reaches (turns periodic iter_epoch_N saves off)
 # Keys the engine must own: where checkpoints go and their layout (it watches them), the resume
 # point, the dict (it ships with the model) and the dataset. Users may override everything else.
@@ -298,91 +295,16 @@ def generate_config(config: TrainingConfig, inputs: ConfigInputs) -> TrainingCon
     if task == "det":
         _limit_det_eval_size(config)
     if not inputs.use_gpu:
-        cpu_settings(config, cpus=inputs.num_workers or 1)
+        local_cpu.cpu_settings(config, cpus=inputs.num_workers or 1)
     for key, raw in inputs.overrides:
         if key in ENGINE_KEYS:
             raise BadInput(f"{key} is set by the paddleocr engine and cannot be overridden")
         config.set(key, parse_value(raw))
-    if batches_by_width(config):
-        sized = write_sized_labels(inputs.train_labels, inputs.data_dir, inputs.dict_file.with_name(SIZED_LABELS))
+    if local_cpu.batches_by_width(config):
+        sized = local_cpu.write_sized_labels(inputs.train_labels, inputs.data_dir,
+                                             inputs.dict_file.with_name(local_cpu.SIZED_LABELS))
         config.set("Train.dataset.label_file_list", [str(sized)])
     return config
-
-
-def cpu_settings(config: TrainingConfig, *, cpus: int) -> None:
-    """The local CPU default (bench/paddleocr_cpu_speed.py measures it; the README has the figures).
-
-    - One DataLoader worker less than the CPUs: workers decode and augment on the cores the trainer
-      computes on, and more of them only take turns.
-    - Paddle computes on one thread per CPU instead of its default one (``ocrbatch.cpu_threads``,
-      which the launcher applies with Intel OpenMP's spin-wait off).
-    - PPLCNetV3 trains one kxk branch per layer instead of four: Paddle's CPU depthwise convolution
-      (forward and backward) is most of a step, and the branches are summed into one convolution at
-      export anyway, so the exported model has the same shape and speed. Pretrained weights' four
-      branches are folded into the one when they are loaded (``launcher.fold_branches``).
-    - PaddleOCR's multi-scale sampler pads every crop to its full width (320 px); batched by width
-      (``ds_width``), a batch is as wide as its crops' mean aspect ratio (batches group crops of
-      similar ratio) and never wider than before, so short crops cost fewer pixels.
-    """
-    for section in ("Train", "Eval"):
-        workers = config.get(f"{section}.loader.num_workers")
-        if isinstance(workers, int) and workers > max(1, cpus - 1):
-            config.set(f"{section}.loader.num_workers", max(1, cpus - 1))
-    config.set(f"{launcher.SETTINGS_SECTION}.cpu_threads", cpus)
-    if config.get("Architecture.Backbone.name") == "PPLCNetV3":
-        config.set("Architecture.Backbone.conv_kxk_num", 1)
-    width = _sampler_width(config)
-    if width and config.get("Train.dataset.name") == "MultiScaleDataSet":
-        config.set("Train.dataset.ds_width", True)
-        config.set("Train.sampler.max_w", width)
-
-
-def _sampler_width(config: TrainingConfig) -> int | None:
-    """The training width of a MultiScaleSampler (its first scale's), else None."""
-    if config.get("Train.sampler.name") != "MultiScaleSampler":
-        return None
-    scales = config.get("Train.sampler.scales") or []
-    first = scales[0] if scales else None
-    width = first[0] if isinstance(first, list) and first else first
-    return width if isinstance(width, int) and width > 0 else None
-
-
-def batches_by_width(config: TrainingConfig) -> bool:
-    """PaddleOCR's MultiScaleDataSet with ``ds_width`` sizes each batch to its crops' mean aspect
-    ratio, read from ``name<TAB>label<TAB>w<TAB>h`` label lines."""
-    return config.get("Train.dataset.name") == "MultiScaleDataSet" and bool(config.get("Train.dataset.ds_width"))
-
-
-def write_sized_labels(labels: Path, data_dir: Path, out: Path) -> Path:
-    """``labels`` with each crop's width and height appended (read from the image's header).
-
-    Blank lines are left out (PaddleOCR's parser would fail on them). A crop that cannot be read
-    gets the widest ratio (PaddleOCR then logs it and takes another crop, as without sizes).
-    """
-    from PIL import Image
-
-    lines = []
-    with open(labels, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            name = line.split("\t", 1)[0]
-            if name.startswith("["):  # PaddleOCR's list of alternative files: it reads one of them
-                try:
-                    name = str(json.loads(name)[0])
-                except (ValueError, IndexError, KeyError, TypeError):
-                    pass
-            try:
-                with Image.open(Path(data_dir) / name) as image:
-                    width, height = image.size
-            except (OSError, ValueError):
-                width, height = WIDEST_RATIO
-            lines.append(f"{line}\t{width}\t{height}")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    return out
 
 
 def _limit_det_eval_size(config: TrainingConfig) -> None:
