@@ -30,7 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
-sys.path.insert(0, str(REPO / "tests" / "jobs"))  # the job tests' fake deployment (moto cannot deploy CDK)
+sys.path.insert(0, str(REPO))  # the tests' fake deployment, tests/jobs_fakes.py (moto cannot deploy CDK)
 
 
 def free_port() -> int:
@@ -107,11 +107,10 @@ def main() -> None:
     os.environ.update(env)
     os.environ.pop("AWS_PROFILE", None)
     try:
-        from jobs_fakes import deploy_fake_stack
-
         from ocrbatch.jobs import sweeps
         from ocrbatch.jobs.submission import TrainingOptions, plan_run, submit_run
         from ocrbatch.wiring import Target, Wiring
+        from tests.jobs_fakes import deploy_fake_stack
 
         deploy_fake_stack()
         wiring = Wiring(Target(local=False))

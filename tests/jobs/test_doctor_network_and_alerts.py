@@ -2,11 +2,11 @@
 
 import boto3
 import pytest
-from jobs_fakes import REGION, FakeQuotas
 
 from ocrbatch import stack_outputs as keys
 from ocrbatch.jobs.doctor import check_alerts, check_aws
 from ocrbatch.jobs.network_reach import INTERFACE_ENDPOINTS, check_network
+from tests.jobs_fakes import REGION, FakeQuotas
 
 
 @pytest.fixture
@@ -142,7 +142,7 @@ def test_the_on_demand_fallback_quota_is_checked_too(deployment):
 
 
 def test_no_on_demand_environment_means_no_on_demand_quota_check(moto_aws):
-    from jobs_fakes import deploy_fake_stack
+    from tests.jobs_fakes import deploy_fake_stack
 
     deployment = deploy_fake_stack("spot-only", with_outputs=tuple(k for k in keys.ALL if k != keys.GPU_ON_DEMAND_COMPUTE_ENV))
     quotas = FakeQuotas({"L-3819A6DF": 32})

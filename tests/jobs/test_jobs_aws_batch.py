@@ -5,7 +5,6 @@ import time
 import boto3
 import pytest
 from botocore.stub import Stubber
-from jobs_fakes import REGION
 
 from ocrbatch import stack_outputs as keys
 from ocrbatch.errors import BadInput, NotFound
@@ -13,6 +12,7 @@ from ocrbatch.jobs.aws_batch import AwsBatchBackend, job_info
 from ocrbatch.jobs.backend import JobRequest
 from ocrbatch.jobs.stack import discover_stack
 from ocrbatch.trainer.spec import TrainingSpec
+from tests.jobs_fakes import REGION
 
 
 def make_backend(**overrides):

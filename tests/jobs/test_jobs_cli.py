@@ -8,33 +8,14 @@ import json
 
 import boto3
 import pytest
-from jobs_fakes import REGION, FakeCatalogue, FakeClock, ScriptedBackend, job_state, publish_fake_model
-from typer.testing import CliRunner
 
-import ocrbatch.datasets
 from ocrbatch import stack_outputs as keys
-from ocrbatch.cli import app
 from ocrbatch.cli import common as cli_common
 from ocrbatch.jobs.backend import Attempt
 from ocrbatch.layout import RunLayout
 from ocrbatch.storage import S3Store
-
-try:  # Click 8.2 keeps stderr apart by default; older versions need asking
-    runner = CliRunner(mix_stderr=False)
-except TypeError:
-    runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
-@pytest.fixture
-def catalogue(monkeypatch):
-    fake = FakeCatalogue()
-    monkeypatch.setattr(ocrbatch.datasets, "publish_dataset", fake.publish_dataset, raising=False)
-    monkeypatch.setattr(ocrbatch.datasets, "resolve_version", fake.resolve_version, raising=False)
-    return fake
+from tests.cli_runner import run
+from tests.jobs_fakes import REGION, FakeClock, ScriptedBackend, job_state, publish_fake_model
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 import boto3
 from botocore.stub import Stubber
-from jobs_fakes import REGION, FakeQuotas
 
 from ocrbatch.jobs.diagnosis import InstanceCatalog, diagnose_runnable, family_group, job_requirements
+from tests.jobs_fakes import REGION, FakeQuotas
 
 QUEUE_ARN = "arn:aws:batch:us-west-2:123456789012:job-queue/gpu-queue"
 SPOT_ARN = "arn:aws:batch:us-west-2:123456789012:compute-environment/gpu-spot"

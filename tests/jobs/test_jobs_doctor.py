@@ -1,11 +1,11 @@
 """`doctor` checks against a moto deployment, with Service Quotas faked (moto has no EC2 quotas)."""
 
 import boto3
-from jobs_fakes import REGION, FakeQuotas, deploy_fake_stack
 
 from ocrbatch import stack_outputs as keys
 from ocrbatch.jobs.check_result import failed
 from ocrbatch.jobs.doctor import check_aws, check_local
+from tests.jobs_fakes import REGION, FakeQuotas, deploy_fake_stack
 
 
 def clients_with(quotas):

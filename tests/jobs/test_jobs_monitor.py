@@ -5,11 +5,11 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
-from jobs_fakes import SPOT_RECLAIM, FakeClock, ScriptedBackend, job_state
 
 from ocrbatch.jobs.backend import Attempt
 from ocrbatch.jobs.job_report import format_duration
 from ocrbatch.jobs.monitor import JobMonitor, PollSettings
+from tests.jobs_fakes import SPOT_RECLAIM, FakeClock, ScriptedBackend, job_state
 
 SUCCESS = Attempt(started_at=1_800_000_500.0, stopped_at=1_800_000_900.0, exit_code=0, reason=None)
 
@@ -139,7 +139,7 @@ def _with_store(state, root):
     from dataclasses import replace
 
     from ocrbatch.storage import LocalStore
-    from jobs_fakes import RUN_ID
+    from tests.jobs_fakes import RUN_ID
 
     return replace(state, output=LocalStore(root).uri(f"runs/{RUN_ID}/"))
 

@@ -2,11 +2,11 @@
 
 import boto3
 import pytest
-from jobs_fakes import REGION, deploy_fake_stack
 
 from ocrbatch import stack_outputs as keys
 from ocrbatch.errors import BadInput, NotFound
 from ocrbatch.jobs.stack import discover_stack
+from tests.jobs_fakes import REGION, deploy_fake_stack
 
 
 def cfn():

@@ -7,12 +7,12 @@ the retried trainer recorded in progress.json (``interruptions``)."""
 
 from dataclasses import replace
 
-from jobs_fakes import RUN_ID, SPOT_RECLAIM, FakeClock, ScriptedBackend, job_state
 
 from ocrbatch.jobs.backend import Attempt
 from ocrbatch.jobs.job_report import describe_snapshot, reclaim_cost, snapshot
 from ocrbatch.jobs.monitor import JobMonitor, PollSettings
 from ocrbatch.storage import LocalStore
+from tests.jobs_fakes import RUN_ID, SPOT_RECLAIM, FakeClock, ScriptedBackend, job_state
 
 NOTICE_STOP = Attempt(started_at=1.0, stopped_at=2.0, exit_code=143, reason="Essential container in task exited")
 SUCCESS = Attempt(started_at=3.0, stopped_at=4.0, exit_code=0, reason=None)

@@ -2,9 +2,9 @@
 
 import boto3
 import pytest
-from jobs_fakes import REGION
 
 from ocrbatch.storage import LocalStore, S3Store
+from tests.jobs_fakes import REGION
 
 
 @pytest.fixture

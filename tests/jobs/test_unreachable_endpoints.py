@@ -13,12 +13,10 @@ import threading
 import time
 
 import pytest
-from typer.testing import CliRunner
 
 from ocrbatch import aws_clients
 from ocrbatch.cli import app
-
-runner = CliRunner()
+from tests.cli_runner import runner
 
 
 @pytest.fixture

@@ -1,13 +1,13 @@
 """Wiring: flags to a Target, a Target to the store/backend/clients, each built only when used."""
 
 import pytest
-from jobs_fakes import REGION
 
 from ocrbatch import aws_clients
 from ocrbatch.errors import BadInput
 from ocrbatch.jobs.aws_batch import AwsBatchBackend
 from ocrbatch.jobs.stack import StackResources
 from ocrbatch.wiring import Target, Wiring, resolve_target
+from tests.jobs_fakes import REGION
 
 BATCH_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 

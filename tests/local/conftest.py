@@ -1,4 +1,4 @@
-"""Fixtures shared by the local-mode tests: a small generated dataset and an empty home per test."""
+"""The local-mode tests' small generated dataset (an empty home per test is ``tests/conftest.py``'s)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,3 @@ def dataset(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("scores")
     generate_dataset(root, count=240, seed=5, task="rec", styles=["seg7"], val_fraction=0.2)
     return root
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("OCRBATCH_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "home"

@@ -17,7 +17,8 @@ import pytest
 
 from ocrbatch.jobs.local import LOST_RUNNER
 from ocrbatch.jobs.local_processes import job_processes, marked_processes
-from tests.local.test_local_mode import TINY, cli, job_record
+from tests.cli_runner import run_local
+from tests.local.test_local_mode import TINY, job_record
 from tests.polling import wait_for
 
 pytest.importorskip("paddle")
@@ -35,8 +36,8 @@ def running(pid: int) -> bool:
 
 def submit(home: Path, epochs: int) -> str:
     return json.loads(
-        cli(home, "submit", "--dataset", "scores", "--epochs", str(epochs), *TINY,
-            "--set", "checkpoint_every_seconds=1", "--json").stdout
+        run_local(home, "submit", "--dataset", "scores", "--epochs", str(epochs), *TINY,
+                  "--set", "checkpoint_every_seconds=1", "--json").stdout
     )["job_id"]
 
 
@@ -73,7 +74,7 @@ def trainings(home):
 def test_a_killed_runner_takes_its_trainer_along_and_the_job_retries_from_its_checkpoint(
     dataset, home, trainings, kill
 ):
-    cli(home, "upload", str(dataset), "--name", "scores")
+    run_local(home, "upload", str(dataset), "--name", "scores")
     job_id = submit(home, epochs=6)
     record = training_with_a_checkpoint(home, job_id)
     waiting = submit(home, epochs=1)  # takes the slot once the killed job's processes are all gone
@@ -86,7 +87,7 @@ def test_a_killed_runner_takes_its_trainer_along_and_the_job_retries_from_its_ch
     wait_for(lambda: not any(running(pid) for pid in old), timeout=120, what="every process of the job to end")
     assert job_processes(job_dir) == []
 
-    cli(home, "monitor", job_id, "--no-logs")  # looking at the job restarts it, as Batch would retry it
+    run_local(home, "monitor", job_id, "--no-logs")  # looking at the job restarts it, as Batch would retry it
     record = job_record(home, job_id)
     assert record["status"] == "SUCCEEDED", record
     first, second = record["attempts"]
@@ -96,22 +97,22 @@ def test_a_killed_runner_takes_its_trainer_along_and_the_job_retries_from_its_ch
     run = record["spec"]["output"].rstrip("/").rsplit("/", 1)[-1]
     progress = json.loads((home / "store" / "runs" / run / "progress.json").read_text())
     assert progress["attempt"] == 2 and progress["resumed_from"], progress
-    cli(home, "monitor", waiting, "--no-logs")
+    run_local(home, "monitor", waiting, "--no-logs")
     assert trainings == {job_id, waiting}
     assert marked_processes(home) == {} and not any(running(pid) for pid in old)
 
 
 @pytest.mark.parametrize("kill", ["SIGKILL", "SIGTERM"])
 def test_a_killed_trainer_leaves_nothing_and_its_job_keeps_the_slot(dataset, home, trainings, kill):
-    cli(home, "upload", str(dataset), "--name", "scores")
+    run_local(home, "upload", str(dataset), "--name", "scores")
     first = submit(home, epochs=4)
     record = training_with_a_checkpoint(home, first)
     second = submit(home, epochs=1)  # waits for the slot
     old = job_processes(home / "jobs" / first)
 
     os.kill(record["trainer_pid"], getattr(signal, kill))
-    cli(home, "monitor", first, "--no-logs")
-    cli(home, "monitor", second, "--no-logs")
+    run_local(home, "monitor", first, "--no-logs")
+    run_local(home, "monitor", second, "--no-logs")
 
     assert not any(running(pid) for pid in old) and marked_processes(home) == {}
     attempts = job_record(home, first)["attempts"]

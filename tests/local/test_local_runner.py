@@ -13,6 +13,7 @@ from ocrbatch.jobs.local import LOST_RUNNER, MAX_ATTEMPTS, LocalBackend
 from ocrbatch.jobs.local_processes import job_mark, job_processes
 from ocrbatch.jobs.local_runner import trainer_environment
 from ocrbatch.trainer.spec import TrainingSpec
+from tests.cli_runner import run_local
 from tests.polling import wait_for
 
 
@@ -100,9 +101,6 @@ def test_the_trainer_dies_with_its_parent_whatever_killed_it(tmp_path):
 
 
 def test_a_second_cancel_sends_nothing_and_says_the_job_is_already_stopping(tmp_path):
-    from typer.testing import CliRunner
-
-    from ocrbatch.cli import app
     from ocrbatch.jobs.local import lock_job
 
     backend = LocalBackend(tmp_path)
@@ -127,12 +125,10 @@ def test_a_second_cancel_sends_nothing_and_says_the_job_is_already_stopping(tmp_
         wait_for(lambda: job_processes(job_dir), what="the trainer in the process table")
         time.sleep(0.5)  # its SIGTERM handler is installed
 
-        env = {"OCRBATCH_HOME": str(tmp_path), "OCRBATCH_BACKEND": "local"}
-        first = CliRunner().invoke(app, ["cancel", "local-3"], env=env)
-        assert first.exit_code == 0 and first.stdout.startswith("terminating job local-3 (it was RUNNING)")
+        first = run_local(tmp_path, "cancel", "local-3")
+        assert first.stdout.startswith("terminating job local-3 (it was RUNNING)")
         wait_for(lambda: counted.exists(), what="the SIGTERM")
-        second = CliRunner().invoke(app, ["cancel", "local-3"], env=env)
-        assert second.exit_code == 0
+        second = run_local(tmp_path, "cancel", "local-3")
         assert second.stdout.startswith("job local-3 is already being cancelled (RUNNING: its trainer saves")
         time.sleep(0.5)
         assert counted.read_text() == "1"
@@ -143,16 +139,11 @@ def test_a_second_cancel_sends_nothing_and_says_the_job_is_already_stopping(tmp_
 
 
 def test_list_counts_a_local_jobs_interrupted_attempts_and_never_calls_them_reclaims(tmp_path):
-    from typer.testing import CliRunner
-
-    from ocrbatch.cli import app
-
     backend = LocalBackend(tmp_path)
     lost = {"started_at": 2.0, "stopped_at": 3.0, "exit_code": None, "reason": LOST_RUNNER}
     write_record(backend, "local-3", status="FAILED", status_reason="boom",
                  attempts=[lost, {**lost, "exit_code": 1, "reason": "Essential container in task exited"}])
-    result = CliRunner().invoke(app, ["list", "--local", "--home", str(tmp_path)])
-    assert result.exit_code == 0, result.output
+    result = run_local(tmp_path, "list")
     header, row = result.stdout.splitlines()[:2]
     assert header.split()[-1] == "INTERRUPTED" and "RECLAIMS" not in header
     assert row.split()[0] == "local-3" and row.split()[-1] == "1"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.predict.test_frames import cli
+from tests.cli_runner import run_local
 
 pytestmark = pytest.mark.slow
 
@@ -17,8 +17,8 @@ pytestmark = pytest.mark.slow
 def test_demo_frames_runs_the_whole_loop(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OCRBATCH_CACHE_DIR", str(tmp_path / "cache"))
-    report = json.loads(cli(tmp_path / "home", "demo", "--count", "200", "--train-seconds", "10", "--frames",
-                            "--det-seconds", "10", "--output-dir", str(tmp_path / "reader"), "--json").stdout)
+    report = json.loads(run_local(tmp_path / "home", "demo", "--count", "200", "--train-seconds", "10", "--frames",
+                                  "--det-seconds", "10", "--output-dir", str(tmp_path / "reader"), "--json").stdout)
     loop = report["frames"]
     assert Path(loop["det_model_dir"], "inference.yml").is_file()
     assert 0 <= loop["det_hmean"] <= 1

@@ -4,31 +4,21 @@ displays' text is, printed, as JSON, and drawn; wrong models and options end in 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from ocrbatch.cli import app
 from ocrbatch.trainer.engines.builtin.det_evaluation import match_boxes
+from tests.cli_runner import run_local
 from tests.predict.conftest import frame_labels
 
 pytestmark = pytest.mark.slow
-runner = CliRunner()
-
-
-def cli(home: Path, *args: str, expect: int | None = 0):
-    result = runner.invoke(app, list(args), env={"OCRBATCH_HOME": str(home), "OCRBATCH_BACKEND": "local"})
-    if expect is not None:
-        assert result.exit_code == expect, (args, result.exit_code, result.stdout, result.stderr)
-    return result
 
 
 def test_boxes_found_on_held_out_frames_overlap_the_displays_text(tmp_path, detector, recognizer, held_out_frames):
     det_dir, _ = detector
     labelled = frame_labels(held_out_frames) + frame_labels(held_out_frames, "val")
-    out = json.loads(cli(tmp_path, "predict", "--det-model", str(det_dir), "--model", str(recognizer),
-                         *[str(image) for image, _ in labelled], "--json").stdout)
+    out = json.loads(run_local(tmp_path, "predict", "--det-model", str(det_dir), "--model", str(recognizer),
+                               *[str(image) for image, _ in labelled], "--json").stdout)
     assert [frame["image"] for frame in out["frames"]] == [str(image) for image, _ in labelled]
     found = [[box["points"] for box in frame["boxes"]] for frame in out["frames"]]
     # Nearly every box found lies on the display: its centre inside the hull of the frame's labelled lines
@@ -56,8 +46,8 @@ def test_text_output_and_drawn_frames(tmp_path, detector, recognizer, held_out_f
 
     det_dir, _ = detector
     images = [image for image, _ in frame_labels(held_out_frames)[:2]]
-    result = cli(tmp_path, "predict", "--det-model", str(det_dir), "--model", str(recognizer),
-                 *map(str, images), "--draw", str(tmp_path / "drawn"))
+    result = run_local(tmp_path, "predict", "--det-model", str(det_dir), "--model", str(recognizer),
+                       *map(str, images), "--draw", str(tmp_path / "drawn"))
     assert result.stdout.count("text box(es)") == 2
     for image in images:
         drawn = tmp_path / "drawn" / f"{image.stem}.png"
@@ -69,10 +59,10 @@ def test_text_output_and_drawn_frames(tmp_path, detector, recognizer, held_out_f
 def test_models_of_the_wrong_kind_and_a_draw_without_detector_are_refused(tmp_path, detector, recognizer, held_out_frames):
     det_dir, _ = detector
     image = str(frame_labels(held_out_frames)[0][0])
-    swapped = cli(tmp_path, "predict", "--det-model", str(recognizer), "--model", str(det_dir), image, expect=2)
+    swapped = run_local(tmp_path, "predict", "--det-model", str(recognizer), "--model", str(det_dir), image, expect=2)
     assert "is a recognition model; it needs a detection model" in swapped.stderr
     assert len(swapped.stderr.strip().splitlines()) == 1
-    no_det = cli(tmp_path, "predict", "--model", str(recognizer), image, "--draw", str(tmp_path / "d"), expect=2)
+    no_det = run_local(tmp_path, "predict", "--model", str(recognizer), image, "--draw", str(tmp_path / "d"), expect=2)
     assert "--draw needs --det-model" in no_det.stderr
-    missing = cli(tmp_path, "predict", "--det-model", str(det_dir), "--model", str(recognizer), "/no/such.png", expect=2)
+    missing = run_local(tmp_path, "predict", "--det-model", str(det_dir), "--model", str(recognizer), "/no/such.png", expect=2)
     assert "no such image" in missing.stderr

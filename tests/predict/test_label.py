@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import run_local
 from tests.predict.conftest import frame_labels
-from tests.predict.test_frames import cli
 
 pytestmark = pytest.mark.slow
 
@@ -42,8 +42,8 @@ def test_label_with_a_detector_writes_ppocrlabel_files(tmp_path, photos, detecto
     from ocrbatch.synth.opencv import cv2
 
     det_dir, _ = detector
-    summary = json.loads(cli(tmp_path, "label", str(photos), "--model", str(recognizer), "--det-model", str(det_dir),
-                             "--json").stdout)
+    summary = json.loads(run_local(tmp_path, "label", str(photos), "--model", str(recognizer), "--det-model", str(det_dir),
+                                   "--json").stdout)
     assert summary["images"] == 3 and summary["detector"]["path"] == str(det_dir)
     label_lines = (photos / "Label.txt").read_text(encoding="utf-8").splitlines()
     assert (photos / "Cache.cach").read_text(encoding="utf-8").splitlines() == label_lines
@@ -69,17 +69,17 @@ def test_label_with_a_detector_writes_ppocrlabel_files(tmp_path, photos, detecto
 
 def test_label_keeps_existing_labels_unless_forced(tmp_path, photos, recognizer):
     (photos / "Label.txt").write_text("photos/x.jpg\t[]\n", encoding="utf-8")
-    refused = cli(tmp_path, "label", str(photos), "--model", str(recognizer), expect=2)
+    refused = run_local(tmp_path, "label", str(photos), "--model", str(recognizer), expect=2)
     assert "already has Label.txt" in refused.stderr and "--force" in refused.stderr
     assert (photos / "Label.txt").read_text(encoding="utf-8") == "photos/x.jpg\t[]\n"
-    cli(tmp_path, "label", str(photos), "--model", str(recognizer), "--force")
+    run_local(tmp_path, "label", str(photos), "--model", str(recognizer), "--force")
     assert len((photos / "Label.txt").read_text(encoding="utf-8").splitlines()) == 3
 
 
 def test_label_without_a_detector_takes_each_image_as_one_line(tmp_path, photos, recognizer):
     from PIL import Image
 
-    summary = json.loads(cli(tmp_path, "label", str(photos), "--model", str(recognizer), "--json").stdout)
+    summary = json.loads(run_local(tmp_path, "label", str(photos), "--model", str(recognizer), "--json").stdout)
     assert summary["boxes"] == 3 and summary["detector"] is None
     for line in (photos / "Label.txt").read_text(encoding="utf-8").splitlines():
         key, _, raw = line.partition("\t")
@@ -92,8 +92,8 @@ def test_bad_folders_and_models_end_in_one_line(tmp_path, photos, detector, reco
     det_dir, _ = detector
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert "holds no images" in cli(tmp_path, "label", str(empty), "--model", str(recognizer), expect=2).stderr
-    wrong = cli(tmp_path, "label", str(photos), "--model", str(det_dir), expect=2)
+    assert "holds no images" in run_local(tmp_path, "label", str(empty), "--model", str(recognizer), expect=2).stderr
+    wrong = run_local(tmp_path, "label", str(photos), "--model", str(det_dir), expect=2)
     assert "is a detection model; it needs a recognition model" in wrong.stderr
     assert not (photos / "Label.txt").exists()
 
@@ -101,7 +101,7 @@ def test_bad_folders_and_models_end_in_one_line(tmp_path, photos, detector, reco
 def test_a_labelled_folder_reimports_as_a_dataset_with_its_lineage(tmp_path, photos, recognizer):
     from ocrbatch.datasets import ppocrlabel
 
-    cli(tmp_path, "label", str(photos), "--model", str(recognizer))
+    run_local(tmp_path, "label", str(photos), "--model", str(recognizer))
     unchecked = json.loads(command(tmp_path, "validate", str(photos), "--json", expect=None).stdout)
     assert unchecked["source"]["unchecked_images"] == 3  # nobody has reviewed the model's labels yet
     # a person checks every image in PPOCRLabel, which lists them in fileState.txt

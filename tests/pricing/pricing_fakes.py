@@ -1,6 +1,7 @@
 """Test doubles shared by the cost tests."""
 
-REGION = "us-west-2"
+from tests.jobs_fakes import REGION
+
 SPOT_TYPES = ["g4dn.xlarge", "g4dn.12xlarge"]  # the priced deployment's Spot environment
 ON_DEMAND_TYPES = ["g4dn.xlarge"]  # and its on-demand one
 

@@ -8,21 +8,16 @@ from types import SimpleNamespace
 import boto3
 import pytest
 from botocore.stub import Stubber
-from jobs_fakes import RUN_ID, ScriptedBackend
-from pricing_fakes import REGION
-from typer.testing import CliRunner
 
-from ocrbatch.cli import app
 from ocrbatch.cli import common as cli_common
 from ocrbatch.jobs.backend import Attempt, JobInfo
-from ocrbatch.jobs.run_costs import job_cost
 from ocrbatch.jobs.job_report import snapshot
+from ocrbatch.jobs.run_costs import job_cost
 from ocrbatch.layout import RunLayout
+from tests.cli_runner import run
+from tests.jobs_fakes import RUN_ID, ScriptedBackend
+from tests.pricing.pricing_fakes import REGION
 
-try:
-    runner = CliRunner(mix_stderr=False)
-except TypeError:
-    runner = CliRunner()
 
 T0 = 1_800_000_000.0
 HOSTS = {"1": {"instance_id": "i-1", "instance_type": "g4dn.xlarge", "availability_zone": "us-west-2a", "lifecycle": "spot"},
@@ -81,7 +76,7 @@ def test_monitor_shows_each_attempt_at_its_own_price_and_the_cost_is_kept(tmp_pa
     backend = PricedBackend(tmp_path / "store", [reclaimed_job()], client)
     monkeypatch.setattr(cli_common, "open_backend", lambda target, deadline=None: backend)
 
-    result = runner.invoke(app, ["monitor", "--aws", reclaimed_job().job_id, "--once", "--json"], catch_exceptions=False)
+    result = run("monitor", "--aws", reclaimed_job().job_id, "--once", "--json")
     assert result.exit_code == 0, result.stderr
     cost = json.loads(result.stdout)["cost"]
     assert cost["final"] and cost["gpu_hours"] == 2.5 and cost["cost_usd"] == pytest.approx(0.68)
@@ -91,13 +86,13 @@ def test_monitor_shows_each_attempt_at_its_own_price_and_the_cost_is_kept(tmp_pa
     assert json.loads(backend.store.get_bytes(RunLayout(RUN_ID).cost)) == cost
 
     # Kept: later looks read cost.json and ask EC2 nothing (the Stubber has no response left).
-    human = runner.invoke(app, ["monitor", "--aws", reclaimed_job().job_id, "--once"], catch_exceptions=False)
+    human = run("monitor", "--aws", reclaimed_job().job_id, "--once")
     assert ("cost: $0.68, 2.5 GPU-hours (attempt 1: 1.5 h on g4dn.xlarge spot in us-west-2a, $0.35; "
             "attempt 2: 1 h on g4dn.2xlarge spot in us-west-2c, $0.33)") in human.stdout
-    listed = runner.invoke(app, ["list", "--aws"], catch_exceptions=False)
+    listed = run("list", "--aws")
     assert listed.stdout.splitlines()[0].split()[-1] == "COST"
     assert listed.stdout.splitlines()[1].endswith("$0.68 (2.5 GPU-h)")
-    as_json = json.loads(runner.invoke(app, ["list", "--aws", "--json"], catch_exceptions=False).stdout)["jobs"][0]
+    as_json = json.loads(run("list", "--aws", "--json").stdout)["jobs"][0]
     assert as_json["gpu_hours"] == 2.5 and as_json["cost_usd"] == pytest.approx(0.68)
 
 

@@ -3,15 +3,15 @@ attempts on two instances at two prices) and a sweep's total, each against hand-
 
 import boto3
 import pytest
-from pricing_fakes import ON_DEMAND_TYPES, SPOT_TYPES, FakeSpot
 
 from ocrbatch import stack_outputs as keys
 from ocrbatch.jobs.backend import Attempt, JobInfo
 from ocrbatch.jobs.cost_estimate import estimate, expected_hours, queue_instance_types
-from ocrbatch.jobs.run_costs import LOCAL_RUN, RunCost, run_cost, spot_cost, total
 from ocrbatch.jobs.pricing import OnDemandPrices
+from ocrbatch.jobs.run_costs import LOCAL_RUN, RunCost, run_cost, spot_cost, total
+from tests.jobs_fakes import REGION
+from tests.pricing.pricing_fakes import ON_DEMAND_TYPES, SPOT_TYPES, FakeSpot
 
-REGION = "us-west-2"
 ON_DEMAND = OnDemandPrices({"g4dn.xlarge": 0.526, "g4dn.12xlarge": 3.912, "p3.2xlarge": 3.06}, REGION)
 
 

@@ -4,33 +4,13 @@ import json
 
 import boto3
 import pytest
-from jobs_fakes import FakeCatalogue
-from pricing_fakes import REGION, FakeSpot
-from typer.testing import CliRunner
 
-import ocrbatch.datasets
 from ocrbatch import stack_outputs as keys
-from ocrbatch.cli import app
 from ocrbatch.jobs.backend import JobInfo, JobRequest
 from ocrbatch.jobs.cost_estimate import measured_run
 from ocrbatch.trainer.spec import TrainingSpec
-
-try:
-    runner = CliRunner(mix_stderr=False)
-except TypeError:
-    runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
-@pytest.fixture
-def catalogue(monkeypatch):
-    fake = FakeCatalogue()
-    monkeypatch.setattr(ocrbatch.datasets, "publish_dataset", fake.publish_dataset, raising=False)
-    monkeypatch.setattr(ocrbatch.datasets, "resolve_version", fake.resolve_version, raising=False)
-    return fake
+from tests.cli_runner import run
+from tests.pricing.pricing_fakes import REGION, FakeSpot
 
 
 def submitted_jobs(deployment):
@@ -82,7 +62,7 @@ def test_without_max_hours_the_job_definition_s_timeout_bounds_the_hours(priced_
     assert "timeout" not in json.loads(result.stdout)["submit_job"]
 
 
-def test_a_local_dry_run_costs_nothing(aws_env, catalogue, monkeypatch, tmp_path):
+def test_a_local_dry_run_costs_nothing(clean_env, catalogue, monkeypatch, tmp_path):
     result = run("submit", "--local", "--dataset", "pinball@v1", "--dry-run", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["estimate"]["note"] == "local run: no cloud GPU, no cost"

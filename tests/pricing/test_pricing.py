@@ -9,8 +9,7 @@ from botocore.stub import ANY, Stubber
 
 from ocrbatch.errors import BadInput
 from ocrbatch.jobs.pricing import INSTANCE_TYPES, SPOT_CACHE_SECONDS, SpotPrices, on_demand_prices
-
-REGION = "us-west-2"
+from tests.jobs_fakes import REGION
 
 
 def at(epoch):
@@ -104,7 +103,7 @@ def test_history_of_an_attempt_window_pages_and_comes_oldest_first(ec2, clock):
     assert spot.history("g4dn.xlarge", "us-west-2a", start, end) == [(start - 86400, 0.2), (start + 3600, 0.3)]
 
 
-def test_moto_answers_the_same_call(aws_env):
+def test_moto_answers_the_same_call(clean_env):
     from moto import mock_aws
 
     with mock_aws():

@@ -7,23 +7,13 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
 
-from ocrbatch.cli import app
 from ocrbatch.errors import NotFound
 from ocrbatch.jobs.backend import Attempt, JobInfo
 from ocrbatch.jobs.job_report import describe_snapshot, snapshot
 from ocrbatch.storage import LocalStore
 from ocrbatch.wiring import Wiring
-
-try:
-    runner = CliRunner(mix_stderr=False)
-except TypeError:  # click 8.2 keeps stderr apart by itself
-    runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
+from tests.cli_runner import run
 
 
 class OneJobBackend:

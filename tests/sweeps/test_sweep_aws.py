@@ -7,25 +7,15 @@ from dataclasses import replace
 import boto3
 import pytest
 from botocore.stub import Stubber
-from jobs_fakes import REGION, publish_fake_model
-from typer.testing import CliRunner
 
 from ocrbatch import aws_clients
 from ocrbatch import stack_outputs as keys
-from ocrbatch.cli import app
 from ocrbatch.jobs.aws_batch import AwsBatchBackend, job_info
 from ocrbatch.jobs.stack import discover_stack
 from ocrbatch.layout import RunLayout, SweepLayout
 from ocrbatch.storage import S3Store
-
-try:  # Click 8.2 keeps stderr apart by default; older versions need asking
-    runner = CliRunner(mix_stderr=False)
-except TypeError:
-    runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+from tests.cli_runner import run
+from tests.jobs_fakes import REGION, publish_fake_model
 
 
 def counting_submits(monkeypatch) -> list:
@@ -181,7 +171,7 @@ class RunningSweep:
 
 
 def test_monitor_of_a_running_sweep_shows_the_best_so_far_and_times_out_with_124(tmp_path, monkeypatch, clean_env):
-    from jobs_fakes import FakeClock
+    from tests.jobs_fakes import FakeClock
 
     from ocrbatch.cli import common as cli_common
     from ocrbatch.storage import LocalStore

@@ -3,10 +3,10 @@ moto has no simulator), and says who to ask when it cannot tell."""
 
 import boto3
 from botocore.stub import Stubber
-from jobs_fakes import REGION
 
 from ocrbatch import stack_outputs as keys
 from ocrbatch.jobs.sweep_access import PROBE_SWEEP, check_sweep_access, principal_arn, sweep_calls
+from tests.jobs_fakes import REGION
 
 OUTPUTS = {keys.GPU_QUEUE: "pinball-gpu-queue", keys.GPU_JOB_DEFINITION: "pinball-gpu"}
 USER = {"Arn": "arn:aws:iam::123456789012:user/ana", "Account": "123456789012"}

@@ -5,18 +5,13 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from ocrbatch.cli import app
+from tests.cli_runner import run_local
 from tests.polling import wait_for
 
 pytest.importorskip("paddle")
 pytestmark = pytest.mark.slow
 
-try:  # Click 8.2 keeps stderr apart by default; older versions need asking
-    runner = CliRunner(mix_stderr=False)
-except TypeError:
-    runner = CliRunner()
 TINY = ["--set", "channels=8,16,24,32", "--set", "hidden_size=32", "--set", "seq_blocks=1", "--set", "batch_size=16"]
 
 
@@ -29,27 +24,14 @@ def dataset(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("OCRBATCH_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "home"
-
-
-def cli(home: Path, *args: str, expect: int | None = 0):
-    result = runner.invoke(app, [str(a) for a in args], env={"OCRBATCH_HOME": str(home), "OCRBATCH_BACKEND": "local"})
-    if expect is not None:
-        assert result.exit_code == expect, (args, result.exit_code, result.stdout, result.stderr)
-    return result
-
-
 def record(home: Path, job_id: str) -> dict:
     return json.loads((home / "jobs" / job_id / "job.json").read_text())
 
 
 def test_three_children_train_two_at_a_time_and_are_ranked(dataset, home, tmp_path):
-    cli(home, "upload", dataset, "--name", "scores")
-    out = json.loads(cli(home, "sweep", "--dataset", "scores", "--epochs", "2", *TINY,
-                         "--grid", "learning-rate=0.002,0.005,0.01", "--slots", "2", "--json").stdout)
+    run_local(home, "upload", dataset, "--name", "scores")
+    out = json.loads(run_local(home, "sweep", "--dataset", "scores", "--epochs", "2", *TINY,
+                               "--grid", "learning-rate=0.002,0.005,0.01", "--slots", "2", "--json").stdout)
     sweep_id, job_id = out["sweep_id"], out["job_id"]
     assert out["size"] == 3
     children = [f"{job_id}:{index}" for index in range(3)]
@@ -63,7 +45,7 @@ def test_three_children_train_two_at_a_time_and_are_ranked(dataset, home, tmp_pa
              timeout=600)
     assert max(seen_running) <= 2
 
-    monitored = cli(home, "monitor", job_id, "--timeout", "900")
+    monitored = run_local(home, "monitor", job_id, "--timeout", "900")
     assert "sweep of 3" in monitored.stdout and "3 SUCCEEDED" in monitored.stdout
 
     # Each child trained its own settings into its own run, beside the sweep's manifest.
@@ -74,24 +56,24 @@ def test_three_children_train_two_at_a_time_and_are_ranked(dataset, home, tmp_pa
         assert trained["overrides"]["hidden_size"] == "32"
     assert (home / "store" / "runs" / sweep_id / "sweep.json").is_file()
 
-    ranked = json.loads(cli(home, "sweep", "results", job_id, "--json").stdout)
+    ranked = json.loads(run_local(home, "sweep", "results", job_id, "--json").stdout)
     assert sorted(row["index"] for row in ranked["children"]) == [0, 1, 2]
     assert all(row["accuracy"] is not None and row["accuracy_from"] == "metrics" for row in ranked["children"])
     accuracies = [row["accuracy"] for row in ranked["children"]]
     assert accuracies == sorted(accuracies, reverse=True)
 
-    listed = json.loads(cli(home, "list", "--json").stdout)["jobs"]
+    listed = json.loads(run_local(home, "list", "--json").stdout)["jobs"]
     assert [(row["job_id"], row["sweep_size"], row["children_by_status"]) for row in listed] == [
         (job_id, 3, {"SUCCEEDED": 3})]
-    best = json.loads(cli(home, "download", job_id, "--best", "--output-dir", tmp_path / "best", "--json").stdout)
+    best = json.loads(run_local(home, "download", job_id, "--best", "--output-dir", tmp_path / "best", "--json").stdout)
     assert best["job_id"] == ranked["children"][0]["job_id"] and best["verified"]
-    assert "epoch" in cli(home, "logs", f"{job_id}:1").stdout
+    assert "epoch" in run_local(home, "logs", f"{job_id}:1").stdout
 
 
 def test_cancel_stops_every_child_and_the_running_ones_checkpoint_first(dataset, home):
-    cli(home, "upload", dataset, "--name", "scores")
-    job_id = json.loads(cli(home, "sweep", "--dataset", "scores", "--epochs", "300", *TINY,
-                            "--grid", "learning-rate=0.002,0.005", "--json").stdout)["job_id"]
+    run_local(home, "upload", dataset, "--name", "scores")
+    job_id = json.loads(run_local(home, "sweep", "--dataset", "scores", "--epochs", "300", *TINY,
+                                  "--grid", "learning-rate=0.002,0.005", "--json").stdout)["job_id"]
     def training() -> bool:  # a child past its start-up: its trainer has taken steps (and handles SIGTERM)
         for progress in (home / "store" / "runs").glob("*-sweep-*-*/progress.json"):
             if json.loads(progress.read_text() or "{}").get("step"):
@@ -99,7 +81,7 @@ def test_cancel_stops_every_child_and_the_running_ones_checkpoint_first(dataset,
         return False
 
     wait_for(training, what="a child training", timeout=300)
-    cancelled = json.loads(cli(home, "cancel", job_id, "--json").stdout)
+    cancelled = json.loads(run_local(home, "cancel", job_id, "--json").stdout)
     assert cancelled["action"] == "cancel-sweep"
     wait_for(lambda: all(record(home, f"{job_id}:{i}")["status"] == "FAILED" for i in range(2)), what="FAILED",
              timeout=300)
@@ -114,4 +96,4 @@ def test_cancel_stops_every_child_and_the_running_ones_checkpoint_first(dataset,
             assert json.loads((run / "progress.json").read_text())["state"] == "interrupted"
             assert "checkpoint saved" in json.loads((run / "progress.json").read_text())["message"]
     assert started == 1  # one slot: the other child was withdrawn while it waited
-    assert cli(home, "monitor", job_id, expect=1).exit_code == 1
+    assert run_local(home, "monitor", job_id, expect=1).exit_code == 1

@@ -4,7 +4,6 @@ in one line with exit 2 and nothing written or submitted."""
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 from ocrbatch.cli import app
 from ocrbatch.errors import BadInput
@@ -12,11 +11,7 @@ from ocrbatch.jobs import sweeps
 from ocrbatch.jobs.submission import TrainingOptions
 from ocrbatch.storage import LocalStore
 from ocrbatch.trainer.spec import TrainingSpec, sweep_child
-
-try:  # Click 8.2 keeps stderr apart by default; older versions need asking
-    runner = CliRunner(mix_stderr=False)
-except TypeError:
-    runner = CliRunner()
+from tests.cli_runner import runner
 
 
 def test_a_grid_is_every_combination_with_typed_values():
