@@ -31,11 +31,13 @@ def list_jobs(
     expand: Annotated[bool, typer.Option("--expand", help="Also list each sweep's children under it.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Recent jobs: status, age, dataset, accuracy, Spot reclaims (locally: interruptions) with what they cost,
-    and on AWS each run's GPU-hours and dollars. A sweep is one row (its children's states and its best
-    accuracy); --expand or `list SWEEP` shows them."""
-    from ocrbatch.jobs.run_costs import job_cost
+    """Recent jobs: status (CANCELLED for a job `ocrbatch cancel` ended, which Batch calls FAILED), age,
+    dataset, accuracy, Spot reclaims (locally: interruptions) with what they cost, and on AWS each run's
+    GPU-hours and dollars. A sweep is one row (its children's states and its best accuracy); --expand or
+    `list SWEEP` shows them."""
+    from ocrbatch.jobs.backend import shown_status
     from ocrbatch.jobs.job_report import cost_cell, format_duration, reclaim_cost
+    from ocrbatch.jobs.run_costs import job_cost
     from ocrbatch.jobs.runs import read_progress, resolve_job, run_accuracy, run_id_from_uri, store_of
     from ocrbatch.jobs.sweeps import describe_settings
 
@@ -56,6 +58,7 @@ def list_jobs(
             "job_name": info.job_name,
             "status": info.status,
             "status_reason": info.status_reason,
+            "cancelled": info.cancelled,
             "queue": info.queue,
             "created_at": info.created_at,
             "age_seconds": round(now - info.created_at, 1) if info.created_at else None,
@@ -92,7 +95,7 @@ def list_jobs(
     priced = backend.name != "local"  # a local run costs nothing: no COST column there
     table = [("JOB ID", "NAME", "STATUS", "AGE", "DATASET", "ACCURACY", interruptions) + (("COST",) if priced else ())]
     for row in rows:
-        status = row["status"]
+        status = shown_status(row["status"], row["cancelled"])
         if "sweep_size" in row:
             done = sum(row["children_by_status"].get(state, 0) for state in ("SUCCEEDED", "FAILED"))
             status += f" sweep {done}/{row['sweep_size']}"
@@ -110,7 +113,8 @@ def list_jobs(
         for child in row.get("children", []):
             accuracy = f"{child['accuracy']:.1%}" if child["accuracy"] is not None else "-"
             settings = describe_settings(child["settings"])
-            table.append((f"  {child['job_id']}", f"  {settings}", child["status"], "", "", accuracy, "")
+            table.append((f"  {child['job_id']}", f"  {settings}", shown_status(child["status"], child["cancelled"]),
+                          "", "", accuracy, "")
                          + (("",) if priced else ()))
     common.print_table(table)
 
@@ -141,13 +145,17 @@ def _short_dataset(uri: str | None) -> str:
 def cancel(
     target: Target,
     job: str,
-    reason: Annotated[str, typer.Option("--reason", help="Recorded on the job.")] = "cancelled with ocrbatch cancel",
+    reason: Annotated[
+        Optional[str],
+        typer.Option("--reason", help="Why, recorded on the job after 'cancelled with ocrbatch cancel'.", show_default=False),
+    ] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Cancel a waiting job or terminate a running one (its trainer saves a checkpoint first); a sweep: all its children."""
-    from ocrbatch.jobs.backend import CANCELLABLE_STATES
+    from ocrbatch.jobs.backend import CANCELLABLE_STATES, cancel_reason
     from ocrbatch.jobs.runs import resolve_job
 
+    reason = cancel_reason(reason)  # marked, so `list` can tell a job we cancelled from one that failed
     backend = common.open_backend(target)
     before = resolve_job(backend, job, flags=common.backend_flags(target))
     if before.done:

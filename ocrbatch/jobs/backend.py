@@ -22,6 +22,10 @@ QUEUES = ("gpu", "cpu")
 # trainer killed or sent SIGTERM by someone else) start with this. Such an attempt is retried from
 # its checkpoint as a Spot reclaim is, but is never called one: no Spot instance was involved.
 LOCAL_INTERRUPTION = "Interrupted locally: "
+# Batch has no cancelled state: a cancelled or terminated job ends FAILED with the reason it was sent.
+# `ocrbatch cancel` starts every reason it sends with this, so a job it ended can be told from a failure.
+CANCELLED_BY_OCRBATCH = "cancelled with ocrbatch cancel"
+CANCEL_REASON_LIMIT = 1024  # characters Batch takes in CancelJob's and TerminateJob's reason
 
 
 def interrupted_locally(reason: str | None) -> bool:
@@ -33,6 +37,21 @@ def interrupted_locally(reason: str | None) -> bool:
 def what_interrupted(reason: str) -> str:
     """A local interruption's reason without its marker: what happened, in a sentence's middle."""
     return reason.removeprefix(LOCAL_INTERRUPTION)
+
+
+def cancel_reason(why: str | None = None) -> str:
+    """The reason `ocrbatch cancel` records on a job: its marker, then the user's words if any."""
+    reason = f"{CANCELLED_BY_OCRBATCH}: {why.strip()}" if why and why.strip() else CANCELLED_BY_OCRBATCH
+    if len(reason) > CANCEL_REASON_LIMIT:
+        raise BadInput(f"--reason is {len(why)} characters; Batch records at most "
+                       f"{CANCEL_REASON_LIMIT - len(CANCELLED_BY_OCRBATCH) - 2}")
+    return reason
+
+
+def shown_status(status: str, cancelled: bool) -> str:
+    """A job's state as people read it: Batch's, or CANCELLED for a job `ocrbatch cancel` ended (scripts
+    get Batch's state and ``cancelled``)."""
+    return "CANCELLED" if cancelled else status
 
 
 def check_placement(queue: str, gpus: int) -> None:
@@ -113,6 +132,11 @@ class JobInfo:
     def is_sweep(self) -> bool:
         return self.array_size is not None
 
+    @property
+    def cancelled(self) -> bool:
+        """Ended by `ocrbatch cancel` (Batch calls it FAILED; the reason we sent says why)."""
+        return self.status == "FAILED" and (self.status_reason or "").startswith(CANCELLED_BY_OCRBATCH)
+
     def attempt_ends(self) -> list[str]:
         """How each attempt ended: "succeeded", "failed", "reclaimed" (its host went away, or the Spot
         notice stopped the trainer and the job was retried: Batch retries exit 143 only then; locally,
@@ -138,6 +162,7 @@ class JobInfo:
             asdict(a) | {"spot_reclaimed": end == "reclaimed" and not a.interrupted_locally, "ended": end}
             for a, end in zip(self.attempts, self.attempt_ends())
         ]
+        data["cancelled"] = self.cancelled
         return data
 
 

@@ -4,7 +4,7 @@ cost, and the formatting the monitor's live lines share."""
 
 from __future__ import annotations
 
-from ocrbatch.jobs.backend import JobBackend, JobInfo, interrupted_locally, what_interrupted
+from ocrbatch.jobs.backend import JobBackend, JobInfo, interrupted_locally, shown_status, what_interrupted
 from ocrbatch.jobs.runs import read_progress, run_accuracy, run_id_from_uri, run_store, store_of
 from ocrbatch.layout import RunLayout
 
@@ -44,7 +44,7 @@ def snapshot(backend: JobBackend, job: JobInfo, *, now: float | None = None) -> 
 
 def describe_snapshot(data: dict) -> list[str]:
     """Human lines for :func:`snapshot`'s document."""
-    lines = [f"{data['job_id']}  {data['job_name']}  {data['status']}"]
+    lines = [f"{data['job_id']}  {data['job_name']}  {shown_status(data['status'], data.get('cancelled', False))}"]
     if data.get("status_reason"):
         lines.append(f"reason: {data['status_reason']}")
     costs = {i.get("attempt"): i for i in ((data.get("progress") or {}).get("interruptions") or [])}

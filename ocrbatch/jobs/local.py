@@ -149,9 +149,12 @@ class LocalBackend:
         counts: dict[str, int] = {}
         for child in children:
             counts[child.status] = counts.get(child.status, 0) + 1
+        cancel_flag = job_dir / "cancel"
         if all(child.done for child in children):
             status = "SUCCEEDED" if counts.get("SUCCEEDED") == len(children) else "FAILED"
             reason = None if status == "SUCCEEDED" else f"{counts.get('FAILED', 0)} of {len(children)} children failed"
+            if status == "FAILED" and cancel_flag.exists():  # as Batch keeps the reason a cancelled array job was sent
+                reason = cancel_flag.read_text().strip() or reason
         else:
             status = "RUNNING" if counts.get("RUNNING") or counts.get("STARTING") else "PENDING"
             reason = None
@@ -160,7 +163,7 @@ class LocalBackend:
         info = _to_info({**record, "status": status, "status_reason": reason,
                          "started_at": min(started) if started else None,
                          "stopped_at": max(stopped) if status in ("SUCCEEDED", "FAILED") and stopped else None},
-                        cancel_requested=(job_dir / "cancel").exists())
+                        cancel_requested=cancel_flag.exists())
         return replace(info, child_counts=counts, log_stream=None)
 
     def children(self, job_id: str) -> list[JobInfo]:

@@ -76,6 +76,7 @@ def child_results(store: ObjectStore | None, sweep: Sweep, *, workers: int = 16)
             "job_id": child.job_id,
             "status": child.status,
             "status_reason": child.status_reason if child.status == "FAILED" else None,
+            "cancelled": child.cancelled,
             "run_id": run_id_from_uri(child.output),
             "accuracy": accuracy,
             "accuracy_from": source,

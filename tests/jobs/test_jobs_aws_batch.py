@@ -97,6 +97,19 @@ def test_spot_reclaim_attempt_is_recognised():
     assert info.attempts[1].exit_code == 1 and "OutOfMemory" in info.attempts[1].reason
 
 
+@pytest.mark.parametrize(("status", "reason", "cancelled"), [
+    ("FAILED", "cancelled with ocrbatch cancel", True),
+    ("FAILED", "cancelled with ocrbatch cancel: wrong learning rate", True),
+    ("FAILED", "Essential container in task exited", False),
+    ("FAILED", "Terminated by user", False),  # someone else's cancel (the console): we do not know why
+    ("RUNNING", "cancelled with ocrbatch cancel", False),  # asked, still stopping: not ended yet
+])
+def test_a_job_is_cancelled_when_it_failed_with_the_reason_ocrbatch_cancel_sent(status, reason, cancelled):
+    info = job_info({"jobId": "j", "jobName": "n", "jobQueue": "q", "status": status, "statusReason": reason,
+                     "jobDefinition": "d"})
+    assert info.cancelled is cancelled and info.to_json()["cancelled"] is cancelled
+
+
 @pytest.mark.parametrize(
     ("status", "operation"),
     [("RUNNABLE", "cancel_job"), ("SUBMITTED", "cancel_job"), ("RUNNING", "terminate_job"),

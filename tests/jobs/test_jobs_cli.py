@@ -342,6 +342,32 @@ def test_cancel_chooses_by_state(scripted):
     assert run("cancel").exit_code == 2
 
 
+def test_a_job_ocrbatch_cancel_ended_is_listed_cancelled_and_a_failure_stays_failed(scripted):
+    backend = scripted([job_state("RUNNING")])
+    assert run("cancel", "job-1", "--reason", "wrong learning rate").exit_code == 0
+    [(_, sent)] = backend.cancelled
+    assert sent == "cancelled with ocrbatch cancel: wrong learning rate"
+
+    scripted([job_state("FAILED", reason=sent)])  # Batch ends a cancelled job FAILED, with the reason sent
+    assert run("list").stdout.splitlines()[1].split()[:3] == ["job-1", "pinball", "CANCELLED"]
+    row = json.loads(run("list", "--json").stdout)["jobs"][0]
+    assert row["status"] == "FAILED" and row["cancelled"] is True  # scripts keep Batch's state
+    assert run("monitor", "job-1", "--once").stdout.splitlines()[:2] == [
+        "job-1  pinball  CANCELLED", f"reason: {sent}"]
+
+    for reason in ("Essential container in task exited", "Terminated by user"):
+        scripted([job_state("FAILED", reason=reason)])
+        assert run("list").stdout.splitlines()[1].split()[2] == "FAILED"
+        assert json.loads(run("list", "--json").stdout)["jobs"][0]["cancelled"] is False
+
+
+def test_a_cancel_reason_batch_cannot_record_is_refused_before_anything_is_sent(scripted):
+    backend = scripted([job_state("RUNNING")])
+    result = run("cancel", "job-1", "--reason", "x" * 1000)
+    assert result.exit_code == 2 and "--reason is 1000 characters" in result.stderr
+    assert backend.cancelled == [] and backend.polls == 0
+
+
 # --- pipeline -------------------------------------------------------------------------------------
 
 

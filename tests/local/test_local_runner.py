@@ -11,7 +11,7 @@ from pathlib import Path
 from ocrbatch.jobs.doctor import check_stray_trainers
 from ocrbatch.jobs.local import LOST_RUNNER, MAX_ATTEMPTS, LocalBackend
 from ocrbatch.jobs.local_processes import job_mark, job_processes
-from ocrbatch.jobs.local_runner import trainer_environment
+from ocrbatch.jobs.local_runner import WAITING, slot_lock_name, trainer_environment
 from ocrbatch.trainer.spec import TrainingSpec
 from tests.cli_runner import run_local
 from tests.polling import wait_for
@@ -147,3 +147,26 @@ def test_list_counts_a_local_jobs_interrupted_attempts_and_never_calls_them_recl
     header, row = result.stdout.splitlines()[:2]
     assert header.split()[-1] == "INTERRUPTED" and "RECLAIMS" not in header
     assert row.split()[0] == "local-3" and row.split()[-1] == "1"
+
+
+def test_a_job_cancelled_while_it_waits_for_the_slot_is_listed_cancelled_and_a_failed_one_failed(tmp_path):
+    import fcntl
+
+    backend = LocalBackend(tmp_path)
+    write_record(backend, "local-1", status="FAILED", status_reason="Essential container in task exited")
+    write_record(backend, "local-2", status="SUBMITTED", created_at=2.0)
+    with open(tmp_path / slot_lock_name(0), "w") as slot:
+        fcntl.flock(slot, fcntl.LOCK_EX)  # another job trains: local-2's runner waits for the slot
+        assert backend.describe("local-2").status in ("SUBMITTED", "RUNNABLE")  # starts its runner
+        wait_for(lambda: backend.describe("local-2").status_reason == WAITING, what="the runner waiting")
+        cancelled = run_local(tmp_path, "cancel", "local-2", "--reason", "wrong dataset")
+        assert cancelled.stdout.startswith("cancelled job local-2 (it was RUNNABLE)")
+        done = wait_for(lambda: (job := backend.describe("local-2")).done and job, what="the cancel")
+    assert done.status == "FAILED" and done.status_reason == "cancelled with ocrbatch cancel: wrong dataset"
+    assert done.attempts == ()  # it never started
+
+    rows = {line.split()[0]: line.split()[2] for line in run_local(tmp_path, "list").stdout.splitlines()[1:]}
+    assert rows == {"local-2": "CANCELLED", "local-1": "FAILED"}
+    listed = {job["job_id"]: job for job in json.loads(run_local(tmp_path, "list", "--json").stdout)["jobs"]}
+    assert (listed["local-2"]["status"], listed["local-2"]["cancelled"]) == ("FAILED", True)
+    assert (listed["local-1"]["status"], listed["local-1"]["cancelled"]) == ("FAILED", False)

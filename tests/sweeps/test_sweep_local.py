@@ -97,3 +97,8 @@ def test_cancel_stops_every_child_and_the_running_ones_checkpoint_first(dataset,
             assert "checkpoint saved" in json.loads((run / "progress.json").read_text())["message"]
     assert started == 1  # one slot: the other child was withdrawn while it waited
     assert run_local(home, "monitor", job_id, expect=1).exit_code == 1
+    # Batch's word is FAILED; `list` says CANCELLED for the sweep and each child, as `ocrbatch cancel` ended them.
+    listed = json.loads(run_local(home, "list", "--expand", "--json").stdout)["jobs"][0]
+    assert listed["status"] == "FAILED" and listed["cancelled"]
+    assert [child["cancelled"] for child in listed["children"]] == [True, True]
+    assert "CANCELLED sweep 2/2" in run_local(home, "list").stdout
