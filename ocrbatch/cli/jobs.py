@@ -45,7 +45,7 @@ def list_jobs(
     store = store_of(backend)
     now = common.clock()
     if sweep:
-        parent = resolve_job(backend, sweep)
+        parent = resolve_job(backend, sweep, say=common.info)
         if not parent.is_sweep:
             raise BadInput(f"job {parent.job_id} is not a sweep; `ocrbatch list` lists jobs")
         jobs, expand = [parent], True
@@ -157,7 +157,7 @@ def cancel(
 
     reason = cancel_reason(reason)  # marked, so `list` can tell a job we cancelled from one that failed
     backend = common.open_backend(target)
-    before = resolve_job(backend, job, flags=common.backend_flags(target))
+    before = resolve_job(backend, job, flags=common.backend_flags(target), say=common.info)
     if before.done:
         backend.cancel(before.job_id, reason)  # a local job's stray processes stop even so
         action = "none"
@@ -194,14 +194,15 @@ def download(
     force: ForceOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Fetch a job's model (default: the latest succeeded job) and verify it against its manifest."""
+    """Fetch a job's model (default: `latest`, the newest succeeded job) and verify it against its manifest."""
     from ocrbatch.jobs.runs import download_model, resolve_job
 
     if output_dir is None:
         raise BadInput("--output-dir is required: the folder to write the model to")
     backend = common.open_backend(target)
     flags = common.backend_flags(target)
-    current = resolve_job(backend, job, flags=flags)
+    # `latest` is the newest job that has a model (--best: the newest sweep, whose winner it takes).
+    current = resolve_job(backend, job, succeeded=not best, flags=flags, say=common.info)
     if best != current.is_sweep:
         raise BadInput(
             f"job {current.job_id} is a sweep of {current.array_size}: --best takes its most accurate child's model, "
@@ -215,12 +216,6 @@ def download(
         opened = open_sweep(backend, current.job_id)
         current = best_child(opened, child_results(store_of(backend), opened))
         common.info(f"the best child of sweep {opened.job.job_id} is {current.job_id}")
-    elif job == "latest" and current.status != "SUCCEEDED":
-        # `latest` is the newest job for monitor and logs; a model only comes from a succeeded one.
-        newest = current
-        current = resolve_job(backend, job, succeeded=True, flags=flags)
-        common.info(f"latest here means the newest succeeded job, {current.job_id}; "
-                    f"the newest job, {newest.job_id}, is {newest.status}")
     if current.status == "SUCCEEDED":  # else download_model says why there is nothing to download
         common.info(f"downloading the model of job {current.job_id} ({current.job_name})")
     with ProgressBar() as bar:

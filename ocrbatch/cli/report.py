@@ -39,7 +39,7 @@ def report(target: Target, job: str, output: OutputOpt = None, open_page: OpenOp
         from ocrbatch.jobs.runs import resolve_job, run_layout
 
         backend = wiring.backend
-        current = resolve_job(backend, job)
+        current = resolve_job(backend, job, say=common.info)
         if current.is_sweep:  # the parent trains nothing itself
             raise BadInput(f"job {current.job_id} is a sweep of {current.array_size}: each child has its own page, "
                            f"e.g. ocrbatch report {current.job_id}:0{common.backend_flags(target)} "

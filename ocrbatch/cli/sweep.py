@@ -160,7 +160,7 @@ def results(
     from ocrbatch.jobs.runs import store_of
 
     backend = common.open_backend(target)
-    opened = sweep_results.open_sweep(backend, job)
+    opened = sweep_results.open_sweep(backend, job, say=common.info)
     rows = sweep_results.child_results(store_of(backend), opened)
     if json_output:
         common.emit_json({**sweep_results.summary(opened, rows), "children": rows})

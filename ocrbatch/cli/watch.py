@@ -64,7 +64,7 @@ def monitor(
 
     def attach() -> tuple[JobBackend, JobInfo]:
         backend = common.open_backend(target, deadline)
-        return backend, resolve_job(backend, job, flags=common.backend_flags(target))
+        return backend, resolve_job(backend, job, flags=common.backend_flags(target), say=common.info)
 
     try:  # finding the stack and the job counts against --timeout too
         backend, current = call_within(timeout_s, attach)
@@ -121,7 +121,7 @@ def logs(
     if follow and json_output:
         raise BadInput("--follow streams text lines; use --json without --follow")
     backend = common.open_backend(target)
-    current = resolve_job(backend, job, flags=common.backend_flags(target))
+    current = resolve_job(backend, job, flags=common.backend_flags(target), say=common.info)
     if current.is_sweep:
         raise BadInput(f"job {current.job_id} is a sweep of {current.array_size}: each child has its own log, "
                        f"e.g. ocrbatch logs {current.job_id}:0{common.backend_flags(target)}")

@@ -113,9 +113,13 @@ def run_accuracy(store: ObjectStore | None, job: JobInfo) -> float | None:
     return None
 
 
-def resolve_job(backend: JobBackend, ref: str | None, *, succeeded: bool = False, flags: str = "") -> JobInfo:
-    """A job id, or ``latest``: the newest job (the newest SUCCEEDED one with ``succeeded``).
-    ``flags``: the user's own backend flags, which the hint repeats."""
+def resolve_job(
+    backend: JobBackend, ref: str | None, *, succeeded: bool = False, flags: str = "",
+    say: Callable[[str], None] | None = None,
+) -> JobInfo:
+    """A job id, or ``latest``: the newest job (the newest SUCCEEDED one with ``succeeded``: commands
+    that need a model). ``say`` is told which job ``latest`` took and why; ``flags``: the user's own
+    backend flags, which the hint repeats."""
     if not ref or not ref.strip():
         raise BadInput("name a job: JOB_ID, or `latest`")
     ref = ref.strip()
@@ -123,12 +127,17 @@ def resolve_job(backend: JobBackend, ref: str | None, *, succeeded: bool = False
         parent = resolve_job(backend, LATEST, flags=flags)
         if not parent.is_sweep:
             raise BadInput(f"{ref} names a sweep's child, but the newest job, {parent.job_id}, is not a sweep")
-        return backend.describe(f"{parent.job_id}:{ref.split(':', 1)[1]}")
+        child = backend.describe(f"{parent.job_id}:{ref.split(':', 1)[1]}")
+        if say:
+            say(f"{ref}: job {child.job_id}, a child of sweep {parent.job_id} ({parent.job_name}), the newest job")
+        return child
     if ref != LATEST:
         return backend.describe(ref)
     jobs = sorted(backend.list_jobs(limit=100), key=lambda job: job.created_at or 0, reverse=True)
     for job in jobs:
         if not succeeded or job.status == "SUCCEEDED":
+            if say:
+                say(latest_taken(job, jobs[0], "succeeded job" if succeeded else "job"))
             return job
     if succeeded and jobs:
         newest = jobs[0]
@@ -136,6 +145,15 @@ def resolve_job(backend: JobBackend, ref: str | None, *, succeeded: bool = False
                        f"{newest.job_id}, is {newest.status}; see why with `ocrbatch monitor {newest.job_id}{flags}`")
     what = "succeeded job" if succeeded else "job"
     raise NotFound(f"no {what} found on the {backend.name} backend; submit one with `ocrbatch submit{flags}`")
+
+
+def latest_taken(job: JobInfo, newest: JobInfo, what: str) -> str:
+    """The line that says which job `latest` took (``what``: "job", "succeeded job", ...) and, when it
+    is not the newest job, why."""
+    line = f"latest: job {job.job_id} ({job.job_name}), the newest {what}, {job.status}"
+    if newest.job_id != job.job_id:
+        line += f"; the newest job, {newest.job_id}, is {newest.status}"
+    return line
 
 
 def download_model(
@@ -226,12 +244,14 @@ def task_of(backend: JobBackend, job: JobInfo) -> str | None:
     return (record.get("spec") or {}).get("task")
 
 
-def latest_of_task(backend: JobBackend, task: str) -> JobInfo:
+def latest_of_task(backend: JobBackend, task: str, *, say: Callable[[str], None] | None = None) -> JobInfo:
     """The newest succeeded job that trained ``task``: a detector and a recognizer trained one after
-    the other are both `latest`, each for its own option."""
+    the other are both `latest`, each for its own option. ``say`` is told which job that was."""
     jobs = sorted(backend.list_jobs(limit=100), key=lambda job: job.created_at or 0, reverse=True)
     for job in jobs:
         if job.status == "SUCCEEDED" and not job.is_sweep and (task_of(backend, job) or "rec") == task:
+            if say:
+                say(latest_taken(job, jobs[0], f"succeeded {task} job"))
             return job
     newest = resolve_job(backend, LATEST, succeeded=True)  # the usual errors when nothing succeeded
     raise NotFound(f"no succeeded {task} job on the {backend.name} backend to take `latest` from "
@@ -244,9 +264,9 @@ def model_of_job(
     """The model folder of a job (id or `latest`), downloaded once into ``models_dir/<run id>``.
     With ``task``, `latest` is the newest succeeded job that trained that task."""
     if task and job_ref.strip() == LATEST:
-        job = latest_of_task(backend, task)
+        job = latest_of_task(backend, task, say=log)
     else:
-        job = resolve_job(backend, job_ref, succeeded=True)
+        job = resolve_job(backend, job_ref, succeeded=True, say=log)
     dest = Path(models_dir) / run_layout(job).run_id
     if not (dest / MANIFEST_NAME).is_file():
         log(f"downloading the model of job {job.job_id} to {dest}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Callable
 
 from ocrbatch.errors import BadInput, NotFound, OcrbatchError
 from ocrbatch.jobs.backend import ACTIVE_STATES, FINAL_STATES, JobBackend, JobInfo
@@ -36,9 +37,10 @@ class Sweep:
         return entries[index].get("settings", {}) if index is not None and index < len(entries) else {}
 
 
-def open_sweep(backend: JobBackend, ref: str) -> Sweep:
-    """The sweep a job id (its parent's; or `latest`) names, with its manifest and its children's states."""
-    job = resolve_job(backend, ref)
+def open_sweep(backend: JobBackend, ref: str, *, say: Callable[[str], None] | None = None) -> Sweep:
+    """The sweep a job id (its parent's; or `latest`, which ``say`` is told about) names, with its
+    manifest and its children's states."""
+    job = resolve_job(backend, ref, say=say)
     if not job.sweep:
         raise BadInput(f"job {job.job_id} is not a sweep (start one with `ocrbatch sweep --grid KEY=V1,V2`)")
     return Sweep(job, read_manifest(backend.store, job), tuple(backend.children(job.job_id)))

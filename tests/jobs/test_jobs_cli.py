@@ -570,9 +570,22 @@ def test_download_latest_says_when_it_is_not_the_newest_job(scripted, monkeypatc
     backend = scripted([succeeded])
     monkeypatch.setattr(backend, "list_jobs", lambda limit=50: [newest, succeeded])
     result = run("download", "latest", "--output-dir", tmp_path / "model")
-    assert ("latest here means the newest succeeded job, job-1; the newest job, job-2, is RUNNING"
-            in result.stderr)
+    assert ("latest: job job-1 (pinball), the newest succeeded job, SUCCEEDED; the newest job, job-2, is RUNNING"
+            in result.stderr.splitlines())
     assert "downloading the model of job job-1" in result.stderr
+
+
+def test_latest_is_the_newest_job_for_the_commands_that_look_at_one_and_each_says_which(scripted, monkeypatch):
+    from dataclasses import replace
+
+    newest = replace(job_state("RUNNING"), job_id="job-2", created_at=2_000_000_000.0)
+    older = replace(job_state("SUCCEEDED"), job_id="job-1", created_at=1_000_000_000.0)
+    backend = scripted([newest])
+    monkeypatch.setattr(backend, "list_jobs", lambda limit=50: [older, newest])
+    for command in (["monitor", "latest", "--once"], ["logs", "latest"], ["cancel", "latest"]):
+        assert "latest: job job-2 (pinball), the newest job, RUNNING" in run(*command).stderr.splitlines(), command
+    assert backend.cancelled == [("job-2", "cancelled with ocrbatch cancel")]
+    assert "latest" not in run("monitor", "job-2", "--once").stderr  # a job named by its id needs no word
 
 
 def test_latest_with_nothing_to_take_says_why_with_the_users_flags(scripted, monkeypatch, tmp_path):
@@ -621,6 +634,7 @@ def test_latest_colon_index_names_a_child_of_the_newest_sweep(scripted, monkeypa
     assert result.exit_code == 0, result.stderr
     assert asked and set(asked) == {"sweep-1:2"}
     assert "sweep-1:2" in result.stdout
+    assert "latest:2: job sweep-1:2, a child of sweep sweep-1 (pinball), the newest job" in result.stderr.splitlines()
 
     monkeypatch.setattr(backend, "list_jobs", lambda limit=50: [replace(job_state("RUNNING"), job_id="job-7")])
     result = run("logs", "latest:2")

@@ -38,6 +38,13 @@ def test_each_option_takes_the_newest_job_of_its_own_task(tmp_path):
     assert latest_of_task(backend, "det").job_id == "job-d1"
 
 
+def test_the_option_says_which_job_it_took_and_that_the_newest_job_is_another(tmp_path):
+    backend = ListedJobs(tmp_path, [("r1", "SUCCEEDED", "rec"), ("d1", "SUCCEEDED", "det"), ("d2", "FAILED", "det")])
+    said = []
+    latest_of_task(backend, "rec", say=said.append)
+    assert said == ["latest: job job-r1 (r1), the newest succeeded rec job, SUCCEEDED; the newest job, job-d2, is FAILED"]
+
+
 def test_a_run_without_a_recorded_task_counts_as_recognition(tmp_path):
     backend = ListedJobs(tmp_path, [("old", "SUCCEEDED", None)])
     assert latest_of_task(backend, "rec").job_id == "job-old"

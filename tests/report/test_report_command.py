@@ -75,6 +75,8 @@ def test_a_running_job_gets_its_history_so_far(published, tmp_path):
     result = run("report", "--home", tmp_path / "home", "-o", tmp_path / "now.html")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == str(tmp_path / "now.html")
+    # `latest` (the default) is the newest job, running or not, and the command says which it took.
+    assert "latest: job local-1 (pinball), the newest job, RUNNING" in result.stderr.splitlines()
     assert "no model published yet" in result.stderr
     text = (tmp_path / "now.html").read_text()
     assert "no model yet" in text and "training loss" not in text  # the chart text is inside the SVG
