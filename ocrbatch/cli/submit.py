@@ -41,7 +41,7 @@ def submit(
     json_output: JsonOpt = False,
 ) -> None:
     """Start a training job on a dataset version (a folder is uploaded first)."""
-    from ocrbatch.jobs.submission import SubmitUnanswered, plan_run, submit_run
+    from ocrbatch.jobs.submission import SubmitUnanswered, destination, plan_run, submit_run
 
     backend = common.open_backend(target)
     dataset_uri, dataset_task = chosen_dataset(backend, training, dataset, dry_run=dry_run)
@@ -91,8 +91,7 @@ def submit(
             }
         )
     else:
-        queue = (job.queue or run.request.queue).rsplit("/", 1)[-1]  # the queue it went to, not its kind
-        common.info(f"submitted {job.job_name} to queue {queue}; run {run.run_uri}")
+        common.info(f"submitted {job.job_name} to {destination(backend, job, run.request)}; run {run.run_uri}")
         common.info(f"follow it: ocrbatch monitor {job.job_id}{common.backend_flags(target)}")
         typer.echo(job.job_id)
 

@@ -126,7 +126,7 @@ def sweep(
             typer.echo(line)
         return
 
-    from ocrbatch.jobs.submission import SubmitUnanswered
+    from ocrbatch.jobs.submission import SubmitUnanswered, destination
 
     try:
         job = sweeps.submit_sweep(backend, plan, slots=slots or 1)
@@ -141,8 +141,8 @@ def sweep(
         return
     how = "one array job" if plan.size > 1 else "one job"
     drawn = f" (random, seed {plan.seed})" if plan.method == "random" else ""
-    common.info(f"submitted sweep {plan.job_name}: {plan.size} children{drawn} as {how} to queue "
-                f"{(job.queue or request.queue).rsplit('/', 1)[-1]}; manifest {plan.manifest_uri}")
+    common.info(f"submitted sweep {plan.job_name}: {plan.size} children{drawn} as {how} to "
+                f"{destination(backend, job, request)}; manifest {plan.manifest_uri}")
     flags = common.backend_flags(target)
     common.info(f"follow it: ocrbatch monitor {job.job_id}{flags}")
     common.info(f"rank it:   ocrbatch sweep results {job.job_id}{flags}")

@@ -14,7 +14,7 @@ from ocrbatch.artifact import refuse_occupied
 from ocrbatch.jobs.backend import JobBackend, JobInfo
 from ocrbatch.jobs.runs import download_model
 from ocrbatch.jobs.dataset_choice import DatasetChoice, resolve_dataset
-from ocrbatch.jobs.submission import TrainingOptions, plan_run, submit_run
+from ocrbatch.jobs.submission import TrainingOptions, destination, plan_run, submit_run
 
 
 @dataclass
@@ -49,16 +49,11 @@ class Pipeline:
             self.step(f"      {HeldOutSplit.from_json(dataset.split).summary()}")
 
         run = plan_run(store, dataset.uri, options, dataset_task=getattr(dataset, "task", None))
-        if run.request.job_queue:
-            queue = f"queue {run.request.job_queue}"
-        elif self.backend.name == "local":  # one local queue, on this machine, whatever --queue says
-            queue = "the local queue"
-        else:
-            queue = f"the {self.backend.name} {options.queue} queue"
-        self.step(f"[2/4] submit: {run.request.job_name} to {queue}")
+        self.step(f"[2/4] submit: {run.request.job_name}")
         submitted = submit_run(self.backend, run)
         self.job, self.run_uri = submitted.job, run.run_uri
-        self.step(f"      job {submitted.job.job_id}, run {run.run_uri}")
+        where = destination(self.backend, submitted.job, run.request)
+        self.step(f"      job {submitted.job.job_id} submitted to {where}; run {run.run_uri}")
 
         self.step(f"[3/4] monitor: job {submitted.job.job_id}")
         self.job = self.follow(submitted.job.job_id)

@@ -61,6 +61,15 @@ class SubmittedRun:
     job: JobInfo
 
 
+def destination(backend: JobBackend, job: JobInfo, request: JobRequest) -> str:
+    """Where a submitted job went, in the words `submit`, `sweep` and `pipeline` print: Batch's queue
+    by name, or the local queue (one, on this machine, whatever --queue says)."""
+    if backend.name == "local":
+        return "the local queue (this machine)"
+    queue = job.queue or request.job_queue or request.queue
+    return f"queue {queue.rsplit('/', 1)[-1]}"  # an ARN's name
+
+
 def default_job_name(dataset_uri: str, engine: str) -> str:
     """``ocrbatch-<dataset name>-<engine>`` from ``.../datasets/<name>/versions/<id>``."""
     parsed = parse_dataset_version(dataset_uri)

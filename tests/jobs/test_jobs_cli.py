@@ -529,6 +529,27 @@ def test_submit_names_the_queue_the_job_went_to_and_hints_repeat_the_users_flags
     assert f"follow it: ocrbatch monitor {job_id} --aws {' '.join(flags)}" in result.stderr
 
 
+@pytest.mark.parametrize(("backend_name", "words"), [
+    ("local", "the local queue (this machine)"),
+    ("aws", "queue ocrbatch-gpu"),
+])
+def test_submit_sweep_and_pipeline_say_where_the_job_went_in_the_same_words(
+    scripted, catalogue, tmp_path, backend_name, words
+):
+    from dataclasses import replace
+
+    backend = scripted([replace(job_state("SUCCEEDED"), queue="arn:aws:batch:us-west-2:123456789012:job-queue/ocrbatch-gpu")])
+    backend.name = backend_name
+    submitted = run("submit", "--dataset", "pinball@v1")
+    assert submitted.exit_code == 0, submitted.stderr
+    assert f" to {words}; run " in submitted.stderr
+    swept = run("sweep", "--dataset", "pinball@v1", "--grid", "learning-rate=0.001,0.002")
+    assert swept.exit_code == 0, swept.stderr
+    assert f"as one array job to {words}; manifest " in swept.stderr
+    piped = run("pipeline", "--dataset", "pinball@v1", "--output-dir", tmp_path / "model")
+    assert f" submitted to {words}; run " in piped.stderr, piped.stderr
+
+
 def test_timeout_hints_repeat_the_users_flags(scripted):
     scripted([job_state("RUNNING")])
     result = run("monitor", "job-1", "--s3-bucket", "my bucket", "--job-queue", "q", "--timeout", "1m")
