@@ -120,6 +120,7 @@ def test_each_child_finds_its_own_changes_in_the_manifest_by_its_index(tmp_path)
         (["--range", "learning-rate=0.001:0.1"], "add --random N"),
         ([], "nothing to sweep"),
         (["--grid", "epochs=1,2", "--aws", "--slots", "2"], "--slots is for local mode"),
+        (["--grid", "include-unchecked=true,false"], "pass it once as --include-unchecked"),
     ],
 )
 def test_bad_sweeps_end_in_one_line_exit_2_and_nothing_submitted(tmp_path, catalogue, args, message):
