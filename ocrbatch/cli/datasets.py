@@ -202,7 +202,11 @@ def fetch(
 ) -> None:
     """Download a dataset version into a folder in PaddleOCR's layout, verifying every file."""
     from ocrbatch.datasets import fetch_dataset
+    from ocrbatch.jobs.dataset_choice import names_a_version
 
+    if not names_a_version(version):
+        raise BadInput(f"{version} is a path; fetch takes a published version: NAME, NAME@ID or its URI "
+                       "(see `ocrbatch datasets`)")
     store = common.wire(target).store
     with ProgressBar() as bar:
         local_dataset = fetch_dataset(

@@ -57,6 +57,12 @@ def looks_like_path(ref: str) -> bool:
     return "/" in ref or os.sep in ref or ref in (".", "..") or ref.startswith("~")
 
 
+def names_a_version(ref: str) -> bool:
+    """Whether ``ref`` is written as a published version (NAME, NAME@ID, a URI or store key), not a path."""
+    ref = ref.strip()
+    return "://" in ref or ref.startswith(DATASETS_PREFIX) or not looks_like_path(ref)
+
+
 def folder_named(ref: str) -> Path | None:
     """The folder ``ref`` names, or None when it names a published version (see the module's rule)."""
     ref = ref.strip()
@@ -65,7 +71,7 @@ def folder_named(ref: str) -> Path | None:
     folder = Path(ref).expanduser()
     if folder.is_dir():
         return folder
-    if ref.startswith(DATASETS_PREFIX):  # a version's store key, datasets/<name>/versions/<id>
+    if names_a_version(ref):  # a version's store key, datasets/<name>/versions/<id>
         return None
     raise BadInput(f"dataset folder not found: {ref}")
 

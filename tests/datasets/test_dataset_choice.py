@@ -193,3 +193,10 @@ def test_a_dry_run_validates_the_folder_and_names_the_version_it_would_publish(h
     (here / "photos" / "Label.txt").write_text("photos/photo_000.jpg\t[not json\n", encoding="utf-8")
     broken = cli("submit", "--dataset", "./photos", "--dry-run")
     assert broken.exit_code == 2 and "Label.txt:1" in broken.stderr
+
+
+def test_fetch_of_a_path_says_it_takes_a_published_version(here, backend):
+    make_dataset(here / "my-data")
+    result = cli("fetch", "./my-data", "./copy")
+    assert result.exit_code == 2 and "fetch takes a published version" in result.stderr
+    assert not (here / "copy").exists()
