@@ -77,6 +77,9 @@ class PollSettings:
     rediagnose_every: float = 900.0
     max_transient_errors: int = 8  # consecutive throttling/network errors before giving up
     deadline_grace: float = 3.0  # how far past its --timeout a poll (or the report) begun on the deadline may run
+    # A new step alone is shown at most this often: a run logs thousands of steps, and a line per poll
+    # buried the lines that matter (a new epoch, an evaluation, an attempt, the end are shown at once).
+    progress_every: float = 30.0
 
 
 class JobMonitor:
@@ -102,6 +105,7 @@ class JobMonitor:
         self._reason: str | None = None
         self._attempts_seen = 0
         self._progress_seen: tuple | None = None
+        self._progress_shown_at: float | None = None
         self._resume_seen: object = None
         self._costs_seen: list[dict] = []
         self._log_token: str | None = None
@@ -305,11 +309,16 @@ class JobMonitor:
             self._resume_seen = resumed
             self.emit(f"resumed from checkpoint: {format_position(resumed)}")
             changed = True
-        signature = tuple(progress.get(key) for key in ("state", "epoch", "step", "attempt", "message"))
+        milestone = tuple(progress.get(key) for key in ("state", "epoch", "attempt", "accuracy", "message"))
+        signature = (milestone, progress.get("step"))
         if signature != self._progress_seen:
-            self._progress_seen = signature
-            self.emit("progress: " + format_progress(progress))
-            changed = True
+            now = self.clock()
+            seen = self._progress_seen
+            due = self._progress_shown_at is None or now - self._progress_shown_at >= self.settings.progress_every
+            if seen is None or milestone != seen[0] or due:
+                self._progress_seen, self._progress_shown_at = signature, now
+                self.emit("progress: " + format_progress(progress))
+                changed = True
         return changed
 
     def _report_logs(self, job: JobInfo) -> bool:

@@ -272,3 +272,26 @@ def test_an_unreachable_endpoint_is_named_with_how_long_and_what_to_check(tmp_pa
     assert failures[0].startswith("cannot reach https://batch.us-west-2.amazonaws.com (EndpointConnectionError) for 0s")
     assert "for 6s" in failures[1] and "for 18s" in failures[2]  # the retries back off: 6 s, then 12 s more
     assert failures[0].endswith("check the network or proxy, the region (--region) and AWS_ENDPOINT_URL")
+
+
+def test_a_new_step_alone_is_shown_at_most_every_progress_every_seconds_but_milestones_at_once(tmp_path):
+    clock = FakeClock()
+    polls = 40
+    states = [_with_store(job_state("RUNNING"), tmp_path) for _ in range(polls)]
+    states.append(_with_store(job_state("SUCCEEDED", attempts=[SUCCESS]), tmp_path))
+    # A fast run: a new step on every poll; epoch 2 starts at poll 25 (with its evaluation).
+    progress = {poll: {"state": "training", "epoch": 1 if poll < 25 else 2, "epochs": 2, "step": 10 * poll}
+                for poll in range(polls)}
+    progress[25]["accuracy"] = 0.5
+    progress[polls] = {"state": "succeeded", "epoch": 2, "epochs": 2, "step": 10 * polls, "accuracy": 0.6}
+    backend = ScriptedBackend(tmp_path, states, progress=progress)
+
+    final, lines = follow(backend, clock, min_interval=3.0, growth=1.0, progress_every=30.0)
+
+    shown = [line for line in lines if line.startswith("progress: ")]
+    assert final.status == "SUCCEEDED"
+    assert shown[0] == "progress: training, epoch 1/2, step 0"
+    assert "progress: training, epoch 2/2, step 250, accuracy 50.0%" in shown  # a new epoch is not held back
+    assert shown[-1] == "progress: succeeded, epoch 2/2, step 400, accuracy 60.0%"
+    # 40 polls 3 s apart: a line per poll before; now one per 30 s plus the two milestones.
+    assert 4 <= len(shown) <= 8, shown
