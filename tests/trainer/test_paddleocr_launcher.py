@@ -110,13 +110,14 @@ def test_save_every_minutes_and_cpu_threads_come_from_the_config(tmp_path):
     config.write_text("Global: {}\nocrbatch:\n  save_every_minutes: 2.5\n  cpu_threads: 2\n")
     settings = launcher.read_settings(str(config))
     assert launcher.save_every_seconds(settings) == 150
-    assert launcher.cpu_thread_environment(settings) == {"FLAGS_paddle_num_threads": "2", "KMP_BLOCKTIME": "0"}
+    assert launcher.cpu_threads(settings) == 2
+    assert launcher.cpu_thread_environment(settings) == {"KMP_BLOCKTIME": "0"}
     config.write_text("Global: {}\n")
     settings = launcher.read_settings(str(config))
     assert launcher.save_every_seconds(settings) == launcher.DEFAULT_SAVE_EVERY_MINUTES * 60
-    assert launcher.cpu_thread_environment(settings) == {}  # GPU runs: paddle's own default
+    assert launcher.cpu_threads(settings) is None and launcher.cpu_thread_environment(settings) == {}  # GPU runs
     for unusable in (0, "two", True):
-        assert launcher.cpu_thread_environment({"cpu_threads": unusable}) == {}
+        assert launcher.cpu_threads({"cpu_threads": unusable}) is None
 
 
 def test_usage_line_without_a_config():

@@ -296,14 +296,20 @@ def save_every_seconds(settings: dict) -> float:
     return 60.0 * float(settings.get("save_every_minutes", DEFAULT_SAVE_EVERY_MINUTES) or 0)
 
 
-def cpu_thread_environment(settings: dict) -> dict[str, str]:
-    """What paddle must find in the environment when it is imported to compute on ``cpu_threads``
-    threads (its default is one): its thread flag, and no spin-wait in Intel OpenMP, whose threads
-    otherwise spin 200 ms after each parallel region on cores the DataLoader worker needs."""
+def cpu_threads(settings: dict) -> int | None:
+    """How many threads paddle's CPU kernels use (``cpu_threads``); None: paddle's default (one)."""
     threads = settings.get("cpu_threads")
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        return {}
-    return {"FLAGS_paddle_num_threads": str(threads), "KMP_BLOCKTIME": "0"}
+        return None
+    return threads
+
+
+def cpu_thread_environment(settings: dict) -> dict[str, str]:
+    """What Intel OpenMP must find in the environment when paddle loads it: no spin-wait, whose
+    threads otherwise spin 200 ms after each parallel region on cores the DataLoader worker needs.
+    (Paddle's own FLAGS_paddle_num_threads in the environment changes nothing in its oneDNN build:
+    the thread count is set through ``set_num_threads`` once paddle is imported.)"""
+    return {"KMP_BLOCKTIME": "0"} if cpu_threads(settings) else {}
 
 
 def main(argv: list[str]) -> None:
@@ -319,6 +325,11 @@ def main(argv: list[str]) -> None:
     import ppocr.data
     import ppocr.utils.save_load
     import tools.program
+
+    if cpu_threads(settings):
+        import paddle
+
+        paddle.base.core.set_num_threads(cpu_threads(settings))
 
     ppocr.data.set_signal_handlers = launcher.install_signal_handlers
     tools.program.train = launcher.wrap_train(tools.program.train)

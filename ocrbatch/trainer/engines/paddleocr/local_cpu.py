@@ -12,8 +12,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ocrbatch.trainer.engines.paddleocr import launcher
-
 if TYPE_CHECKING:
     from ocrbatch.trainer.engines.paddleocr.contract import TrainingConfig
 
@@ -26,8 +24,8 @@ def cpu_settings(config: TrainingConfig, *, cpus: int) -> None:
 
     - One DataLoader worker less than the CPUs: workers decode and augment on the cores the trainer
       computes on, and more of them only take turns.
-    - Paddle computes on one thread per CPU instead of its default one (``ocrbatch.cpu_threads``,
-      which the launcher applies with Intel OpenMP's spin-wait off).
+    - Paddle keeps its one compute thread: few of its CPU kernels run in parallel, and a second
+      thread (``--set ocrbatch.cpu_threads=2``, applied by the launcher) measured no faster on 2 cores.
     - PPLCNetV3 trains one kxk branch per layer instead of four: Paddle's CPU depthwise convolution
       (forward and backward) is most of a step, and the branches are summed into one convolution at
       export anyway, so the exported model has the same shape and speed. Pretrained weights' four
@@ -41,7 +39,6 @@ def cpu_settings(config: TrainingConfig, *, cpus: int) -> None:
         workers = config.get(f"{section}.loader.num_workers")
         if isinstance(workers, int) and workers > max(1, cpus - 1):
             config.set(f"{section}.loader.num_workers", max(1, cpus - 1))
-    config.set(f"{launcher.SETTINGS_SECTION}.cpu_threads", cpus)
     if config.get("Architecture.Backbone.name") == "PPLCNetV3":
         config.set("Architecture.Backbone.conv_kxk_num", 1)
     width = _sampler_width(config)
