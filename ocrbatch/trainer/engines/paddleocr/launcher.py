@@ -20,7 +20,8 @@ standard library and PaddleOCR's own modules, and wraps three of their functions
   branches per PPLCNetV3 layer than the model being trained (the local CPU default trains one) are
   folded into it first (``fold_branches``), so fine-tuning starts from the same function.
 
-Only rank 0 saves, as in PaddleOCR.
+Only rank 0 saves, as in PaddleOCR. ``ocrbatch.cpu_threads``, when a user sets it, is paddle's CPU
+thread count (``set_num_threads`` once paddle is imported; its environment flag does nothing).
 """
 
 from __future__ import annotations
