@@ -34,7 +34,6 @@ from paddleocr_cpu_speed import group_cpu_seconds  # noqa: E402
 MODEL = "PP-OCRv5_mobile_rec"
 STEP = re.compile(r"global_step: (\d+), .*?, loss: ([\d.]+),")
 FOLDED = "ocrbatch launcher: folded"
-FULL_WIDTH = {"Train.dataset.ds_width": False}  # as when the fold was measured (paddleocr_ds_width.py)
 
 
 def make_data(folder: Path, count: int, seed: int, styles) -> Path:
@@ -99,7 +98,7 @@ def main() -> None:
                   for line in (folder / "train.txt").read_text().splitlines()]
         characters = sorted(set("".join(labels)))
         pre = train(home, work / "pretrain", pre_data, batch=args.batch_size,
-                    pretrained=None, branches=4, characters=characters, extra=FULL_WIDTH)
+                    pretrained=None, branches=4, characters=characters)
         weights = str(work / "pretrain" / "output" / "latest")
         print(f"pretrained (4 branches, {len(pre['losses'])} steps from scratch): loss "
               f"{pre['losses'][0]:.2f} -> {pre['losses'][-1]:.2f}, {pre['wall_s']} s", flush=True)
@@ -107,7 +106,7 @@ def main() -> None:
         for branches in (4, 1):
             rows[branches] = train(home, work / f"tune{branches}", tune_data,
                                    batch=args.batch_size, pretrained=weights, branches=branches,
-                                   characters=characters, extra=FULL_WIDTH)
+                                   characters=characters)
             print(f"fine-tune, {branches} branch(es): folded={rows[branches]['folded']}, "
                   f"{rows[branches]['cpu_s_per_sample']} CPU-s/sample, {rows[branches]['wall_s']} s, "
                   f"load {os.getloadavg()[0]:.1f}", flush=True)

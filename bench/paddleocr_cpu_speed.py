@@ -1,7 +1,7 @@
 """Training speed of the paddleocr engine on this machine: samples/s and CPU-seconds per sample.
 
     PADDLEOCR_HOME=../shared/paddleocr/src .venv/bin/python bench/paddleocr_cpu_speed.py
-    ... --models PP-OCRv5_mobile_rec --variants before default threads --steps 6 --batch-size 32 \
+    ... --models PP-OCRv5_mobile_rec --variants before default by-width --steps 6 --batch-size 32 \
     [--top-priority] [--gpu]
 
 For each model and variant it writes the training config exactly as the engine does
@@ -16,14 +16,14 @@ top CPU weight, so that it runs about as on an idle machine while the load avera
 
 Variants (``--variants``; the first is the base of the ratios printed at the end):
 - ``before``: what the engine wrote before the CPU defaults: as many DataLoader workers as CPUs, the
-  backbone's four training branches, every crop padded to the full width (the figure the issue
-  measured, 0.85 samples/s at batch 32);
+  backbone's four training branches (the figure the issue measured, 0.85 samples/s at batch 32);
 - ``four-branch``: the local default but with four backbone branches (last session's fine-tuning);
 - ``default``: the local CPU default (``local_cpu.cpu_settings``), fine-tuning and from scratch alike;
 - ``threads``: the default with one paddle compute thread per CPU (``--set ocrbatch.cpu_threads=N``:
   the launcher calls paddle's ``set_num_threads`` and turns Intel OpenMP's spin-wait off);
 - ``workers-0``: the default with the data pipeline in the trainer process (no DataLoader worker);
-- ``full-width``: the default with every crop padded to the full 320 px (no ``ds_width``);
+- ``by-width``: the default with batches as wide as their crops' mean aspect ratio (PaddleOCR's
+  ``ds_width``; the ratio capped at the full width's, 320 px) instead of padded to 320 px;
 - with ``--gpu``: ``amp-off`` and ``amp-on`` (``Global.use_amp``) on the first GPU instead.
 """
 
@@ -49,12 +49,12 @@ STEP = re.compile(r"epoch: \[\d+/\d+\], global_step: (\d+), .*avg_batch_cost: ([
 FOUR_BRANCHES = {"Architecture.Backbone.conv_kxk_num": "4"}
 CPU_VARIANTS = {
     "before": dict(overrides={"Train.loader.num_workers": "{cpus}", "Eval.loader.num_workers": "{cpus}",
-                              "Train.dataset.ds_width": "false", **FOUR_BRANCHES}),
+                              **FOUR_BRANCHES}),
     "four-branch": dict(overrides=FOUR_BRANCHES),
     "default": dict(overrides={}),
     "threads": dict(overrides={"ocrbatch.cpu_threads": "{cpus}"}),
     "workers-0": dict(overrides={"Train.loader.num_workers": "0"}),
-    "full-width": dict(overrides={"Train.dataset.ds_width": "false"}),
+    "by-width": dict(overrides={"Train.dataset.ds_width": "true", "Train.sampler.max_w": "320"}),
 }
 GPU_VARIANTS = {
     "amp-off": dict(overrides={}),

@@ -1,5 +1,5 @@
-"""Does batching crops by width (the local CPU default, PaddleOCR's ``ds_width``) learn like padding
-every crop to the full 320 px?
+"""Does batching crops by width (PaddleOCR's ``ds_width``, 1.9x faster on a CPU) learn like padding
+every crop to the full 320 px (the default)?
 
     PADDLEOCR_HOME=../shared/paddleocr/src .venv/bin/python bench/paddleocr_ds_width.py \
         --pretrain-steps 16 --steps 24 --batch-size 16 --val 64
@@ -29,7 +29,8 @@ sys.path.insert(0, str(REPO / "bench"))
 from ocrbatch.trainer.engines.paddleocr import contract  # noqa: E402
 from paddleocr_branch_fold import train  # noqa: E402
 
-VARIANTS = {"by-width": {"Train.dataset.ds_width": True}, "full-width": {"Train.dataset.ds_width": False}}
+VARIANTS = {"by-width": {"Train.dataset.ds_width": True, "Train.sampler.max_w": 320},
+            "full-width": {"Train.dataset.ds_width": False}}
 
 
 def make_data(folder: Path, count: int, seed: int, styles, val: int = 2) -> Path:

@@ -131,8 +131,7 @@ def test_rec_config_points_at_the_dataset_dict_and_output(tmp_path):
     assert g["use_gpu"] is False
     assert g["save_epoch_step"] > 10**5  # no iter_epoch_N copies
     assert g["eval_batch_epoch"] == 1
-    # On a CPU the train crops are batched by width, from a copy of the labels with their sizes.
-    for section, labels in (("Train", tmp_path / "train_sized.txt"), ("Eval", tmp_path / "data" / "val.txt")):
+    for section, labels in (("Train", tmp_path / "data" / "train.txt"), ("Eval", tmp_path / "data" / "val.txt")):
         assert config.get(f"{section}.dataset.data_dir") == str(tmp_path / "data")
         assert config.get(f"{section}.dataset.label_file_list") == [str(labels)]
     # untouched parts of the base survive
@@ -198,23 +197,20 @@ def test_cpu_training_leaves_a_core_to_the_trainer_and_trains_one_branch(tmp_pat
     assert overridden.get("Architecture.Backbone.conv_kxk_num") == 4 and overridden.get("Train.loader.num_workers") == 3
 
 
-def test_cpu_training_batches_crops_by_width_with_sizes_in_a_label_file_of_its_own(tmp_path):
+def test_batching_by_width_is_a_choice_that_gets_sizes_in_a_label_file_of_its_own(tmp_path):
     train = crops(tmp_path / "data", {"short.png": (60, 30), "wide.png": (400, 40)},
                   lines=["short.png\t12", "", "wide.png\t1,234", "gone.png\t7"])
-    config = rec(tmp_path, num_workers=2)
-    assert config.get("Train.dataset.ds_width") is True
-    assert config.get("Train.sampler.max_w") == 320  # the ratio is capped at the full-width batches'
-    sized = Path(config.get("Train.dataset.label_file_list")[0])
-    assert sized.parent == tmp_path and sized != train
-    # PaddleOCR's wh_aware reads name, label, w, h; a crop it cannot read is batched with the widest
-    assert sized.read_text(encoding="utf-8").splitlines() == [
-        "short.png\t12\t60\t30", "wide.png\t1,234\t400\t40", "gone.png\t7\t10000\t1"]
+    assert not rec(tmp_path, num_workers=2).get("Train.dataset.ds_width")  # padded to full width by default
+    assert rec(tmp_path, num_workers=2).get("Train.dataset.label_file_list") == [str(train)]
+    for use_gpu in (False, True):
+        config = rec(tmp_path, num_workers=2, use_gpu=use_gpu, overrides=(("Train.dataset.ds_width", "true"),))
+        sized = Path(config.get("Train.dataset.label_file_list")[0])
+        assert sized.parent == tmp_path and sized != train
+        # PaddleOCR's wh_aware reads name, label, w, h; a crop it cannot read is batched with the widest
+        assert sized.read_text(encoding="utf-8").splitlines() == [
+            "short.png\t12\t60\t30", "wide.png\t1,234\t400\t40", "gone.png\t7\t10000\t1"]
+        assert config.get("Eval.dataset.label_file_list") == [str(tmp_path / "data" / "val.txt")]
     assert train.read_text(encoding="utf-8").count("\n") == 4  # the dataset's own file is left alone
-    assert config.get("Eval.dataset.label_file_list") == [str(tmp_path / "data" / "val.txt")]
-    full_width = rec(tmp_path, num_workers=2, overrides=(("Train.dataset.ds_width", "false"),))
-    assert full_width.get("Train.dataset.label_file_list") == [str(train)]
-    on_gpu = rec(tmp_path, num_workers=2, use_gpu=True)
-    assert not on_gpu.get("Train.dataset.ds_width") and on_gpu.get("Train.dataset.label_file_list") == [str(train)]
     assert not det(tmp_path, num_workers=2).has("Train.dataset.ds_width")
 
 

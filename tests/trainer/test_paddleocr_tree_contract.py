@@ -77,7 +77,7 @@ def test_the_branches_the_launcher_folds_are_named_as_it_expects():
     assert "conv_kxk_num=4," in lcnet  # the default the local CPU config overrides
 
 
-def test_batching_by_width_reads_the_sizes_and_keys_the_cpu_default_writes():
+def test_batching_by_width_reads_the_sizes_the_engine_writes():
     dataset = source("ppocr/data/simple_dataset.py")
     assert 'config[mode]["dataset"].get("ds_width", False)' in dataset
     assert 'name, label, w, h = lins.strip("\\n").split(self.delimiter)' in dataset  # write_sized_labels' lines
@@ -85,7 +85,7 @@ def test_batching_by_width_reads_the_sizes_and_keys_the_cpu_default_writes():
         "ratio_wh", "max_w", "seed"]
     config = contract.TrainingConfig.load(contract.base_config_path(TREE, contract.DEFAULT_MODELS["rec"]))
     assert config.get("Train.dataset.name") == "MultiScaleDataSet" and config.get("Train.dataset.ds_width") is False
-    assert config.get("Train.sampler.scales")[0] == [320, 32]  # max_w: the width every batch had before
+    assert config.get("Train.sampler.scales")[0] == [320, 32]  # the bench's by-width max_w: the full width
 
 
 def test_default_model_configs_have_every_key_the_engine_sets():

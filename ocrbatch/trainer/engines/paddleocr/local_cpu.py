@@ -1,9 +1,9 @@
 """The paddleocr engine's local CPU default (``cpu_settings``), applied to a generated config when
 no GPU trains; ``bench/paddleocr_cpu_speed.py`` measures it and ``bench/README.md`` has the figures.
 
-Batching by width needs each train crop's size in the label file (``write_sized_labels``); the
-config generation (``contract.generate_config``) writes that copy beside the dict when the final
-config asks for it, whoever turned it on.
+Batching by width (PaddleOCR's ``ds_width``, a user's choice) needs each train crop's size in the
+label file (``write_sized_labels``); the config generation (``contract.generate_config``) writes
+that copy beside the dict whenever the final config asks for it, on a CPU or a GPU.
 """
 
 from __future__ import annotations
@@ -30,10 +30,9 @@ def cpu_settings(config: TrainingConfig, *, cpus: int) -> None:
       (forward and backward) is most of a step, and the branches are summed into one convolution at
       export anyway, so the exported model has the same shape and speed. Pretrained weights' four
       branches are folded into the one when they are loaded (``launcher.fold_branches``).
-    - PaddleOCR's multi-scale sampler pads every crop to its full width (320 px); batched by width
-      (``ds_width``), a batch is as wide as its crops' mean aspect ratio (batches group crops of
-      similar ratio), capped at the full width (the sampler rounds the ratio to a whole number, so
-      the widest batches at height 48 are 7 x 48 = 336 px), so short crops cost fewer pixels.
+    - Rec crops stay padded to the full width (320 px). Batching by width (PaddleOCR's ``ds_width``,
+      ``--set Train.dataset.ds_width=true``) trains 1.9x faster on score crops but fine-tuned worse
+      from full-width weights in the longest comparison (bench/README.md), so it is a choice.
     """
     for section in ("Train", "Eval"):
         workers = config.get(f"{section}.loader.num_workers")
@@ -41,20 +40,6 @@ def cpu_settings(config: TrainingConfig, *, cpus: int) -> None:
             config.set(f"{section}.loader.num_workers", max(1, cpus - 1))
     if config.get("Architecture.Backbone.name") == "PPLCNetV3":
         config.set("Architecture.Backbone.conv_kxk_num", 1)
-    width = _sampler_width(config)
-    if width and config.get("Train.dataset.name") == "MultiScaleDataSet":
-        config.set("Train.dataset.ds_width", True)
-        config.set("Train.sampler.max_w", width)
-
-
-def _sampler_width(config: TrainingConfig) -> int | None:
-    """The training width of a MultiScaleSampler (its first scale's), else None."""
-    if config.get("Train.sampler.name") != "MultiScaleSampler":
-        return None
-    scales = config.get("Train.sampler.scales") or []
-    first = scales[0] if scales else None
-    width = first[0] if isinstance(first, list) and first else first
-    return width if isinstance(width, int) and width > 0 else None
 
 
 def batches_by_width(config: TrainingConfig) -> bool:
