@@ -64,6 +64,7 @@ def test_workers_do_not_fork_a_process_that_loaded_paddle(tmp_path, monkeypatch)
     import types
 
     generate_dataset(tmp_path / "one", count=30, seed=3, task="rec", workers=1)
+    monkeypatch.delitem(sys.modules, "paddle", raising=False)  # an earlier test of the suite may have loaded it
     assert generator.start_method() == "fork"
     monkeypatch.setitem(sys.modules, "paddle", types.ModuleType("paddle"))
     assert generator.start_method() == "forkserver"
@@ -80,6 +81,8 @@ def test_a_worker_that_dies_fails_the_run_instead_of_hanging(tmp_path, monkeypat
     monkeypatch.setitem(generator.PARALLEL_THRESHOLD, "rec", 1)
     monkeypatch.setitem(generator.CHUNK_SIZES, "rec", 8)
     monkeypatch.setattr(generator, "_init_worker", lambda: os._exit(3))  # fork: the children inherit it
+    # Forked even when an earlier test loaded paddle here: the worker exits before it could touch a lock.
+    monkeypatch.setattr(generator, "start_method", lambda: "fork")
     with pytest.raises(RunFailed, match="worker process ended unexpectedly"):
         generate_dataset(tmp_path / "d", count=30, seed=3, task="rec", workers=2)
     assert not (tmp_path / "d" / "train.txt").exists()
