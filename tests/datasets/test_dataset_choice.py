@@ -7,21 +7,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 from dataset_builders import image_bytes, make_dataset, make_ppocrlabel
-from ocrbatch.cli import app
 from ocrbatch.cli import common as cli_common
 from ocrbatch.datasets import list_versions, publish_dataset
 from ocrbatch.errors import BadInput
 from ocrbatch.jobs.backend import JobInfo
 from ocrbatch.jobs.dataset_choice import DatasetChoice, resolve_dataset
 from ocrbatch.storage import LocalStore
-
-try:  # Click 8.2 keeps stderr apart by default; older versions need asking
-    runner = CliRunner(mix_stderr=False)
-except TypeError:
-    runner = CliRunner()
+from tests.cli_runner import run as cli
 
 
 class RecordingBackend:
@@ -67,10 +61,6 @@ def stop_following(monkeypatch):
             raise WaitTimedOut(job_id, "RUNNABLE", 1)
 
     monkeypatch.setattr(submit_cli, "job_monitor", lambda backend, show_logs: StopAtOnce())
-
-
-def cli(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 def test_a_bare_word_takes_the_published_dataset_not_the_folder_of_that_name(here, backend):
