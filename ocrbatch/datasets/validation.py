@@ -60,6 +60,7 @@ class ValidationReport:
     samples: dict[str, list[Sample]] = field(default_factory=dict)  # split -> good lines
     images: dict[str, ImageFile] = field(default_factory=dict)  # path -> facts, good images only
     skipped: int = 0  # bad lines dropped because of skip_bad
+    skippable: int = 0  # errors that are bad lines, which skip_bad would drop
     split: HeldOutSplit | None = None  # how val was held out, when the folder has no val file
     derived: dict[str, str] = field(default_factory=dict)  # image made by ocrbatch -> its file (crops)
     origin: dict = field(default_factory=dict)  # what the manifest records about the folder's format
@@ -103,10 +104,10 @@ class InvalidDataset(BadInput):
         self.report = report
         first = report.errors[0] if report.errors else "unknown problem"
         outcome = "nothing was uploaded; " if uploading else ""
-        super().__init__(
-            f"{report.folder}: {len(report.errors)} error(s), first: {first}; {outcome}"
-            "fix them, or pass --skip-bad to drop bad lines"
-        )
+        # --skip-bad only drops bad lines: offered for other errors (no train file, too few images to
+        # hold any out) it would send the user round in a circle.
+        remedy = "fix them, or pass --skip-bad to drop bad lines" if report.skippable else "fix them"
+        super().__init__(f"{report.folder}: {len(report.errors)} error(s), first: {first}; {outcome}{remedy}")
 
 
 def validate_dataset(
@@ -223,6 +224,7 @@ def validate_dataset(
         report.warnings.extend(Problem(p.file, p.line, f"skipped: {p.message}") for p in line_problems)
     else:
         report.errors.extend(line_problems)
+        report.skippable = len(line_problems)
     for split, source in sources.items():
         # Said only when no error of that file already explains it (e.g. every line skipped).
         if not report.samples.get(split) and not any(p.file == source.name for p in report.errors):

@@ -224,3 +224,13 @@ def test_second_validation_trusts_memoised_facts_until_a_file_changes(dataset, m
     changed = validate_dataset(dataset)
     assert decoded == [1]
     assert "does not decode" in changed.errors[0].message
+
+
+def test_skip_bad_is_offered_only_for_errors_it_would_drop(dataset):
+    from ocrbatch.datasets.validation import InvalidDataset
+
+    write_labels(dataset, "imgs/missing.png\t2\n")
+    assert "--skip-bad" in str(InvalidDataset(validate_dataset(dataset)))
+    (dataset / "train.txt").unlink()  # no train file: dropping lines cannot help
+    refused = str(InvalidDataset(validate_dataset(dataset)))
+    assert "no train label file" in refused and "--skip-bad" not in refused and refused.endswith("fix them")

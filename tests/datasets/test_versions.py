@@ -239,6 +239,7 @@ def test_invalid_dataset_sends_nothing(store, dataset):
     with pytest.raises(InvalidDataset) as caught:
         publish_dataset(recording, dataset, name="pinball")
     assert caught.value.exit_code == 2 and "train.txt:2" in str(caught.value)
+    assert str(caught.value).endswith("pass --skip-bad to drop bad lines")  # a bad line: skipping is a way out
     assert recording.sent == []
     version = publish_dataset(recording, dataset, name="pinball", skip_bad=True)
     assert version.counts["skipped"] == 1 and version.counts["train"] == 1
