@@ -34,3 +34,15 @@ def test_a_command_s_own_help_flows_its_paragraphs():
     for command in (*app.registered_commands, *sweep_app.registered_commands):
         for paragraph in command.help.split("\n\n"):
             assert "\n" not in paragraph, command.help
+
+
+def test_hints_point_at_the_same_backend_in_a_form_a_shell_takes_back():
+    import shlex
+
+    from ocrbatch.cli.common import backend_flags
+    from ocrbatch.wiring import Target
+
+    flags = backend_flags(Target(local=True, home="/tmp/my ocr home"))
+    assert shlex.split(flags) == ["--local", "--home", "/tmp/my ocr home"]
+    aws = backend_flags(Target(local=False, stack="ocr stack", job_queue="gpu"))
+    assert shlex.split(aws) == ["--aws", "--stack", "ocr stack", "--job-queue", "gpu"]

@@ -55,7 +55,7 @@ def open_prices(target: Target) -> tuple:
 def backend_flags(target: Target) -> str:
     """The flags that point another command at the same backend (for the hints we print)."""
     if target.local:
-        return " --local" + (f" --home {target.home}" if target.home else "")
+        return " --local" + (f" --home {shlex.quote(str(target.home))}" if target.home else "")
     flags = " --aws"
     named = (
         ("--stack", target.stack), ("--region", target.region), ("--profile", target.profile),
