@@ -56,9 +56,7 @@ def train(data: Path, out: Path, overrides: dict) -> dict:
         dataset=dataset, workdir=out / "work", checkpoint_dir=out / "checkpoints", export_dir=out / "model",
         on_checkpoint=lambda info: None, report=report,
     )
-    metrics = BuiltinEngine().train(ctx).metrics
-    metrics.pop("history", None)
-    return metrics
+    return BuiltinEngine().train(ctx).metrics
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import paddle
@@ -35,7 +35,6 @@ class TrainState:
     eval_seconds: float = 0.0
     best_accuracy: float = -1.0
     best_epoch: int | None = None
-    history: list = field(default_factory=list)  # per epoch: epoch, seconds, loss, accuracy, ...
 
 
 def _write_atomic(path: Path, write) -> None:

@@ -132,8 +132,6 @@ class DetTrainer:
                     last_checkpoint = time.monotonic()
             if state.step >= self.steps_per_epoch:
                 state.epoch, state.step = state.epoch + 1, 0
-                state.history.append({"epoch": state.epoch, "global_step": state.global_step,
-                                      "train_seconds": round(state.train_seconds, 2), "loss": round(loss_value, 5)})
         self._checkpoint(state, "end")
         if ctx.stop_requested.is_set():
             raise Preempted(f"stopped after epoch {state.epoch}")
@@ -218,6 +216,5 @@ def train_detector(ctx: TrainContext, settings: DetSettings) -> TrainResult:
         "train_samples": len(trainer.train_entries),
         "val_samples": trainer.val_frames,
         "resumed_from": trainer.resumed_from,
-        "history": state.history[-50:],
     })
     return TrainResult(model_name=settings.model_name, metrics=metrics, dict_file=dict_file, config_file=config_file)
