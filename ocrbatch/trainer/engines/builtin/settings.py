@@ -57,6 +57,7 @@ class Settings:
     eval_batch_size: int = 128
     eval_every_steps: int = 0  # also evaluate (and keep the best) every N steps; 0: once per epoch
     character_dict_path: str | None = None  # instead of the dataset's characters; relative to the dataset
+    init_from: str | None = None  # start from these weights: a shipped base's name or a folder (warm_start.py)
     model_name: str = DEFAULT_MODEL_NAME  # stock paddleocr name written to inference.yml
 
     def epochs_for(self, steps_per_epoch: int) -> int:
@@ -116,7 +117,8 @@ def _parse(name: str, raw):
         raise BadInput(f"override {name}={raw!r} is not valid: {err}") from None
 
 
-_OPTIONAL_KINDS = {"epochs": int, "batch_size": int, "max_train_seconds": float, "character_dict_path": str}
+_OPTIONAL_KINDS = {"epochs": int, "batch_size": int, "max_train_seconds": float, "character_dict_path": str,
+                   "init_from": str}
 
 
 def _check(s: Settings) -> None:

@@ -1,0 +1,88 @@
+"""Build the shipped recognizer base ``pinball-scores`` (``init_from=pinball-scores``; warm_start.py).
+
+Generates score crops of every look from the *train* renderer families only (the held-out families of
+``bench/generalization.py`` stay unseen, so that protocol still judges renderers the model never met),
+trains the builtin recognizer for a budget of CPU seconds of its training thread, and writes the best
+weights with what they were trained on into ``ocrbatch/trainer/engines/builtin/bases/pinball-scores``.
+The demo's data (seed 7) is not this data (seed 101), so the demo's held-out split stays unseen too.
+
+    .venv/bin/python scripts/pinball_base.py                       # about an hour on one idle core
+    .venv/bin/python scripts/pinball_base.py --from-run DIR       # package a run this script trained
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COUNT, SEED, VAL_FRACTION = 60000, 101, 0.05  # generator: crops, seed (not the demo's 7), held out
+# Trainer: the demo's recipe, with a warm-up as long as a run this long can afford.
+RECIPE = {"warmup_fraction": "0.1", "seed": "11", "budget_clock": "cpu"}
+SECONDS = 3000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=Path("pinball-base-work"), help="data and run (kept)")
+    parser.add_argument("--seconds", type=float, default=SECONDS, help="CPU seconds of training")
+    parser.add_argument("--from-run", type=Path, help="package this run folder instead of training")
+    parser.add_argument("--out", type=Path, default=None, help="base folder (default: the shipped one)")
+    args = parser.parse_args()
+
+    from ocrbatch.demo import DATA_VERSION, RECIPE as DEMO_RECIPE, STYLES
+    from ocrbatch.synth import generate_dataset
+    from ocrbatch.trainer.engines.builtin import warm_start
+    from ocrbatch.trainer.engines.builtin.checkpoints import load_best_weights
+    from ocrbatch.trainer.engines.builtin.data import Charset
+    from ocrbatch.trainer.engines.builtin.model import ModelConfig, build
+
+    data = args.workdir / "data"
+    run = args.from_run or args.workdir / "run"
+    if args.from_run is None:
+        if not (data / "train.txt").is_file():
+            generate_dataset(data, count=COUNT, seed=SEED, task="rec", styles=STYLES, renderers="train",
+                             val_fraction=VAL_FRACTION)
+        train(data, run, {**DEMO_RECIPE, **RECIPE, "max_train_seconds": str(args.seconds)})
+
+    metrics = json.loads((run / "metrics.json").read_text())
+    config = json.loads((run / "checkpoints" / "best.json").read_text())
+    model_config = ModelConfig.from_json(config["model"])
+    charset = Charset(tuple(config["characters"]))
+    recognizer = build(model_config)
+    load_best_weights(run / "checkpoints", recognizer, {"characters": config["characters"], "model": config["model"]})
+    trained = {
+        "data": {"generator": "ocrbatch synth", "data_version": DATA_VERSION, "count": COUNT,
+                 "seed": SEED, "styles": STYLES, "renderers": "train"},
+        "settings": {**DEMO_RECIPE, **RECIPE, "max_train_seconds": metrics.get("train_seconds")},
+        **{key: metrics.get(key) for key in ("global_step", "train_seconds", "accuracy", "eval_samples")},
+        "built_by": "scripts/pinball_base.py",
+    }
+    out = args.out or warm_start.BASES_DIR / "pinball-scores"
+    warm_start.save(out, recognizer.state_dict(), model_config, charset, trained)
+    print(f"wrote {out}: accuracy {metrics.get('accuracy')} on {metrics.get('eval_samples')} held-out crops "
+          f"after {metrics.get('global_step')} steps")
+    return 0
+
+
+def train(data: Path, run: Path, overrides: dict) -> None:
+    from ocrbatch.trainer.engines.base import LocalDataset, TrainContext
+    from ocrbatch.trainer.engines.builtin import BuiltinEngine
+    from ocrbatch.trainer.spec import TrainingSpec
+
+    summary = json.loads((data / "synth.json").read_text())
+    dataset = LocalDataset(root=data, task="rec", train_labels=data / "train.txt", val_labels=data / "val.txt",
+                           characters=tuple(sorted(summary["characters"])), version="synth:pinball-base")
+    ctx = TrainContext(spec=TrainingSpec(dataset=dataset.version, output=f"file://{run}", overrides=overrides),
+                       dataset=dataset, workdir=run / "work", checkpoint_dir=run / "checkpoints",
+                       export_dir=run / "export", on_checkpoint=lambda info: None,
+                       report=lambda **values: print(values) if "accuracy" in values else None)
+    result = BuiltinEngine().train(ctx)  # resumes from run/checkpoints when an earlier run was cut off
+    (run / "metrics.json").write_text(json.dumps(result.metrics, indent=1))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())
