@@ -20,7 +20,8 @@ of any style taken like a phone photo (looser, rotated, low resolution, blurrier
     .venv/bin/python bench/generalization.py --model ./pinball-model   # judge an existing model
     .venv/bin/python bench/generalization.py --train-renderers all     # what training on both would hide
 
-Training uses the builtin engine with the demo's recipe and a budget of CPU seconds of the training
+Training uses the builtin engine with the demo's recipe (fine-tuning the shipped base ``pinball-scores``,
+which never saw the held-out families; ``--from-scratch``: random weights) and a budget of CPU seconds of the training
 thread (the same training on an idle or a shared machine); the load average and the process's CPU
 seconds are printed beside the wall time. ``--workdir`` keeps the generated data for the next run.
 """
@@ -78,8 +79,8 @@ def judge(model_dir: Path, data: Path, label_file: str) -> dict[str, dict]:
     return per_look([(str(path), label, p.text) for (path, label), p in zip(pairs, predictions)])
 
 
-def train(data: Path, summary: dict, workdir: Path, seconds: float, overrides: dict) -> tuple[Path, dict]:
-    from ocrbatch.demo import RECIPE
+def train(data: Path, summary: dict, workdir: Path, seconds: float, overrides: dict,
+          recipe: dict) -> tuple[Path, dict]:
     from ocrbatch.trainer.engines.base import LocalDataset, TrainContext
     from ocrbatch.trainer.engines.builtin import BuiltinEngine
     from ocrbatch.trainer.spec import TrainingSpec
@@ -90,7 +91,7 @@ def train(data: Path, summary: dict, workdir: Path, seconds: float, overrides: d
     shutil.rmtree(run, ignore_errors=True)  # a fresh model, not a resumed one
     ctx = TrainContext(
         spec=TrainingSpec(dataset=dataset.version, output=f"file://{run}",
-                          overrides={**RECIPE, "max_train_seconds": str(seconds), "budget_clock": "cpu",
+                          overrides={**recipe, "max_train_seconds": str(seconds), "budget_clock": "cpu",
                                      **overrides}),
         dataset=dataset, workdir=run / "work", checkpoint_dir=run / "checkpoints", export_dir=run / "export",
         on_checkpoint=lambda info: None, report=lambda **values: None,
@@ -110,6 +111,8 @@ def main() -> int:
                         help="renderers of the training data (all: includes the held-out ones, for contrast)")
     parser.add_argument("--seconds", type=float, default=240.0,
                         help="training budget: CPU seconds of the training thread (--set budget_clock=wall: wall clock)")
+    parser.add_argument("--from-scratch", action="store_true",
+                        help="train from random weights (the demo starts from the shipped base)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra engine override")
     parser.add_argument("--workdir", type=Path, help="keep data and outputs here (default: a temp dir)")
@@ -139,12 +142,15 @@ def main() -> int:
                            renderers=args.train_renderers, val_fraction=args.val / (args.train + args.val))
         report["generate_train_seconds"] = round(time.monotonic() - started, 1)
         cpu_train, started = time.process_time(), time.monotonic()
-        model_dir, metrics = train(data, summary, workdir, args.seconds, parse_overrides(args.set))
+        from ocrbatch.demo import RECIPE, SCRATCH_RECIPE
+
+        recipe = SCRATCH_RECIPE if args.from_scratch else RECIPE
+        model_dir, metrics = train(data, summary, workdir, args.seconds, parse_overrides(args.set), recipe)
         report["training"] = {
             "wall_seconds": round(time.monotonic() - started, 1),
             "process_cpu_seconds": round(time.process_time() - cpu_train, 1),
             **{k: metrics.get(k) for k in ("train_seconds", "global_step", "images_per_second", "parameters",
-                                            "accuracy", "eval_samples")},
+                                            "accuracy", "eval_samples", "init_from")},
         }
         own = judge(model_dir, data, "val.txt")
     heldout = judge(model_dir, heldout_dir, "train.txt")
@@ -166,7 +172,8 @@ def main() -> int:
     if "training" in report:
         t = report["training"]
         print(f"trained {t['train_seconds']} s ({t['global_step']} steps, {t['images_per_second']} img/s, "
-              f"{t['parameters']} parameters) on {args.train_renderers} renderers")
+              f"{t['parameters']} parameters) on {args.train_renderers} renderers, "
+              f"starting from {t['init_from'] or 'random weights'}")
     print(f"{'look':<7} {'own held-out':>14} {'held-out renderers':>20}")
     for look in (*LOOKS, "all"):
         cells = []

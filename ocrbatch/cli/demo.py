@@ -34,7 +34,10 @@ def demo(
     home: HomeOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Train a pinball score reader on this machine (no AWS, no Docker), then read some scores with it."""
+    """Train a pinball score reader on this machine (no AWS, no Docker), then read some scores with it.
+
+    It fine-tunes the reader shipped in the package (init_from=pinball-scores) on freshly generated crops.
+    """
     from ocrbatch.demo import frames_how_to, run_demo, run_frames_loop
 
     common.quiet_paddle_startup()
@@ -54,8 +57,9 @@ def demo(
     if json_output:
         common.emit_json(report)
         return
+    start = f"starting from the shipped base {report['init_from']}" if report.get("init_from") else "from scratch"
     typer.echo(f"held-out accuracy: {report['accuracy']:.1%} on {report['val_images']} images "
-               f"({report['train_seconds']:.0f} s of training)")
+               f"({report['train_seconds']:.0f} s of training, {start})")
     typer.echo("sample predictions (label -> read):")
     for sample in report["samples"]:
         mark = "ok " if sample["correct"] else "BAD"
