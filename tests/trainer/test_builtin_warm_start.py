@@ -130,3 +130,34 @@ def test_a_misnamed_base_fails_before_any_training(tmp_path):
     assert settings.init_from == "nope"
     with pytest.raises(BadInput, match="init_from 'nope'"):
         warm_start.resolve(settings.init_from)
+
+
+@pytest.mark.slow
+def test_a_run_resumed_after_a_stop_still_says_what_it_started_from(tmp_path):
+    """The second attempt loads its own checkpoint, not the base, and its metrics keep init_from."""
+    from ocrbatch.synth import generate_dataset
+    from ocrbatch.trainer.engines.base import LocalDataset, Preempted, TrainContext
+    from ocrbatch.trainer.engines.builtin import BuiltinEngine
+    from ocrbatch.trainer.spec import TrainingSpec
+
+    folder, _ = _base(tmp_path, characters="0123456789,.")
+    data = tmp_path / "data"
+    summary = generate_dataset(data, count=60, seed=6, task="rec", styles=["seg7"], val_fraction=0.2)
+    dataset = LocalDataset(root=data, task="rec", train_labels=data / "train.txt", val_labels=data / "val.txt",
+                           characters=tuple(sorted(summary["characters"])), version=f"file://{data}")
+    overrides = {"channels": "8,16,24,32", "hidden_size": "32", "seq_blocks": "1", "batch_size": "16",
+                 "epochs": "1", "init_from": str(folder)}
+
+    def attempt(stop_at_step: int | None):
+        ctx = TrainContext(spec=TrainingSpec(dataset=dataset.version, output=f"file://{tmp_path}/run",
+                                             overrides=overrides),
+                           dataset=dataset, workdir=tmp_path / "run" / "work", checkpoint_dir=tmp_path / "run" / "ckpt",
+                           export_dir=tmp_path / "run" / "export", on_checkpoint=lambda info: None,
+                           report=lambda **values: values.get("step") == stop_at_step and ctx.stop_requested.set())
+        return BuiltinEngine().train(ctx)
+
+    with pytest.raises(Preempted):
+        attempt(stop_at_step=2)
+    metrics = attempt(stop_at_step=None).metrics
+    assert metrics["resumed_from"] == {"epoch": 0, "step": 2}
+    assert metrics["init_from"] == str(folder)

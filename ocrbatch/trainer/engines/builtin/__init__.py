@@ -81,7 +81,7 @@ class BuiltinEngine:
             "val_samples": int(trainer.val.widths.size),
             "skipped_samples": trainer.skipped,
             "resumed_from": trainer.resumed_from,
-            **trainer.warm_start,
+            **state.warm_start,
         })
         return TrainResult(model_name=settings.model_name, metrics=metrics, dict_file=dict_file,
                            config_file=config_file)

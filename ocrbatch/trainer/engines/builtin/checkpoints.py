@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import paddle
@@ -35,6 +35,8 @@ class TrainState:
     eval_seconds: float = 0.0
     best_accuracy: float = -1.0
     best_epoch: int | None = None
+    # What a fresh run started from (warm_start.load_into's summary), kept so a resumed run reports it.
+    warm_start: dict = field(default_factory=dict)
 
 
 def _write_atomic(path: Path, write) -> None:

@@ -77,7 +77,6 @@ class Trainer:
         self.settings = settings
         self.charset = charset
         self.init_folder = warm_start.resolve(settings.init_from) if settings.init_from else None
-        self.warm_start: dict = {}  # what the run started from, when it started from a base
         self.pool = ThreadPoolExecutor(settings.num_workers, thread_name_prefix="builtin-data")
         self.skipped: dict[str, dict] = {}  # per split: lines left out, by reason
         try:
@@ -167,7 +166,7 @@ class Trainer:
         if checkpoints.has_latest(ctx.checkpoint_dir):
             state = checkpoints.load_latest(ctx.checkpoint_dir, self.model, self.optimizer, self.identity)
         elif self.init_folder is not None:
-            self.warm_start = warm_start.load_into(self.model, self.model_config, self.charset, self.init_folder)
+            state.warm_start = warm_start.load_into(self.model, self.model_config, self.charset, self.init_folder)
         self.resumed_from = {"epoch": state.epoch, "step": state.step} if state.global_step else None
 
         try:
