@@ -19,7 +19,6 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
 COUNT, SEED, VAL_FRACTION = 60000, 101, 0.05  # generator: crops, seed (not the demo's 7), held out
 # Trainer: the demo's from-scratch recipe, with a tenth of a budget this long to warm up. Without
 # epochs the engine plans about 4,000 steps (5 epochs here) and anneals there, whatever the budget.
@@ -89,5 +88,4 @@ def train(data: Path, run: Path, overrides: dict) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     sys.exit(main())
