@@ -98,8 +98,9 @@ def test_the_shipped_base_fits_the_engines_default_network():
     assert meta["trained"]["data"]["renderers"] == "train"  # the held-out families stay unseen
 
 
-@pytest.mark.slow
-def test_a_fresh_run_starts_from_the_base_and_says_so(tmp_path):
+def _engine_from_base(tmp_path, seed: int):
+    """A tiny seg7 dataset and a base that knows its characters; returns (base folder, dataset
+    characters, attempt), where attempt(stop_at_step) trains one attempt of the same run."""
     from ocrbatch.synth import generate_dataset
     from ocrbatch.trainer.engines.base import LocalDataset, TrainContext
     from ocrbatch.trainer.engines.builtin import BuiltinEngine
@@ -107,17 +108,28 @@ def test_a_fresh_run_starts_from_the_base_and_says_so(tmp_path):
 
     folder, _ = _base(tmp_path, characters="0123456789,.")
     data = tmp_path / "data"
-    summary = generate_dataset(data, count=60, seed=5, task="rec", styles=["seg7"], val_fraction=0.2)
+    summary = generate_dataset(data, count=60, seed=seed, task="rec", styles=["seg7"], val_fraction=0.2)
     dataset = LocalDataset(root=data, task="rec", train_labels=data / "train.txt", val_labels=data / "val.txt",
                            characters=tuple(sorted(summary["characters"])), version=f"file://{data}")
     overrides = {"channels": "8,16,24,32", "hidden_size": "32", "seq_blocks": "1", "batch_size": "16",
                  "epochs": "1", "init_from": str(folder)}
-    ctx = TrainContext(spec=TrainingSpec(dataset=dataset.version, output=f"file://{tmp_path}/run", overrides=overrides),
-                       dataset=dataset, workdir=tmp_path / "run" / "work", checkpoint_dir=tmp_path / "run" / "ckpt",
-                       export_dir=tmp_path / "run" / "export", on_checkpoint=lambda info: None,
-                       report=lambda **values: None)
-    metrics = BuiltinEngine().train(ctx).metrics
-    assert metrics["init_from"] == str(folder) and metrics["init_characters_known"] == len(summary["characters"])
+
+    def attempt(stop_at_step: int | None = None):
+        ctx = TrainContext(spec=TrainingSpec(dataset=dataset.version, output=f"file://{tmp_path}/run",
+                                             overrides=overrides),
+                           dataset=dataset, workdir=tmp_path / "run" / "work", checkpoint_dir=tmp_path / "run" / "ckpt",
+                           export_dir=tmp_path / "run" / "export", on_checkpoint=lambda info: None,
+                           report=lambda **values: values.get("step") == stop_at_step and ctx.stop_requested.set())
+        return BuiltinEngine().train(ctx)
+
+    return folder, summary["characters"], attempt
+
+
+@pytest.mark.slow
+def test_a_fresh_run_starts_from_the_base_and_says_so(tmp_path):
+    folder, characters, attempt = _engine_from_base(tmp_path, seed=5)
+    metrics = attempt().metrics
+    assert metrics["init_from"] == str(folder) and metrics["init_characters_known"] == len(characters)
     config = (tmp_path / "run" / "work" / "builtin" / "config.yml").read_text()
     assert f"init_from: {folder}" in config
 
@@ -135,29 +147,11 @@ def test_a_misnamed_base_fails_before_any_training(tmp_path):
 @pytest.mark.slow
 def test_a_run_resumed_after_a_stop_still_says_what_it_started_from(tmp_path):
     """The second attempt loads its own checkpoint, not the base, and its metrics keep init_from."""
-    from ocrbatch.synth import generate_dataset
-    from ocrbatch.trainer.engines.base import LocalDataset, Preempted, TrainContext
-    from ocrbatch.trainer.engines.builtin import BuiltinEngine
-    from ocrbatch.trainer.spec import TrainingSpec
+    from ocrbatch.trainer.engines.base import Preempted
 
-    folder, _ = _base(tmp_path, characters="0123456789,.")
-    data = tmp_path / "data"
-    summary = generate_dataset(data, count=60, seed=6, task="rec", styles=["seg7"], val_fraction=0.2)
-    dataset = LocalDataset(root=data, task="rec", train_labels=data / "train.txt", val_labels=data / "val.txt",
-                           characters=tuple(sorted(summary["characters"])), version=f"file://{data}")
-    overrides = {"channels": "8,16,24,32", "hidden_size": "32", "seq_blocks": "1", "batch_size": "16",
-                 "epochs": "1", "init_from": str(folder)}
-
-    def attempt(stop_at_step: int | None):
-        ctx = TrainContext(spec=TrainingSpec(dataset=dataset.version, output=f"file://{tmp_path}/run",
-                                             overrides=overrides),
-                           dataset=dataset, workdir=tmp_path / "run" / "work", checkpoint_dir=tmp_path / "run" / "ckpt",
-                           export_dir=tmp_path / "run" / "export", on_checkpoint=lambda info: None,
-                           report=lambda **values: values.get("step") == stop_at_step and ctx.stop_requested.set())
-        return BuiltinEngine().train(ctx)
-
+    folder, _, attempt = _engine_from_base(tmp_path, seed=6)
     with pytest.raises(Preempted):
         attempt(stop_at_step=2)
-    metrics = attempt(stop_at_step=None).metrics
+    metrics = attempt().metrics
     assert metrics["resumed_from"] == {"epoch": 0, "step": 2}
     assert metrics["init_from"] == str(folder)
