@@ -2,8 +2,8 @@
 
 Modern pinball LCDs draw scores in ordinary (often heavy) typefaces, and dot-matrix games use pixel
 fonts that designers drew from such typefaces. Both are made here from the OFL/Apache-licensed font
-files that the ``font-*`` packages ship (installed with the ``train`` extra; nothing is fetched at
-run time). The files are found through each package's install location, without importing it.
+files that the ``font-*`` packages ship, and DejaVu (a free licence) from matplotlib (all installed with
+the ``train`` extra; nothing is fetched at run time). The files are found through each package's install location, without importing it.
 
 Families are split into two renderer sets: ``train`` families are what a model learns from, and
 ``heldout`` families are drawn only for the held-out-renderer evaluation (``bench/generalization.py``),
@@ -22,19 +22,26 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ocrbatch.errors import OcrbatchError
 
-# package -> (renderer set, file name stems to use); every family spans several weights.
-FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "font_lato": ("train", ("Lato-Regular", "Lato-Bold", "Lato-Black", "Lato-Italic", "Lato-BoldItalic", "Lato-Light")),
-    "font_manrope": ("train", ("Manrope-Regular", "Manrope-SemiBold", "Manrope-ExtraBold", "Manrope-Light")),
-    "font_source_sans_pro": ("train", ("SourceSansPro-Regular", "SourceSansPro-Bold", "SourceSansPro-Black",
-                                       "SourceSansPro-It", "SourceSansPro-BoldIt")),
-    "font_hanken_grotesk": ("train", ("HankenGrotesk-Regular", "HankenGrotesk-Bold", "HankenGrotesk-SemiBoldItalic")),
-    "font_caladea": ("train", ("Caladea-Regular", "Caladea-Bold", "Caladea-BoldItalic")),
-    "font_fredoka_one": ("train", ("FredokaOne-Regular",)),
-    "font_rhd": ("heldout", ("RedHatDisplay-Regular", "RedHatDisplay-Bold", "RedHatDisplay-Black",
-                             "RedHatDisplay-MediumItalic", "RedHatDisplay-ExtraBoldItalic")),
-    "font_source_serif_pro": ("heldout", ("SourceSerifPro-Regular", "SourceSerifPro-Bold", "SourceSerifPro-Black")),
-    "font_fjallaone": ("heldout", ("FjallaOne-Regular",)),
+# family -> (renderer set, where its files are installed: a package and the folder inside it, file name
+# stems to use); every family spans several weights. DejaVu comes with matplotlib (the train extra has
+# it for the run's page): the face a Linux machine draws with unless told otherwise, Mono included.
+FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "lato": ("train", "font_lato/files", ("Lato-Regular", "Lato-Bold", "Lato-Black", "Lato-Italic", "Lato-BoldItalic", "Lato-Light")),
+    "manrope": ("train", "font_manrope/files", ("Manrope-Regular", "Manrope-SemiBold", "Manrope-ExtraBold", "Manrope-Light")),
+    "source-sans-pro": ("train", "font_source_sans_pro/files", ("SourceSansPro-Regular", "SourceSansPro-Bold", "SourceSansPro-Black",
+                                                               "SourceSansPro-It", "SourceSansPro-BoldIt")),
+    "hanken-grotesk": ("train", "font_hanken_grotesk/files", ("HankenGrotesk-Regular", "HankenGrotesk-Bold",
+                                                             "HankenGrotesk-SemiBoldItalic")),
+    "caladea": ("train", "font_caladea/files", ("Caladea-Regular", "Caladea-Bold", "Caladea-BoldItalic")),
+    "fredoka-one": ("train", "font_fredoka_one/files", ("FredokaOne-Regular",)),
+    "roboto": ("train", "font_roboto/files", ("Roboto-Regular", "Roboto-Medium", "Roboto-Bold", "Roboto-Black", "Roboto-Italic")),
+    "dejavu": ("train", "matplotlib/mpl-data/fonts/ttf", ("DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-BoldOblique",
+                                                         "DejaVuSansMono", "DejaVuSansMono-Bold")),
+    "red-hat-display": ("heldout", "font_rhd/files", ("RedHatDisplay-Regular", "RedHatDisplay-Bold", "RedHatDisplay-Black",
+                                                      "RedHatDisplay-MediumItalic", "RedHatDisplay-ExtraBoldItalic")),
+    "source-serif-pro": ("heldout", "font_source_serif_pro/files", ("SourceSerifPro-Regular", "SourceSerifPro-Bold",
+                                                                   "SourceSerifPro-Black")),
+    "fjalla-one": ("heldout", "font_fjallaone/files", ("FjallaOne-Regular",)),
 }
 RENDERER_SETS = ("train", "heldout", "all")
 
@@ -45,32 +52,36 @@ class Face:
     path: str
 
 
-def _package_dir(package: str) -> Path | None:
+def _installed_dir(location: str) -> Path | None:
+    """``package/folder`` as a path in the installed package, found without importing it."""
+    package, _, folder = location.partition("/")
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(next(iter(spec.submodule_search_locations))) / "files"
+    return Path(next(iter(spec.submodule_search_locations))) / folder
+
+
+def _font_file(folder: Path, stem: str) -> Path | None:
+    return next((path for path in (folder / f"{stem}.ttf", folder / f"{stem}.otf") if path.is_file()), None)
 
 
 @functools.lru_cache(maxsize=None)
 def faces(renderers: str) -> tuple[Face, ...]:
-    """The font files of one renderer set (``all``: both), in a fixed order."""
+    """The font files of one renderer set (``all``: both), in a fixed order.
+
+    Every family must be there: a missing one would quietly change what a seed generates."""
     found = []
-    for package, (split, stems) in FAMILIES.items():
+    for family, (split, location, stems) in FAMILIES.items():
         if renderers != "all" and split != renderers:
             continue
-        folder = _package_dir(package)
-        for stem in stems:
-            for suffix in (".ttf", ".otf"):
-                path = folder / f"{stem}{suffix}" if folder else None
-                if path is not None and path.is_file():
-                    found.append(Face(package, str(path)))
-                    break
-    if not found:
-        raise OcrbatchError(
-            f"no {renderers} fonts found: the synth LCD and dot-matrix styles need the font packages "
-            "of the train extra (pip install 'ocrbatch[train]')"
-        )
+        folder = _installed_dir(location)
+        files = [_font_file(folder, stem) if folder else None for stem in stems]
+        if None in files:
+            raise OcrbatchError(
+                f"the {family} typeface is not installed ({location.split('/')[0]}): the synth LCD and "
+                "dot-matrix styles need the font packages of the train extra (pip install 'ocrbatch[train]')"
+            )
+        found.extend(Face(family, str(path)) for path in files)
     return tuple(found)
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ocrbatch.errors import BadInput
+from ocrbatch.errors import BadInput, OcrbatchError
 from ocrbatch.synth import camera, dotmatrix, generate_dataset, scenes, typefaces
 from ocrbatch.synth.generator import look_of, sample_name
 from ocrbatch.synth.scenes import Recipe
@@ -14,6 +14,19 @@ def test_train_and_heldout_typefaces_are_disjoint_families():
     assert len({f.family for f in train}) >= 5 and len({f.family for f in heldout}) >= 3
     assert not {f.family for f in train} & {f.family for f in heldout}
     assert set(typefaces.faces("all")) == set(train) | set(heldout)
+
+
+def test_a_missing_typeface_family_stops_generation_instead_of_changing_the_data(monkeypatch):
+    # Dropping a family quietly would make the same seed draw other crops on another machine.
+    families = {**typefaces.FAMILIES, "absent": ("train", "no_such_font_package/files", ("Absent-Regular",))}
+    monkeypatch.setattr(typefaces, "FAMILIES", families)
+    typefaces.faces.cache_clear()
+    try:
+        with pytest.raises(OcrbatchError, match="absent typeface is not installed .no_such_font_package."):
+            typefaces.faces("train")
+        assert typefaces.faces("heldout")  # another renderer set does not need it
+    finally:
+        typefaces.faces.cache_clear()
 
 
 def test_segment_and_dot_shapes_differ_between_renderer_sets():
