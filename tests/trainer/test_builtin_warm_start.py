@@ -11,7 +11,7 @@ from ocrbatch.errors import BadInput
 
 pytest.importorskip("paddle")
 
-from ocrbatch.trainer.engines.builtin import warm_start  # noqa: E402
+from ocrbatch.trainer.engines.builtin import checkpoints, warm_start  # noqa: E402
 from ocrbatch.trainer.engines.builtin.data import Charset  # noqa: E402
 from ocrbatch.trainer.engines.builtin.model import ModelConfig, build  # noqa: E402
 
@@ -132,6 +132,18 @@ def test_a_fresh_run_starts_from_the_base_and_says_so(tmp_path):
     assert metrics["init_from"] == str(folder) and metrics["init_characters_known"] == len(characters)
     config = (tmp_path / "run" / "work" / "builtin" / "config.yml").read_text()
     assert f"init_from: {folder}" in config
+
+    # The exported model carries its weights: the next run can start from it.
+    export = tmp_path / "run" / "export"
+    meta = warm_start.read_meta(export)
+    assert meta["trained"]["accuracy"] == metrics["accuracy"] and meta["trained"]["init_from"] == str(folder)
+    model_config, charset = ModelConfig.from_json(meta["model"]), Charset.from_characters(characters)
+    following = build(model_config)
+    assert warm_start.load_into(following, model_config, charset, export)["init_characters_known"] == len(characters)
+    best = build(model_config)
+    checkpoints.load_best_weights(tmp_path / "run" / "ckpt", best, {"characters": meta["characters"], "model": meta["model"]})
+    for key, value in best.state_dict().items():
+        np.testing.assert_array_equal(following.state_dict()[key].numpy(), value.numpy())
 
 
 def test_a_misnamed_base_fails_before_any_training(tmp_path):

@@ -3,7 +3,7 @@
 
 ``BuiltinEngine().train(ctx)`` trains on ``ctx.dataset`` (resuming from ``ctx.checkpoint_dir``),
 exports the best weights into ``ctx.export_dir`` as an inference model the stock ``paddleocr``
-package loads, evaluates that exported model through ``paddleocr.TextRecognition`` on the val split
+package loads (with the training weights beside it, for ``init_from``), evaluates that exported model through ``paddleocr.TextRecognition`` on the val split
 and returns its metrics. Settings and the override keys it honours: ``settings.py``.
 """
 
@@ -29,7 +29,7 @@ class BuiltinEngine:
 
             return train_detector(ctx, det_settings_from_spec(ctx.spec))
         # Imported here: paddle is heavy, and only needed once training actually starts.
-        from ocrbatch.trainer.engines.builtin import checkpoints
+        from ocrbatch.trainer.engines.builtin import checkpoints, warm_start
         from ocrbatch.trainer.evaluation import stock_paddleocr_metrics
         from ocrbatch.trainer.engines.builtin.export import export_inference_model
         from ocrbatch.trainer.engines.builtin.model import build, count_parameters
@@ -82,6 +82,12 @@ class BuiltinEngine:
             "skipped_samples": trainer.skipped,
             "resumed_from": trainer.resumed_from,
             **state.warm_start,
+        })
+        # The training weights go with the export, so a later run can start from this model
+        # (``init_from=<its folder>``) rather than from the shipped base or from scratch.
+        warm_start.save(ctx.export_dir, recognizer.state_dict(), trainer.model_config, charset, {
+            "dataset": ctx.dataset.version,
+            **{key: metrics.get(key) for key in ("init_from", "epochs", "global_step", "accuracy", "eval_samples")},
         })
         return TrainResult(model_name=settings.model_name, metrics=metrics, dict_file=dict_file,
                            config_file=config_file)

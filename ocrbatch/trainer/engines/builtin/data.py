@@ -213,7 +213,8 @@ def plan_eval(widths: np.ndarray, batch_size: int) -> list[np.ndarray]:
 
 
 def augment(image: np.ndarray, rng: np.random.Generator, max_width: int) -> np.ndarray:
-    """Light, cheap photometric and geometric jitter on a resized uint8 line image (same height out)."""
+    """Cheap photometric and geometric jitter on a resized uint8 line image (same height out): the
+    ways one display, camera or renderer differs from another, so the reader learns the digits."""
     height, width = image.shape[:2]
     if rng.random() < 0.5:  # re-frame vertically: crop a few rows off the top/bottom
         top, bottom = rng.integers(0, 4), rng.integers(0, 4)
@@ -222,12 +223,26 @@ def augment(image: np.ndarray, rng: np.random.Generator, max_width: int) -> np.n
         width = int(np.clip(round(width * rng.uniform(0.8, 1.2)), 8, max_width))
     if image.shape[0] != height or image.shape[1] != width:
         image = cv2.resize(image, (width, height))
-    if rng.random() < 0.5:  # contrast and brightness
-        image = np.clip(image * rng.uniform(0.75, 1.25) + rng.uniform(-25, 25), 0, 255).astype(np.uint8)
+    if rng.random() < 0.3:  # slant either way: italic fonts, slanted segment displays, a tilted camera
+        shear = rng.uniform(-0.2, 0.2)
+        matrix = np.float32([[1, shear, -shear * height / 2], [0, 1, 0]])
+        image = cv2.warpAffine(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
+    if rng.random() < 0.2:  # resolution loss: a far or cheap camera, scaled back up
+        factor = rng.uniform(0.35, 0.7)
+        small = cv2.resize(image, (max(4, round(width * factor)), max(4, round(height * factor))),
+                           interpolation=cv2.INTER_AREA)
+        image = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.5:  # gain and brightness, down to a dim display with small dots
+        image = np.clip(image * rng.uniform(0.35, 1.25) + rng.uniform(-25, 25), 0, 255).astype(np.uint8)
     if rng.random() < 0.2:
         image = cv2.GaussianBlur(image, (3, 3), 0)
+    if rng.random() < 0.2:  # sensor noise
+        noise = rng.normal(0.0, rng.uniform(3, 12), image.shape)
+        image = np.clip(image + noise, 0, 255).astype(np.uint8)
     if rng.random() < 0.2:  # swap colour channels: display colours vary
         image = np.ascontiguousarray(image[:, :, rng.permutation(3)])
+    if rng.random() < 0.1:  # a grey camera or a white display
+        image = np.repeat(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[:, :, None], 3, axis=2)
     return image
 
 
