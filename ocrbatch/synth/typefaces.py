@@ -2,8 +2,9 @@
 
 Modern pinball LCDs draw scores in ordinary (often heavy) typefaces, and dot-matrix games use pixel
 fonts that designers drew from such typefaces. Both are made here from the OFL/Apache-licensed font
-files that the ``font-*`` packages ship, and DejaVu (a free licence) from matplotlib (all installed with
-the ``train`` extra; nothing is fetched at run time). The files are found through each package's install location, without importing it.
+files that the ``font-*`` packages ship, and DejaVu (a free licence) from matplotlib, all installed
+with the ``train`` extra; nothing is fetched at run time. The files are found through each package's
+install location, without importing it.
 
 Families are split into two renderer sets: ``train`` families are what a model learns from, and
 ``heldout`` families are drawn only for the held-out-renderer evaluation (``bench/generalization.py``),

@@ -3,8 +3,9 @@
 
 ``BuiltinEngine().train(ctx)`` trains on ``ctx.dataset`` (resuming from ``ctx.checkpoint_dir``),
 exports the best weights into ``ctx.export_dir`` as an inference model the stock ``paddleocr``
-package loads (with the training weights beside it, for ``init_from``), evaluates that exported model through ``paddleocr.TextRecognition`` on the val split
-and returns its metrics. Settings and the override keys it honours: ``settings.py``.
+package loads (with the training weights beside it, for ``init_from``), evaluates that exported
+model through ``paddleocr.TextRecognition`` on the val split and returns its metrics. Settings and
+the override keys it honours: ``settings.py``.
 """
 
 from __future__ import annotations
