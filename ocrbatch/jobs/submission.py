@@ -16,7 +16,7 @@ from ocrbatch.jobs.backend import JobBackend, JobInfo, JobRequest, check_placeme
 from ocrbatch.jobs.runs import new_run_id, write_run_record
 from ocrbatch.layout import RunLayout, parse_dataset_version
 from ocrbatch.storage import ObjectStore
-from ocrbatch.trainer.engines import check_spec
+from ocrbatch.trainer.engines import check_spec, spec_for_job
 from ocrbatch.trainer.spec import TrainingSpec
 
 # AWS Batch's rule for job names; local mode keeps the same rule so scripts move between backends.
@@ -133,7 +133,7 @@ def training_spec(
         sweep=sweep,
     )
     check_spec(spec)
-    return spec
+    return spec_for_job(spec)
 
 
 def job_request(job_name: str, spec: TrainingSpec, options: TrainingOptions, *, array_size: int | None = None) -> JobRequest:

@@ -132,6 +132,8 @@ def test_submit_a_folder_publishes_it_first_and_prints_the_job_id(deployment, ca
         (["--queue", "tpu"], "--queue must be gpu or cpu"),
         (["--job-name", "bad name!"], "job name"),
         (["--epochs", "0"], "epochs must be a positive integer"),
+        # a model folder is on this machine, not in the training image
+        (["--set", "init_from=./pinball-model"], "a job on AWS can start only from a shipped base"),
     ],
 )
 def test_bad_submit_input_is_one_line_and_exit_2(deployment, catalogue, args, message):

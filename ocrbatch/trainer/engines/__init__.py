@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ocrbatch.errors import BadInput
 from ocrbatch.trainer.spec import TrainingSpec
 
@@ -41,3 +43,15 @@ def check_spec(spec: TrainingSpec) -> None:
         owned = sorted(set(spec.overrides) & set(contract.ENGINE_KEYS))
         if owned:
             raise BadInput(f"{', '.join(owned)} cannot be overridden: the engine sets it")
+
+
+def spec_for_job(spec: TrainingSpec) -> TrainingSpec:
+    """``spec`` as its job should carry it: a builtin ``init_from`` folder checked and made absolute,
+    or refused for a job on AWS (``bases.for_job``). Everything else as it is."""
+    init_from = spec.overrides.get("init_from")
+    if spec.engine != "builtin" or spec.task != "rec" or not init_from:
+        return spec
+    from ocrbatch.trainer.engines.builtin.bases import for_job
+
+    carried = for_job(init_from, on_aws=spec.output.startswith("s3://"))
+    return spec if carried == init_from else replace(spec, overrides={**spec.overrides, "init_from": carried})

@@ -11,7 +11,7 @@ holding the same two files:
 The network must have the same shape (channels, hidden size, blocks, stride, input height); the
 classifier is matched character by character, so a dataset with other characters keeps what the base
 knows of the shared ones and learns the new ones from scratch. Only a fresh run starts from the base:
-a resumed run continues from its own checkpoint.
+a resumed run continues from its own checkpoint. Which folder a name means: ``bases/__init__.py``.
 """
 
 from __future__ import annotations
@@ -24,28 +24,15 @@ import paddle
 
 from ocrbatch.digests import sha256_file
 from ocrbatch.errors import BadInput
+from ocrbatch.trainer.engines.builtin.bases import BASES_DIR, META_NAME, WEIGHTS_NAME, resolve, shipped_bases
 from ocrbatch.trainer.engines.builtin.data import Charset
 from ocrbatch.trainer.engines.builtin.model import ModelConfig
 
+__all__ = ["BASES_DIR", "META_NAME", "WEIGHTS_NAME", "load_into", "read_meta", "resolve", "save", "shipped_bases"]
+
 FORMAT = 1
-BASES_DIR = Path(__file__).parent / "bases"
-WEIGHTS_NAME, META_NAME = "weights.pdparams", "weights.json"
 CLASSIFIER = ("classifier.weight", "classifier.bias")  # rows follow the character set
 SHAPE_KEYS = ("channels", "hidden_size", "seq_blocks", "width_stride", "input_height")
-
-
-def shipped_bases() -> list[str]:
-    return sorted(p.name for p in BASES_DIR.iterdir() if (p / META_NAME).is_file()) if BASES_DIR.is_dir() else []
-
-
-def resolve(init_from: str) -> Path:
-    """The folder ``init_from`` names: a shipped base, or a path."""
-    folder = BASES_DIR / init_from if init_from in shipped_bases() else Path(init_from).expanduser()
-    if not (folder / META_NAME).is_file() or not (folder / WEIGHTS_NAME).is_file():
-        names = ", ".join(shipped_bases()) or "none"
-        raise BadInput(f"init_from {init_from!r} is neither a shipped base ({names}) nor a folder with "
-                       f"{WEIGHTS_NAME} and {META_NAME}")
-    return folder
 
 
 def read_meta(folder: Path) -> dict:
