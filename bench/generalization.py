@@ -2,13 +2,14 @@
 
 A model that only learned its generator's renderer reads that renderer's held-out crops well and
 anything else badly. So this protocol judges a model twice, per look, with the stock ``paddleocr``
-package (exact match of the whole text):
+package (exact match of the whole text; beside it, "digits": the same with the separators left out of
+both, since a comma read as a period is a different miss from a wrong digit):
 
 - **own held-out**: the usual split: unseen crops from the renderers the model trained on;
 - **held-out renderers**: crops drawn only by renderer families the training data never used
   (``ocrbatch synth --renderers heldout``): other typeface families for LCD scores and DMD pixel fonts
   (Red Hat Display, Source Serif, Fjalla One vs Lato, Manrope, Source Sans, Hanken Grotesk, Caladea,
-  Fredoka and the 5x7 font), square-ended segment bars, another set of segment geometries and the
+  Fredoka, Roboto, DejaVu and the 5x7 font), square-ended segment bars, another set of segment geometries and the
   digit shapes of other display drivers (tailless 6 and 9, hooked 7), square and smaller DMD dots with
   anti-aliased (4 or 16 shade) fonts, and camera effects the training camera lacks (disc defocus blur,
   moire).
@@ -42,17 +43,23 @@ LOOKS = ("seg7", "seg14", "dmd", "lcd", "photo")
 
 
 def per_look(rows: list[tuple[str, str, str]]) -> dict[str, dict]:
-    """rows of (image path, label, prediction) -> {look: {n, exact}} (and "all")."""
+    """rows of (image path, label, prediction) -> {look: {n, exact, digits}} (and "all")."""
     from ocrbatch.synth.generator import look_of
 
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for path, label, text in rows:
         style, photo = look_of(path)
         for look in (style, "photo" if photo else None, "all"):
             if look:
                 counts[look][0] += 1
                 counts[look][1] += int(label == text)
-    return {look: {"n": n, "exact": round(ok / n, 4)} for look, (n, ok) in counts.items()}
+                counts[look][2] += int(_digits(label) == _digits(text))
+    return {look: {"n": n, "exact": round(ok / n, 4), "digits": round(digits / n, 4)}
+            for look, (n, ok, digits) in counts.items()}
+
+
+def _digits(text: str) -> str:
+    return text.replace(",", "").replace(".", "")
 
 
 def generate(out_dir: Path, **settings) -> dict:
@@ -174,13 +181,13 @@ def main() -> int:
         print(f"trained {t['train_seconds']} s ({t['global_step']} steps, {t['images_per_second']} img/s, "
               f"{t['parameters']} parameters) on {args.train_renderers} renderers, "
               f"starting from {t['init_from'] or 'random weights'}")
-    print(f"{'look':<7} {'own held-out':>14} {'held-out renderers':>20}")
+    print(f"{'look':<7} {'own held-out':>24} {'held-out renderers':>24}   (exact, digits only: of crops)")
     for look in (*LOOKS, "all"):
         cells = []
         for table in (own, heldout):
             entry = (table or {}).get(look)
-            cells.append("-" if entry is None else f"{entry['exact']:.1%} of {entry['n']}")
-        print(f"{look:<7} {cells[0]:>14} {cells[1]:>20}")
+            cells.append("-" if entry is None else f"{entry['exact']:.1%}, {entry['digits']:.1%}: {entry['n']}")
+        print(f"{look:<7} {cells[0]:>24} {cells[1]:>24}")
     return 0
 
 

@@ -1,0 +1,29 @@
+"""bench/generalization.py's scoring: per look, exact match and digits with the separators left out."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "generalization.py"
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("generalization_bench", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_separator_miss_counts_against_exact_match_but_not_digits():
+    per_look = load_bench().per_look
+    table = per_look([
+        ("images/000001_seg7.jpg", "1,234", "1,234"),          # right
+        ("images/000002_seg7_photo.jpg", "5.678", "5,678"),    # separator only
+        ("images/000003_dmd.jpg", "90,120", "90,170"),         # a wrong digit
+        ("images/000004_lcd.jpg", "3,300", "33,00"),           # separator moved: the digits are right
+    ])
+    assert table["seg7"] == {"n": 2, "exact": 0.5, "digits": 1.0}
+    assert table["photo"] == {"n": 1, "exact": 0.0, "digits": 1.0}
+    assert table["dmd"] == {"n": 1, "exact": 0.0, "digits": 0.0}
+    assert table["all"] == {"n": 4, "exact": 0.25, "digits": 0.75}
