@@ -9,8 +9,8 @@ both, since a comma read as a period is a different miss from a wrong digit):
 - **held-out renderers**: crops drawn only by renderer families the training data never used
   (``ocrbatch synth --renderers heldout``): other typeface families for LCD scores and DMD pixel fonts
   (Red Hat Display, Source Serif, Fjalla One vs Lato, Manrope, Source Sans, Hanken Grotesk, Caladea,
-  Fredoka, Roboto, DejaVu and the 5x7 font), square-ended segment bars, another set of segment geometries and the
-  digit shapes of other display drivers (tailless 6 and 9, hooked 7), square and smaller DMD dots with
+  Fredoka, Roboto, DejaVu and the 5x7 font), square-ended segment bars, another set of segment
+  geometries and the digit shapes of other display drivers (tailless 6 and 9, hooked 7), square and smaller DMD dots with
   anti-aliased (4 or 16 shade) fonts, and camera effects the training camera lacks (disc defocus blur,
   moire).
 
