@@ -4,35 +4,25 @@ loses at most one checkpoint interval. Both resume on the next attempt and recor
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
-from pathlib import Path
 
 import pytest
+
+from tests.bench_scripts import load_bench_script
 
 from .conftest import FIGURES
 
 pytest.importorskip("paddle")
 pytest.importorskip("cv2")
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "spot_drills.py"
 CHECKPOINT_EVERY = 2.0
-
-
-def load_drills():
-    spec = importlib.util.spec_from_file_location("spot_drills", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.slow
 def test_builtin_engine_loses_nothing_on_notice_and_at_most_one_interval_without(tmp_path, monkeypatch):
     monkeypatch.setenv("OCRBATCH_PROGRESS_INTERVAL", "0.1")
     monkeypatch.setenv("OCRBATCH_CACHE_DIR", str(tmp_path / "cache"))
-    drills = load_drills()
+    drills = load_bench_script("spot_drills")
     engine = drills.ENGINES["builtin"]
     engine = drills.DrillEngine(**{**engine.__dict__, "epochs": 20})
     dataset_uri = engine.prepare(tmp_path / "home")

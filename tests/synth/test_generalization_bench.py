@@ -1,22 +1,10 @@
 """bench/generalization.py's scoring: per look, exact match and digits with the separators left out."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "generalization.py"
-
-
-def load_bench():
-    spec = importlib.util.spec_from_file_location("generalization_bench", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from tests.bench_scripts import load_bench_script
 
 
 def test_a_separator_miss_counts_against_exact_match_but_not_digits():
-    per_look = load_bench().per_look
+    per_look = load_bench_script("generalization").per_look
     table = per_look([
         ("images/000001_seg7.jpg", "1,234", "1,234"),          # right
         ("images/000002_seg7_photo.jpg", "5.678", "5,678"),    # separator only
