@@ -23,7 +23,7 @@ SAMPLES = 8
 # (7-segment, 14/16-segment, dot-matrix, LCD fonts) and as phone photos, from every renderer set.
 STYLES = "scores"
 RENDERERS = "all"
-DATA_VERSION = 4  # in the cached data folder's name: a generator change must not reuse old crops
+DATA_VERSION = 5  # in the cached data folder's name: a generator change must not reuse old crops
 # Training from scratch (scripts/pinball_base.py trains the shipped base with it; the bench's
 # --from-scratch). A few hundred CPU-seconds are far too short to overfit 20,000 varied crops: no
 # dropout, and a four times higher peak learning rate. bench/generalization.py at 200 s of

@@ -159,10 +159,14 @@ def add_moire(image: np.ndarray, rng: np.random.Generator, strength: float) -> N
     cv2.multiply(image, cv2.merge([profile ** float(t) for t in tint]), dst=image)
 
 
-def low_resolution(image: np.ndarray, rng: np.random.Generator, low: float = 0.35) -> np.ndarray:
-    """A distant or cheap camera: down-sample, then back up."""
+MIN_LEGIBLE_TEXT_PX = 12.0  # text height a down-sampled crop keeps: its separators stay a pixel or more
+
+
+def low_resolution(image: np.ndarray, rng: np.random.Generator, text_px: float, low: float = 0.35) -> np.ndarray:
+    """A distant or cheap camera: down-sample, then back up, never so far that text ``text_px``
+    high drops below MIN_LEGIBLE_TEXT_PX (below that a comma is gone while the label still has it)."""
     h, w = image.shape[:2]
-    factor = rng.uniform(low, 0.8)
+    factor = rng.uniform(min(max(low, MIN_LEGIBLE_TEXT_PX / max(text_px, 1.0)), 0.8), 0.8)
     small = cv2.resize(image, (max(1, int(w * factor)), max(1, int(h * factor))), interpolation=cv2.INTER_AREA)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 

@@ -113,7 +113,7 @@ def finish(
         pattern(image, rng, rng.uniform(0.1, 0.45))
     image = camera.blur(image, rng, text_px, heldout_camera, strength)
     if rng.random() < (0.5 if photo else 0.2):
-        image = camera.low_resolution(image, rng, 0.3 if photo else 0.35)
+        image = camera.low_resolution(image, rng, text_px, 0.3 if photo else 0.35)
     camera.add_noise(image, rng, rng.uniform(0.004, 0.045 * strength))
     return camera.expose(image, rng, strength)
 

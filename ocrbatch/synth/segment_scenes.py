@@ -2,8 +2,8 @@
 dark LCD segments. Rec drawings put one text on a short display; det frames draw a backbox of them.
 
 Fonts come as a fixed family per kind and renderer set (``train`` and ``heldout`` use disjoint
-segment bar shapes, and only held-out displays draw the tailless 6 and 9 or the hooked 7 of other
-display drivers), so glyph masks are rasterised once per process.
+segment bar shapes; both draw some displays with the tailless 6 and 9 of BCD decoder chips, and only
+held-out ones the hooked 7 of other display drivers), so glyph masks are rasterised once per process.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ REC_GLYPH_PX = 36  # drawing size of rec glyphs (then scaled to the crop height)
 SEGMENT_PALETTE = {"plasma_orange": 4, "amber": 1, "red": 1.5, "green": 1, "vfd_cyan": 1, "blue": 1, "white": 0.5}
 SEGMENT_LCD_SHARE = 0.2  # segment displays drawn as dark LCD segments instead of glowing ones
 SEGMENT_SHAPES = {"train": ("hex", "round"), "heldout": ("rect",)}
-# Glyph variants (segments.GLYPH_VARIANTS) only held-out displays use: a reader trained on the
-# train set has never seen a tailless 6 or 9 or a hooked 7.
-HELDOUT_GLYPH_VARIANTS = (("tailless",), ("tailless", "hooked"), ("hooked",))
+# Glyph variants (segments.GLYPH_VARIANTS) per renderer set, one picked per font. A third of training
+# displays draw the tailless 6 and 9 that many real score displays show (a reader that never saw one
+# can only guess between 9 and 4); the hooked 7 stays held-out only, one digit shape no training crop has.
+GLYPH_VARIANTS = {"train": ((), (), ("tailless",)), "heldout": (("tailless",), ("tailless", "hooked"), ("hooked",))}
 
 
 # Ranges (in glyph heights) of width, bar thickness, bar gap, slant and cell spacing.
@@ -54,7 +55,7 @@ def font_family(kind: str, renderers: str = "train") -> tuple[SegmentFont, ...]:
             slant=0.0 if upright else round(rng.uniform(*slant), 3),
             spacing=round(rng.uniform(*spacing), 3),
             shape=texts.pick(rng, SEGMENT_SHAPES[renderers]),
-            variants=texts.pick(rng, HELDOUT_GLYPH_VARIANTS) if heldout else (),
+            variants=texts.pick(rng, GLYPH_VARIANTS[renderers]),
         ))
     return tuple(fonts)
 

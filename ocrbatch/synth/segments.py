@@ -85,6 +85,7 @@ FOURTEEN_SEGMENT_GLYPHS = {
 }
 
 PUNCTUATION = ",."
+MIN_SEPARATOR_RADIUS = 0.06  # period dot radius, in glyph heights: a separator a camera still shows
 
 # Digit shapes that differ between display drivers, as (segments dropped, segments added) in the
 # 14-segment names (a 7-segment display has one g, named g1 and g2 here). "tailless": 6 without its
@@ -136,7 +137,9 @@ class SegmentFont:
 
     @property
     def dot_radius(self) -> float:
-        return self.thickness * 0.62
+        # Never below MIN_SEPARATOR_RADIUS: on thin-barred fonts a comma scaled with the bars shrank
+        # below a pixel in the crop, and labels said "1,309,838" over a picture that shows 1309838.
+        return max(self.thickness * 0.62, MIN_SEPARATOR_RADIUS)
 
     @property
     def descent(self) -> float:
@@ -246,7 +249,7 @@ def segment_polygons(font: SegmentFont) -> dict[str, np.ndarray]:
     r = font.dot_radius
     dot = (w + font.spacing * 0.45, 1 - r)
     polys["dp"] = _disc(dot, r)
-    polys["comma"] = _bar((dot[0] + r * 0.15, dot[1] + r * 1.25), (dot[0] - r * 0.75, dot[1] + r * 2.6), r * 0.45, 0)
+    polys["comma"] = _bar((dot[0] + r * 0.15, dot[1] + r * 1.25), (dot[0] - r * 0.75, dot[1] + r * 2.6), r * 0.6, 0)
     return polys
 
 

@@ -170,6 +170,8 @@ def pixel_glyph(ch: str, face: Face, rows: int, threshold: float, bold: bool, sh
         grid = np.round(coverage * (shades - 1)) / (shades - 1)
     else:
         grid = coverage >= threshold
+    if ch in ",.":
+        grid = _legible_separator(ch, grid, coverage, face, rows)
     if bold:
         grid = np.concatenate([grid, np.zeros((grid.shape[0], 1), grid.dtype)], axis=1)
         grid[:, 1:] = np.maximum(grid[:, 1:], grid[:, :-1].copy())
@@ -177,6 +179,26 @@ def pixel_glyph(ch: str, face: Face, rows: int, threshold: float, bold: bool, sh
     if columns.size == 0:
         return np.zeros((grid.shape[0], max(2, rows // 3)), grid.dtype)
     return grid[:, columns[0] : columns[-1] + 1]
+
+
+def _legible_separator(ch: str, grid: np.ndarray, coverage: np.ndarray, face: Face, rows: int) -> np.ndarray:
+    """A period or comma as a DMD artist would keep it: at least one lit dot, and a comma that reaches
+    below the period's lowest dot. Thin light faces at a few rows lose both to the threshold (a
+    label "5,277,520" over dots that show 5.277.520, or over no separator at all)."""
+    grid = grid.copy()
+    if not (grid > 0).any():
+        grid[np.unravel_index(int(np.argmax(coverage)), grid.shape)] = 1
+    if ch == ",":
+        period = _pixel_coverage(".", face.path, rows)
+        baseline = int(np.flatnonzero((period >= period.max() / 2).any(axis=1)).max())
+        lowest = int(np.flatnonzero((grid > 0).any(axis=1)).max())
+        if lowest <= baseline and lowest + 1 < grid.shape[0]:
+            left = int(np.flatnonzero(grid[lowest] > 0).min())
+            if left == 0:  # room for the tail on the left
+                grid = np.concatenate([np.zeros((grid.shape[0], 1), grid.dtype), grid], axis=1)
+                left = 1
+            grid[lowest + 1, left - 1] = 1
+    return grid
 
 
 def pixel_text(text: str, face: Face, rows: int, *, threshold: float = 0.5, bold: bool = False,

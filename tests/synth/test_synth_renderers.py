@@ -37,11 +37,12 @@ def test_segment_and_dot_shapes_differ_between_renderer_sets():
     assert not set(scenes.DOT_SHAPES["train"]) & set(scenes.DOT_SHAPES["heldout"])
 
 
-def test_only_heldout_segment_displays_draw_other_digit_shapes():
+def test_training_displays_draw_tailless_digits_and_only_heldout_ones_the_hooked_seven():
     from ocrbatch.synth.segments import Cell, glyph_masks, glyph_segments
 
     for kind in ("seg7", "seg14", "seg16"):
-        assert all(f.variants == () for f in scenes.font_family(kind, "train"))
+        train = [f.variants for f in scenes.font_family(kind, "train")]
+        assert {(), ("tailless",)} == set(train)  # some displays of each kind, not all
         heldout = {f.variants for f in scenes.font_family(kind, "heldout")}
         assert {"tailless", "hooked"} <= {v for variants in heldout for v in variants}
         standard, varied = glyph_segments(kind), glyph_segments(kind, ("tailless", "hooked"))
@@ -142,3 +143,43 @@ def test_heldout_recipes_never_draw_training_fonts():
     finally:
         scenes.typefaces.text_mask = original
     assert seen and not seen & train_paths
+
+
+@pytest.mark.parametrize("renderers", ["train", "heldout"])
+def test_dot_matrix_fonts_keep_every_separator_and_tell_comma_from_period(renderers):
+    # Thin typefaces at a few rows used to lose the period to the threshold, or draw a comma the
+    # same as a period: the label then said what the dots did not show.
+    def lowest_row(grid):
+        return int(np.flatnonzero((grid > 0).any(axis=1)).max())
+
+    for face in typefaces.faces(renderers):
+        for rows in range(8, 17):
+            for threshold, shades in ((0.35, 0), (0.6, 0), (0.5, 4)):
+                period = typefaces.pixel_glyph(".", face, rows, threshold, False, shades)
+                comma = typefaces.pixel_glyph(",", face, rows, threshold, False, shades)
+                assert (period > 0).any() and (comma > 0).any(), (face.path, rows, threshold)
+                assert lowest_row(comma) > lowest_row(period), (face.path, rows, threshold)
+
+
+def test_segment_separators_keep_their_ink_on_thin_barred_fonts():
+    # Shares of the glyph height squared: thin-barred 14-segment fonts drew a period of 0.010 and a
+    # comma of 0.005, which a crop of small text no longer shows.
+    from ocrbatch.synth.segment_scenes import REC_GLYPH_PX
+    from ocrbatch.synth.segments import glyph_masks
+
+    for kind in ("seg7", "seg14"):
+        for font in scenes.font_family(kind, "all"):
+            masks = glyph_masks(font, REC_GLYPH_PX)
+            assert masks.segments["dp"].sum() >= 0.015 * REC_GLYPH_PX**2, (kind, font)
+            assert masks.segments["comma"].sum() >= 0.0075 * REC_GLYPH_PX**2, (kind, font)
+
+
+def test_resolution_loss_keeps_small_text_legible():
+    # A 2x2-pixel dot (a period on text 20 px high) keeps most of its light through the down-sampling.
+    image = np.zeros((48, 48, 3), np.float32)
+    image[24:26, 24:26] = 1.0
+    rng = np.random.default_rng(0)
+    small_text = [camera.low_resolution(image, rng, text_px=20.0, low=0.3).max() for _ in range(300)]
+    assert min(small_text) > 0.4
+    big_text = [camera.low_resolution(image, rng, text_px=200.0, low=0.3).max() for _ in range(300)]
+    assert min(big_text) < 0.3  # where the text is large the camera may still lose most resolution
