@@ -10,9 +10,9 @@ both, since a comma read as a period is a different miss from a wrong digit):
   (``ocrbatch synth --renderers heldout``): other typeface families for LCD scores and DMD pixel fonts
   (Red Hat Display, Source Serif, Fjalla One vs Lato, Manrope, Source Sans, Hanken Grotesk, Caladea,
   Fredoka, Roboto, DejaVu and the 5x7 font), square-ended segment bars, another set of segment
-  geometries and the digit shapes of other display drivers (tailless 6 and 9, hooked 7), square and smaller DMD dots with
-  anti-aliased (4 or 16 shade) fonts, and camera effects the training camera lacks (disc defocus blur,
-  moire).
+  geometries, a digit shape no training display draws (the hooked 7; both sets draw some displays with
+  the tailless 6 and 9 of BCD decoder chips), square and smaller DMD dots with anti-aliased (4 or 16
+  shade) fonts, and camera effects the training camera lacks (disc defocus blur, moire).
 
 Looks: seg7, seg14 (14/16-segment), dmd, lcd (outline fonts on busy screens), and "photo": the crops
 of any style taken like a phone photo (looser, rotated, low resolution, blurrier; ``*_photo.jpg``).

@@ -12,8 +12,9 @@ dots), ``lcd`` (rec crops: scores in outline fonts on the busy screens of modern
 dark segments on a light background). Segment displays also come as segmented LCDs.
 
 Renderer sets (``Recipe.renderers``): ``train`` and ``heldout`` draw from disjoint typeface families,
-segment bar shapes and digit shapes (tailless 6/9, hooked 7), dot shapes, dot sizes and font shading
-(anti-aliased DMD fonts), and camera effects (Gaussian blur and scanlines vs disc defocus and moire);
+segment bar shapes, digit shapes (the hooked 7 is held-out only; both draw some tailless 6 and 9), dot
+shapes, dot sizes and font shading (anti-aliased DMD fonts), and camera effects (Gaussian blur and
+scanlines vs disc defocus and moire);
 ``all`` draws from both. The held-out set is what ``bench/generalization.py`` judges on.
 About a third of rec crops are "photos": looser, rotated, lower-resolution, blurrier crops, named
 ``*_photo.jpg``.
