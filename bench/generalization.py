@@ -66,12 +66,13 @@ def generate(out_dir: Path, **settings) -> dict:
     """generate_dataset, or the summary of a complete earlier run with the same settings (--workdir)."""
     import json as json_module
 
-    from ocrbatch.synth import generate_dataset
+    from ocrbatch.synth import DATA_VERSION, generate_dataset
 
     marker = out_dir / "synth.json"
     if marker.is_file():
         previous = json_module.loads(marker.read_text())
         wanted = {k: v for k, v in settings.items() if k not in ("styles", "val_fraction")}
+        wanted["data_version"] = DATA_VERSION  # crops of an older generator are not these
         if previous.get("complete") and all(previous.get(k) == v for k, v in wanted.items()):
             return previous
     return generate_dataset(out_dir, task="rec", **settings)
@@ -140,14 +141,16 @@ def main() -> int:
              val_fraction=0.0)
     report["generate_heldout_seconds"] = round(time.monotonic() - started, 1)
 
+    # The own split is generated for --model too (same seed, same crops as a trained run's), so a
+    # model trained elsewhere (a base, say) is judged on both sides like one trained here.
+    data = workdir / "train"
+    started = time.monotonic()
+    summary = generate(data, count=args.train + args.val, seed=args.seed, styles=styles,
+                       renderers=args.train_renderers, val_fraction=args.val / (args.train + args.val))
+    report["generate_train_seconds"] = round(time.monotonic() - started, 1)
     if args.model:
-        model_dir, own = args.model, None
+        model_dir = args.model
     else:
-        data = workdir / "train"
-        started = time.monotonic()
-        summary = generate(data, count=args.train + args.val, seed=args.seed, styles=styles,
-                           renderers=args.train_renderers, val_fraction=args.val / (args.train + args.val))
-        report["generate_train_seconds"] = round(time.monotonic() - started, 1)
         cpu_train, started = time.process_time(), time.monotonic()
         from ocrbatch.demo import RECIPE, SCRATCH_RECIPE
 
@@ -159,7 +162,7 @@ def main() -> int:
             **{k: metrics.get(k) for k in ("train_seconds", "global_step", "images_per_second", "parameters",
                                             "accuracy", "eval_samples", "init_from")},
         }
-        own = judge(model_dir, data, "val.txt")
+    own = judge(model_dir, data, "val.txt")
     heldout = judge(model_dir, heldout_dir, "train.txt")
     load_after = os.getloadavg()
     report.update({

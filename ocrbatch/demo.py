@@ -23,7 +23,6 @@ SAMPLES = 8
 # (7-segment, 14/16-segment, dot-matrix, LCD fonts) and as phone photos, from every renderer set.
 STYLES = "scores"
 RENDERERS = "all"
-DATA_VERSION = 5  # in the cached data folder's name: a generator change must not reuse old crops
 # Training from scratch (scripts/pinball_base.py trains the shipped base with it; the bench's
 # --from-scratch). A few hundred CPU-seconds are far too short to overfit 20,000 varied crops: no
 # dropout, and a four times higher peak learning rate. bench/generalization.py at 200 s of
@@ -61,7 +60,7 @@ def run_demo(
     from ocrbatch.jobs.pipeline import Pipeline
     from ocrbatch.jobs.submission import TrainingOptions
     from ocrbatch.predict import model_name_of, predict_images
-    from ocrbatch.synth import generate_dataset
+    from ocrbatch.synth import DATA_VERSION, generate_dataset
 
     data_dir = Path(work_dir) / f"pinball-scores-v{DATA_VERSION}-{count}-{seed}"
     if not (data_dir / "train.txt").is_file():
@@ -127,7 +126,7 @@ def run_frames_loop(
     from ocrbatch.predict.drawing import draw_readings
     from ocrbatch.predict.frames import FrameReader
     from ocrbatch.predict.prelabel import label_folder
-    from ocrbatch.synth import generate_dataset
+    from ocrbatch.synth import DATA_VERSION, generate_dataset
 
     data_dir = Path(work_dir) / f"pinball-frames-v{DATA_VERSION}-{FRAME_COUNT}-{seed}"
     if not (data_dir / "train.txt").is_file():

@@ -36,8 +36,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="base folder (default: the shipped one)")
     args = parser.parse_args()
 
-    from ocrbatch.demo import DATA_VERSION, SCRATCH_RECIPE, STYLES
-    from ocrbatch.synth import generate_dataset
+    from ocrbatch.demo import SCRATCH_RECIPE, STYLES
+    from ocrbatch.synth import DATA_VERSION, generate_dataset
     from ocrbatch.trainer.engines.builtin import warm_start
     from ocrbatch.trainer.engines.builtin.checkpoints import load_best_weights
     from ocrbatch.trainer.engines.builtin.data import Charset

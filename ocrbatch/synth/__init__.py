@@ -19,7 +19,7 @@ Modules, from the glyphs up:
 Importing this package needs OpenCV (``cv2``); without it the import raises a one-line error.
 """
 
-from ocrbatch.synth.generator import PRESETS, TASKS, generate_dataset
+from ocrbatch.synth.generator import DATA_VERSION, PRESETS, TASKS, generate_dataset
 from ocrbatch.synth.scenes import STYLES
 
-__all__ = ["generate_dataset", "STYLES", "PRESETS", "TASKS"]
+__all__ = ["generate_dataset", "DATA_VERSION", "STYLES", "PRESETS", "TASKS"]
