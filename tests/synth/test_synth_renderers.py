@@ -183,3 +183,31 @@ def test_resolution_loss_keeps_small_text_legible():
     assert min(small_text) > 0.4
     big_text = [camera.low_resolution(image, rng, text_px=200.0, low=0.3).max() for _ in range(300)]
     assert min(big_text) < 0.3  # where the text is large the camera may still lose most resolution
+
+
+def test_lcd_outlines_stand_apart_from_the_text_they_surround(monkeypatch):
+    # A dark outline around dark text only made it bolder: at 2-3 px it filled the holes of 0, 6, 8
+    # and 9, and the label named digits the picture no longer showed.
+    from ocrbatch.synth import lcd_scenes
+    from ocrbatch.synth.opencv import cv2
+
+    strokes, text_mask = [], typefaces.text_mask
+
+    def recording_text_mask(*args, **kwargs):  # tells which drawings have an outline
+        strokes.append(kwargs.get("stroke", 0))
+        return text_mask(*args, **kwargs)
+
+    monkeypatch.setattr(typefaces, "text_mask", recording_text_mask)
+    outlined = 0
+    for seed in range(150):
+        strokes.clear()
+        drawing = lcd_scenes.lcd_rec_drawing(Recipe("lcd", True, "train"), np.random.default_rng([5, seed]))
+        if not any(strokes):
+            continue
+        outlined += 1
+        fill = drawing.maps[:, :, 0]
+        luminance = cv2.cvtColor(np.ascontiguousarray(drawing.maps[:, :, 1:4]), cv2.COLOR_BGR2GRAY)
+        ring = cv2.dilate((fill > 0.5).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & (fill < 0.05)
+        text, edge = float(np.median(luminance[fill > 0.95])), float(np.median(luminance[ring]))
+        assert abs(text - edge) > 0.25, (seed, text, edge)
+    assert outlined > 20
