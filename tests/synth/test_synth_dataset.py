@@ -76,15 +76,36 @@ def test_workers_do_not_fork_a_process_that_loaded_paddle(tmp_path, monkeypatch)
 
 
 def test_a_worker_that_dies_fails_the_run_instead_of_hanging(tmp_path, monkeypatch):
+    # A worker is killed from outside, as the kernel's OOM killer would, with the workers started the
+    # way the generator starts them. (Forcing fork here once hung CI: forking a process whose other
+    # threads hold a lock leaves the child waiting on it forever, the very thing start_method avoids.)
+    import multiprocessing
     import os
+    import signal
+    import threading
+    import time
 
     monkeypatch.setitem(generator.PARALLEL_THRESHOLD, "rec", 1)
     monkeypatch.setitem(generator.CHUNK_SIZES, "rec", 8)
-    monkeypatch.setattr(generator, "_init_worker", lambda: os._exit(3))  # fork: the children inherit it
-    # Forked even when an earlier test loaded paddle here: the worker exits before it could touch a lock.
-    monkeypatch.setattr(generator, "start_method", lambda: "fork")
-    with pytest.raises(RunFailed, match="worker process ended unexpectedly"):
-        generate_dataset(tmp_path / "d", count=30, seed=3, task="rec", workers=2)
+    stop, killed = threading.Event(), []
+
+    def kill_the_first_worker():
+        while not stop.is_set() and not killed:
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, signal.SIGKILL)
+                killed.append(child.pid)
+                break
+            time.sleep(0.002)
+
+    killer = threading.Thread(target=kill_the_first_worker)
+    killer.start()
+    try:
+        with pytest.raises(RunFailed, match="worker process ended unexpectedly"):
+            generate_dataset(tmp_path / "d", count=3000, seed=3, task="rec", workers=2)
+    finally:
+        stop.set()
+        killer.join()
+    assert killed
     assert not (tmp_path / "d" / "train.txt").exists()
 
 
