@@ -47,8 +47,32 @@ def project(points: np.ndarray, src_quad: np.ndarray, dst_quad: np.ndarray) -> n
     return cv2.perspectiveTransform(np.float32(points).reshape(-1, 1, 2), homography).reshape(-1, 2)
 
 
-def add_glare(image: np.ndarray, rng: np.random.Generator, strength: float) -> None:
-    """A soft reflection on the glass: a bright band at a random angle, or a round hot spot."""
+# Glare may wash text out, but not away: the darker of text and surround, lifted by the glare, stays
+# GLARE_KEEP of their contrast under GLARE_SATURATION, where a bright exposure (gain up to about 1.4)
+# clips. Unbounded, strong glare on dark LCD text over a light window whited out digits that the
+# label keeps: a lie to train on, and a miss no reader could avoid.
+GLARE_SATURATION = 0.75
+GLARE_KEEP = 0.4
+
+
+def glare_room(image: np.ndarray, lit: np.ndarray) -> float:
+    """How much glare (added light, 0-1 scale) the text in ``image`` takes before it washes away.
+
+    ``lit`` is the drawing's text mask at the image's size; the surround is a thin ring around it.
+    """
+    text = lit > 0.5
+    if not text.any():
+        return math.inf
+    ring = cv2.dilate(text.view(np.uint8), np.ones((5, 5), np.uint8), iterations=2).view(bool) & (lit < 0.05)
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    tones = [float(np.median(grey[text]))] + ([float(np.median(grey[ring]))] if ring.any() else [])
+    darker, lighter = min(tones), max(tones)
+    return max(0.0, GLARE_SATURATION - darker - GLARE_KEEP * (min(lighter, GLARE_SATURATION) - darker))
+
+
+def add_glare(image: np.ndarray, rng: np.random.Generator, strength: float, lit: np.ndarray | None = None) -> None:
+    """A soft reflection on the glass: a bright band at a random angle, or a round hot spot. Given
+    the text mask ``lit``, the glare is dimmed where needed so that the text stays legible."""
     h, w = image.shape[:2]
     colour = (0.85 + 0.15 * rng.random(3)).astype(np.float32) * strength
     if rng.random() < 0.5:
@@ -66,6 +90,10 @@ def add_glare(image: np.ndarray, rng: np.random.Generator, strength: float) -> N
         gx = np.exp(-(((np.arange(w, dtype=np.float32) - cx) / rx) ** 2))
         gy = np.exp(-(((np.arange(h, dtype=np.float32) - cy) / ry) ** 2))
         profile = np.outer(gy, gx).astype(np.float32, copy=False)
+    if lit is not None:
+        on_text = float(profile[lit > 0.5].max(initial=0.0)) * float(colour.max())
+        if on_text > 0:
+            colour *= np.float32(min(1.0, glare_room(image, lit) / on_text))
     looks.add_tinted(image, profile, colour)
 
 

@@ -12,7 +12,7 @@ dots), ``lcd`` (rec crops: scores in outline fonts on the busy screens of modern
 dark segments on a light background). Segment displays also come as segmented LCDs.
 
 Renderer sets (``Recipe.renderers``): ``train`` and ``heldout`` draw from disjoint typeface families,
-segment bar shapes, digit shapes (the hooked 7 is held-out only; both draw some tailless 6 and 9), dot
+segment bar shapes (both draw some tailless 6 and 9 and hooked 7, held-out ones more often), dot
 shapes, dot sizes and font shading (anti-aliased DMD fonts), and camera effects (Gaussian blur and
 scanlines vs disc defocus and moire);
 ``all`` draws from both. The held-out set is what ``bench/generalization.py`` judges on.
@@ -106,7 +106,7 @@ def finish(
         image = looks.compose(maps, halo, look, base)
     strength = 1.6 if photo else 1.0
     if rng.random() < (0.6 if photo else 0.4):
-        camera.add_glare(image, rng, rng.uniform(0.04, 0.35 * strength))
+        camera.add_glare(image, rng, rng.uniform(0.04, 0.35 * strength), lit=cv2.extractChannel(maps, 0))
     if rng.random() < 0.25:
         camera.add_reflection(image, rng, rng.uniform(0.03, 0.15))
     if rng.random() < (0.35 if photo else 0.1):

@@ -2,8 +2,8 @@
 dark LCD segments. Rec drawings put one text on a short display; det frames draw a backbox of them.
 
 Fonts come as a fixed family per kind and renderer set (``train`` and ``heldout`` use disjoint
-segment bar shapes; both draw some displays with the tailless 6 and 9 of BCD decoder chips, and only
-held-out ones the hooked 7 of other display drivers), so glyph masks are rasterised once per process.
+segment bar shapes; both draw some displays with the tailless 6 and 9 of BCD decoder chips and the
+hooked 7 of other display drivers), so glyph masks are rasterised once per process.
 """
 
 from __future__ import annotations
@@ -23,10 +23,15 @@ REC_GLYPH_PX = 36  # drawing size of rec glyphs (then scaled to the crop height)
 SEGMENT_PALETTE = {"plasma_orange": 4, "amber": 1, "red": 1.5, "green": 1, "vfd_cyan": 1, "blue": 1, "white": 0.5}
 SEGMENT_LCD_SHARE = 0.2  # segment displays drawn as dark LCD segments instead of glowing ones
 SEGMENT_SHAPES = {"train": ("hex", "round"), "heldout": ("rect",)}
-# Glyph variants (segments.GLYPH_VARIANTS) per renderer set, one picked per font. A third of training
-# displays draw the tailless 6 and 9 that many real score displays show (a reader that never saw one
-# can only guess between 9 and 4); the hooked 7 stays held-out only, one digit shape no training crop has.
-GLYPH_VARIANTS = {"train": ((), (), ("tailless",)), "heldout": (("tailless",), ("tailless", "hooked"), ("hooked",))}
+# Glyph variants (segments.GLYPH_VARIANTS) per renderer set, one picked per font. Real score displays
+# draw both forms of 6, 7 and 9 (the decoder chip decides), and a reader that never saw the tailless 9
+# or the hooked 7 can only guess (9 or 4? 7 or a broken 9?), so some training displays draw each (3-10
+# of the 16 fonts per kind); held-out displays draw them more often. What the held-out set keeps unseen
+# is its bar shape and its fonts.
+GLYPH_VARIANTS = {
+    "train": ((), (), ("tailless",), ("hooked",), ("tailless", "hooked")),
+    "heldout": (("tailless",), ("tailless", "hooked"), ("hooked",)),
+}
 
 
 # Ranges (in glyph heights) of width, bar thickness, bar gap, slant and cell spacing.
