@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -47,16 +48,16 @@ def project(points: np.ndarray, src_quad: np.ndarray, dst_quad: np.ndarray) -> n
     return cv2.perspectiveTransform(np.float32(points).reshape(-1, 1, 2), homography).reshape(-1, 2)
 
 
-# Glare may wash text out, but not away: the darker of text and surround, lifted by the glare, stays
-# GLARE_KEEP of their contrast under GLARE_SATURATION, where a bright exposure (gain up to about 1.4)
-# clips. Unbounded, strong glare on dark LCD text over a light window whited out digits that the
-# label keeps: a lie to train on, and a miss no reader could avoid.
-GLARE_SATURATION = 0.75
+# Glare may wash text out, but not away: lifted by the glare, the darker of text and surround stays
+# GLARE_KEEP of their contrast under the level where the photo's exposure clips. Unbounded, strong glare
+# under a bright exposure whited out digits that the label keeps (on light LCD windows and glowing
+# displays alike): a lie to train on, and a miss no reader could avoid.
 GLARE_KEEP = 0.4
 
 
-def glare_room(image: np.ndarray, lit: np.ndarray) -> float:
-    """How much glare (added light, 0-1 scale) the text in ``image`` takes before it washes away.
+def glare_room(image: np.ndarray, lit: np.ndarray, clip: float = 1.0) -> float:
+    """How much glare (added light, 0-1 scale) the text in ``image`` takes before it washes away
+    under an exposure that saturates at level ``clip``.
 
     ``lit`` is the drawing's text mask at the image's size; the surround is a thin ring around it.
     """
@@ -67,12 +68,14 @@ def glare_room(image: np.ndarray, lit: np.ndarray) -> float:
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     tones = [float(np.median(grey[text]))] + ([float(np.median(grey[ring]))] if ring.any() else [])
     darker, lighter = min(tones), max(tones)
-    return max(0.0, GLARE_SATURATION - darker - GLARE_KEEP * (min(lighter, GLARE_SATURATION) - darker))
+    return max(0.0, clip - darker - GLARE_KEEP * (min(lighter, clip) - darker))
 
 
-def add_glare(image: np.ndarray, rng: np.random.Generator, strength: float, lit: np.ndarray | None = None) -> None:
+def add_glare(image: np.ndarray, rng: np.random.Generator, strength: float, lit: np.ndarray | None = None,
+              clip: float = 1.0) -> None:
     """A soft reflection on the glass: a bright band at a random angle, or a round hot spot. Given
-    the text mask ``lit``, the glare is dimmed where needed so that the text stays legible."""
+    the text mask ``lit`` and the level where the exposure will ``clip``, the glare is dimmed where
+    needed so that the text stays legible."""
     h, w = image.shape[:2]
     colour = (0.85 + 0.15 * rng.random(3)).astype(np.float32) * strength
     if rng.random() < 0.5:
@@ -93,7 +96,7 @@ def add_glare(image: np.ndarray, rng: np.random.Generator, strength: float, lit:
     if lit is not None:
         on_text = float(profile[lit > 0.5].max(initial=0.0)) * float(colour.max())
         if on_text > 0:
-            colour *= np.float32(min(1.0, glare_room(image, lit) / on_text))
+            colour *= np.float32(min(1.0, glare_room(image, lit, clip) / on_text))
     looks.add_tinted(image, profile, colour)
 
 
@@ -199,20 +202,36 @@ def low_resolution(image: np.ndarray, rng: np.random.Generator, text_px: float, 
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def expose(image: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
-    """Exposure, contrast, white balance and gamma; returns 8-bit BGR."""
+@dataclass(frozen=True)
+class Exposure:
+    """Exposure, contrast and white balance of one photo: 8-bit level = input x balance + lift, then gamma."""
+
+    balance: np.ndarray  # per channel (BGR), 8-bit levels per unit of input
+    lift: float
+    gamma: float
+
+    @property
+    def clip(self) -> float:
+        """The input level (0-1 scale) above which the brightest channel saturates."""
+        return (255.0 - self.lift) / float(self.balance.max())
+
+
+def draw_exposure(rng: np.random.Generator, strength: float = 1.0) -> Exposure:
     balance = rng.uniform(1 - 0.15 * strength, 1 + 0.15 * strength, 3) * rng.uniform(0.7, 1.1 + 0.2 * strength) * 255.0
-    lift = rng.uniform(-0.02, 0.08) * 255.0
+    return Exposure(balance, float(rng.uniform(-0.02, 0.08) * 255.0), float(rng.uniform(0.75, 1.3)))
+
+
+def expose(image: np.ndarray, exposure: Exposure) -> np.ndarray:
+    """Apply an exposure; returns 8-bit BGR."""
     matrix = np.zeros((3, 4), np.float32)
-    matrix[(0, 1, 2), (0, 1, 2)] = balance
-    matrix[:, 3] = lift
+    matrix[(0, 1, 2), (0, 1, 2)] = exposure.balance
+    matrix[:, 3] = exposure.lift
     scaled = cv2.transform(image, matrix)
     # Negatives to 0 first: the 8-bit conversion below rounds and saturates, but takes |x|.
     cv2.threshold(scaled, 0.0, 0.0, cv2.THRESH_TOZERO, dst=scaled)
     out = cv2.convertScaleAbs(scaled)
-    gamma = rng.uniform(0.75, 1.3)
-    if abs(gamma - 1) > 0.03:
-        out = cv2.LUT(out, _gamma_table(round(gamma, 2)))
+    if abs(exposure.gamma - 1) > 0.03:
+        out = cv2.LUT(out, _gamma_table(round(exposure.gamma, 2)))
     return out
 
 

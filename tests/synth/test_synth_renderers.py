@@ -202,13 +202,14 @@ def test_glare_washes_text_out_but_never_away():
     for seed in range(60):
         for keep, out in ((lit, capped), (None, uncapped)):
             image = window.copy()
-            camera.add_glare(image, np.random.default_rng(seed), strength=0.56, lit=keep)
+            camera.add_glare(image, np.random.default_rng(seed), strength=0.56, lit=keep, clip=1 / 1.4)
             out.append(contrast_after(image))
     assert min(uncapped) < 0.05  # the failure the cap exists for
     assert min(capped) > 0.15
     dark_display = np.zeros_like(window)
-    dark_display[lit > 0.5] = 1.0  # glowing text on black takes most of the glare a photo draws (0.56)
-    assert camera.glare_room(dark_display, lit) > 0.4 > camera.glare_room(window, lit)
+    dark_display[lit > 0.5] = 1.0  # glowing text on black, exposed not to clip, takes the strongest glare
+    assert camera.glare_room(dark_display, lit, clip=1.0) > 0.56
+    assert camera.glare_room(dark_display, lit, clip=1 / 1.4) < 0.56  # over-exposed, it takes less
 
 
 def test_lcd_outlines_stand_apart_from_the_text_they_surround(monkeypatch):
