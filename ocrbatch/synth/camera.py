@@ -202,29 +202,44 @@ def low_resolution(image: np.ndarray, rng: np.random.Generator, text_px: float, 
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+# Auto exposure: the camera meters the picture's highlights (METER_PERCENTILE of its luminance) and
+# puts them at a drawn level, within GAIN_LIMITS. A fixed gain instead left a display whose drawing
+# gives off little light (small dots with wide gaps, a dim palette) dark in every photo, which no
+# phone would take: held-out DMD crops had highlights at a median 92 of 255.
+METER_PERCENTILE = 99
+GAIN_LIMITS = (0.5, 4.0)
+
+
 @dataclass(frozen=True)
 class Exposure:
-    """Exposure, contrast and white balance of one photo: 8-bit level = input x balance + lift, then gamma."""
+    """Exposure, contrast and white balance of one photo."""
 
-    balance: np.ndarray  # per channel (BGR), 8-bit levels per unit of input
-    lift: float
+    level: float  # where the metered highlights land, 1 = full scale (above it they clip)
+    balance: np.ndarray  # white balance per channel (BGR), around 1
+    lift: float  # black level, in 8-bit levels
     gamma: float
 
-    @property
-    def clip(self) -> float:
-        """The input level (0-1 scale) above which the brightest channel saturates."""
-        return (255.0 - self.lift) / float(self.balance.max())
+    def gains(self, image: np.ndarray) -> np.ndarray:
+        """8-bit levels per unit of input, per channel, for this picture."""
+        highlights = float(np.percentile(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), METER_PERCENTILE))
+        gain = min(max(self.level / max(highlights, 1e-3), GAIN_LIMITS[0]), GAIN_LIMITS[1])
+        return self.balance * np.float32(gain * 255.0)
+
+    def clip(self, image: np.ndarray) -> float:
+        """The input level (0-1 scale) above which the brightest channel saturates, metering ``image``."""
+        return (255.0 - self.lift) / float(self.gains(image).max())
 
 
 def draw_exposure(rng: np.random.Generator, strength: float = 1.0) -> Exposure:
-    balance = rng.uniform(1 - 0.15 * strength, 1 + 0.15 * strength, 3) * rng.uniform(0.7, 1.1 + 0.2 * strength) * 255.0
-    return Exposure(balance, float(rng.uniform(-0.02, 0.08) * 255.0), float(rng.uniform(0.75, 1.3)))
+    balance = rng.uniform(1 - 0.15 * strength, 1 + 0.15 * strength, 3).astype(np.float32)
+    level = rng.uniform(0.45, 1.05 + 0.2 * strength)
+    return Exposure(float(level), balance, float(rng.uniform(-0.02, 0.08) * 255.0), float(rng.uniform(0.75, 1.3)))
 
 
 def expose(image: np.ndarray, exposure: Exposure) -> np.ndarray:
-    """Apply an exposure; returns 8-bit BGR."""
+    """Meter and expose; returns 8-bit BGR."""
     matrix = np.zeros((3, 4), np.float32)
-    matrix[(0, 1, 2), (0, 1, 2)] = exposure.balance
+    matrix[(0, 1, 2), (0, 1, 2)] = exposure.gains(image)
     matrix[:, 3] = exposure.lift
     scaled = cv2.transform(image, matrix)
     # Negatives to 0 first: the 8-bit conversion below rounds and saturates, but takes |x|.

@@ -105,9 +105,9 @@ def finish(
         halo = looks.halo_map(cv2.extractChannel(maps, 0), look, text_px)
         image = looks.compose(maps, halo, look, base)
     strength = 1.6 if photo else 1.0
-    exposure = camera.draw_exposure(rng, strength)  # drawn first: the glare must know where it will clip
+    exposure = camera.draw_exposure(rng, strength)  # drawn first: the glare must know where the photo clips
     if rng.random() < (0.6 if photo else 0.4):
-        camera.add_glare(image, rng, rng.uniform(0.04, 0.35 * strength), lit=cv2.extractChannel(maps, 0), clip=exposure.clip)
+        camera.add_glare(image, rng, rng.uniform(0.04, 0.35 * strength), lit=cv2.extractChannel(maps, 0), clip=exposure.clip(image))
     if rng.random() < 0.25:
         camera.add_reflection(image, rng, rng.uniform(0.03, 0.15))
     if rng.random() < (0.35 if photo else 0.1):

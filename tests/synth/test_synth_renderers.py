@@ -212,6 +212,21 @@ def test_glare_washes_text_out_but_never_away():
     assert camera.glare_room(dark_display, lit, clip=1 / 1.4) < 0.56  # over-exposed, it takes less
 
 
+def test_the_camera_exposes_for_the_display_not_a_fixed_gain():
+    # A drawing that gives off little light (small dots, dim palette) is photographed as bright as a
+    # brilliant one: the camera meters, as a phone does. Before, its crops came out dark.
+    lit = np.zeros((48, 160), np.float32)
+    lit[12:36, 20:140:3] = 1.0  # sparse dots
+    exposure = camera.draw_exposure(np.random.default_rng(3))
+    outputs = []
+    for brightness in (0.35, 0.9):
+        image = np.repeat((lit * brightness)[:, :, None], 3, axis=2) + np.float32(0.02)
+        outputs.append(np.percentile(camera.expose(image, exposure), 99))
+    assert abs(outputs[0] - outputs[1]) < 8 and outputs[0] > 100
+    black = np.zeros((48, 160, 3), np.float32)  # nothing to meter: the gain stops at its limit
+    assert camera.expose(black + np.float32(0.01), exposure).max() < 30
+
+
 def test_lcd_outlines_stand_apart_from_the_text_they_surround(monkeypatch):
     # A dark outline around dark text only made it bolder: at 2-3 px it filled the holes of 0, 6, 8
     # and 9, and the label named digits the picture no longer showed.
