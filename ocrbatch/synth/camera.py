@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -48,31 +48,45 @@ def project(points: np.ndarray, src_quad: np.ndarray, dst_quad: np.ndarray) -> n
     return cv2.perspectiveTransform(np.float32(points).reshape(-1, 1, 2), homography).reshape(-1, 2)
 
 
-# Glare may wash text out, but not away: lifted by the glare, the darker of text and surround stays
-# GLARE_KEEP of their contrast under the level where the photo's exposure clips. Unbounded, strong glare
-# under a bright exposure whited out digits that the label keeps (on light LCD windows and glowing
-# displays alike): a lie to train on, and a miss no reader could avoid.
-GLARE_KEEP = 0.4
+# Glare may wash text out, but not away: at stroke scale, the lighter of text and surround stays at
+# least GLARE_CONTRAST brighter (relative to itself) than the darker once the glare has lifted both and
+# the exposure has clipped. Unbounded, strong glare under a bright exposure whited out digits that the
+# label keeps (on light LCD windows and glowing displays alike): a lie to train on, and a miss no
+# reader could avoid.
+GLARE_CONTRAST = 0.35
 
 
-def glare_room(image: np.ndarray, lit: np.ndarray, clip: float = 1.0) -> float:
+def _text_mask(lit: np.ndarray) -> np.ndarray:
+    # Relative: warped down to a crop, the small dots of a sparse dot matrix no longer reach 0.5.
+    return lit > 0.5 * max(float(lit.max()), 0.05)
+
+
+def glare_room(image: np.ndarray, lit: np.ndarray, clip: float = 1.0, text_px: float = 24.0) -> float:
     """How much glare (added light, 0-1 scale) the text in ``image`` takes before it washes away
     under an exposure that saturates at level ``clip``.
 
-    ``lit`` is the drawing's text mask at the image's size; the surround is a thin ring around it.
+    ``lit`` is the drawing's text mask at the image's size, ``text_px`` the text's height there. Tones
+    are taken as a reader sees them, at stroke scale: the dots of a dot matrix and the gaps between
+    them average out (their cores alone, a percent of the picture, said the text was bright).
     """
-    text = lit > 0.5
+    text = _text_mask(lit)
     if not text.any():
         return math.inf
-    ring = cv2.dilate(text.view(np.uint8), np.ones((5, 5), np.uint8), iterations=2).view(bool) & (lit < 0.05)
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    stroke = max(1, round(text_px / 10))
+    strokes = cv2.dilate(text.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * stroke + 1,) * 2))
+    around = cv2.dilate(strokes, np.ones((3, 3), np.uint8), iterations=stroke)
+    ring = (around > strokes) & (lit < 0.05)
+    grey = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (0, 0), stroke / 2)
     tones = [float(np.median(grey[text]))] + ([float(np.median(grey[ring]))] if ring.any() else [])
     darker, lighter = min(tones), max(tones)
-    return max(0.0, clip - darker - GLARE_KEEP * (min(lighter, clip) - darker))
+    # (min(lighter + g, clip) - (darker + g)) / min(lighter + g, clip) >= GLARE_CONTRAST, solved for g:
+    # the first bound holds while the lighter tone stays under the clip, the second once it is clipped.
+    keep = 1 - GLARE_CONTRAST
+    return max(0.0, min((keep * lighter - darker) / GLARE_CONTRAST, keep * clip - darker))
 
 
 def add_glare(image: np.ndarray, rng: np.random.Generator, strength: float, lit: np.ndarray | None = None,
-              clip: float = 1.0) -> None:
+              clip: float = 1.0, text_px: float = 24.0) -> None:
     """A soft reflection on the glass: a bright band at a random angle, or a round hot spot. Given
     the text mask ``lit`` and the level where the exposure will ``clip``, the glare is dimmed where
     needed so that the text stays legible."""
@@ -94,9 +108,9 @@ def add_glare(image: np.ndarray, rng: np.random.Generator, strength: float, lit:
         gy = np.exp(-(((np.arange(h, dtype=np.float32) - cy) / ry) ** 2))
         profile = np.outer(gy, gx).astype(np.float32, copy=False)
     if lit is not None:
-        on_text = float(profile[lit > 0.5].max(initial=0.0)) * float(colour.max())
+        on_text = float(profile[_text_mask(lit)].max(initial=0.0)) * float(colour.max())
         if on_text > 0:
-            colour *= np.float32(min(1.0, glare_room(image, lit, clip) / on_text))
+            colour *= np.float32(min(1.0, glare_room(image, lit, clip, text_px) / on_text))
     looks.add_tinted(image, profile, colour)
 
 
@@ -212,24 +226,24 @@ GAIN_LIMITS = (0.5, 4.0)
 
 @dataclass(frozen=True)
 class Exposure:
-    """Exposure, contrast and white balance of one photo."""
+    """Exposure, contrast and white balance of one photo; ``gain`` is set by metering a picture."""
 
     level: float  # where the metered highlights land, 1 = full scale (above it they clip)
     balance: np.ndarray  # white balance per channel (BGR), around 1
     lift: float  # black level, in 8-bit levels
     gamma: float
+    gain: float = 1.0
 
-    def gains(self, image: np.ndarray) -> np.ndarray:
-        """8-bit levels per unit of input, per channel, for this picture."""
+    def metered(self, image: np.ndarray) -> Exposure:
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).ravel()
         rank = (grey.size - 1) * METER_PERCENTILE // 100
         highlights = float(np.partition(grey, rank)[rank])  # a tenth of np.percentile's time on a crop
-        gain = min(max(self.level / max(highlights, 1e-3), GAIN_LIMITS[0]), GAIN_LIMITS[1])
-        return self.balance * np.float32(gain * 255.0)
+        return replace(self, gain=min(max(self.level / max(highlights, 1e-3), GAIN_LIMITS[0]), GAIN_LIMITS[1]))
 
-    def clip(self, image: np.ndarray) -> float:
-        """The input level (0-1 scale) above which the brightest channel saturates, metering ``image``."""
-        return (255.0 - self.lift) / float(self.gains(image).max())
+    @property
+    def clip(self) -> float:
+        """The input level (0-1 scale) above which the brightest channel saturates."""
+        return (1.0 - self.lift / 255.0) / (self.gain * float(self.balance.max()))
 
 
 def draw_exposure(rng: np.random.Generator, strength: float = 1.0) -> Exposure:
@@ -239,9 +253,9 @@ def draw_exposure(rng: np.random.Generator, strength: float = 1.0) -> Exposure:
 
 
 def expose(image: np.ndarray, exposure: Exposure) -> np.ndarray:
-    """Meter and expose; returns 8-bit BGR."""
+    """Apply a (metered) exposure; returns 8-bit BGR."""
     matrix = np.zeros((3, 4), np.float32)
-    matrix[(0, 1, 2), (0, 1, 2)] = exposure.gains(image)
+    matrix[(0, 1, 2), (0, 1, 2)] = exposure.balance * np.float32(exposure.gain * 255.0)
     matrix[:, 3] = exposure.lift
     scaled = cv2.transform(image, matrix)
     # Negatives to 0 first: the 8-bit conversion below rounds and saturates, but takes |x|.

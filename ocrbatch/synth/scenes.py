@@ -105,9 +105,8 @@ def finish(
         halo = looks.halo_map(cv2.extractChannel(maps, 0), look, text_px)
         image = looks.compose(maps, halo, look, base)
     strength = 1.6 if photo else 1.0
-    exposure = camera.draw_exposure(rng, strength)  # drawn first: the glare must know where the photo clips
-    if rng.random() < (0.6 if photo else 0.4):
-        camera.add_glare(image, rng, rng.uniform(0.04, 0.35 * strength), lit=cv2.extractChannel(maps, 0), clip=exposure.clip(image))
+    exposure = camera.draw_exposure(rng, strength)
+    glare = rng.uniform(0.04, 0.35 * strength) if rng.random() < (0.6 if photo else 0.4) else 0.0
     if rng.random() < 0.25:
         camera.add_reflection(image, rng, rng.uniform(0.03, 0.15))
     if rng.random() < (0.35 if photo else 0.1):
@@ -117,6 +116,11 @@ def finish(
     if rng.random() < (0.5 if photo else 0.2):
         image = camera.low_resolution(image, rng, text_px, 0.3 if photo else 0.35)
     camera.add_noise(image, rng, rng.uniform(0.004, 0.045 * strength))
+    # The camera exposes for the display as it reaches the sensor; glare on the glass comes on top
+    # (smooth, so blurring it would change nothing), dimmed where it would wash the text away.
+    exposure = exposure.metered(image)
+    if glare:
+        camera.add_glare(image, rng, glare, lit=cv2.extractChannel(maps, 0), clip=exposure.clip, text_px=text_px)
     return camera.expose(image, exposure)
 
 
