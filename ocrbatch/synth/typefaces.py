@@ -2,9 +2,9 @@
 
 Modern pinball LCDs draw scores in ordinary (often heavy) typefaces, and dot-matrix games use pixel
 fonts that designers drew from such typefaces. Both are made here from the OFL/Apache-licensed font
-files that the ``font-*`` packages ship, and DejaVu (a free licence) from matplotlib, all installed
-with the ``train`` extra; nothing is fetched at run time. The files are found through each package's
-install location, without importing it.
+files that the ``font-*`` packages ship, and DejaVu, STIX and Computer Modern (free licences) from
+matplotlib, all installed with the ``train`` extra; nothing is fetched at run time. The files are found
+through each package's install location, without importing it.
 
 Families are split into two renderer sets: ``train`` families are what a model learns from, and
 ``heldout`` families are drawn only for the held-out-renderer evaluation (``bench/generalization.py``),
@@ -25,7 +25,9 @@ from ocrbatch.errors import OcrbatchError
 
 # family -> (renderer set, where its files are installed: a package and the folder inside it, file name
 # stems to use); every family spans several weights. DejaVu comes with matplotlib (the train extra has
-# it for the run's page): the face a Linux machine draws with unless told otherwise, Mono included.
+# it for the run's page): the face a Linux machine draws with unless told otherwise, Mono included;
+# so do a Times-like serif (STIX, OFL) and Computer Modern (roman, sans and typewriter; BaKoMa's free
+# licence), which add serif and monospaced digit shapes to what a model learns from (since data v7).
 FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "lato": ("train", "font_lato/files", ("Lato-Regular", "Lato-Bold", "Lato-Black", "Lato-Italic", "Lato-BoldItalic", "Lato-Light")),
     "manrope": ("train", "font_manrope/files", ("Manrope-Regular", "Manrope-SemiBold", "Manrope-ExtraBold", "Manrope-Light")),
@@ -38,6 +40,9 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "roboto": ("train", "font_roboto/files", ("Roboto-Regular", "Roboto-Medium", "Roboto-Bold", "Roboto-Black", "Roboto-Italic")),
     "dejavu": ("train", "matplotlib/mpl-data/fonts/ttf", ("DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-BoldOblique",
                                                          "DejaVuSansMono", "DejaVuSansMono-Bold")),
+    "dejavu-serif": ("train", "matplotlib/mpl-data/fonts/ttf", ("DejaVuSerif", "DejaVuSerif-Bold", "DejaVuSerif-BoldItalic")),
+    "stix": ("train", "matplotlib/mpl-data/fonts/ttf", ("STIXGeneral", "STIXGeneralBol", "STIXGeneralItalic", "STIXGeneralBolIta")),
+    "computer-modern": ("train", "matplotlib/mpl-data/fonts/ttf", ("cmr10", "cmb10", "cmss10", "cmtt10")),
     "red-hat-display": ("heldout", "font_rhd/files", ("RedHatDisplay-Regular", "RedHatDisplay-Bold", "RedHatDisplay-Black",
                                                       "RedHatDisplay-MediumItalic", "RedHatDisplay-ExtraBoldItalic")),
     "source-serif-pro": ("heldout", "font_source_serif_pro/files", ("SourceSerifPro-Regular", "SourceSerifPro-Bold",
