@@ -79,23 +79,35 @@ def test_a_worker_that_dies_fails_the_run_instead_of_hanging(tmp_path, monkeypat
     # A worker is killed from outside, as the kernel's OOM killer would, with the workers started the
     # way the generator starts them. (Forcing fork here once hung CI: forking a process whose other
     # threads hold a lock leaves the child waiting on it forever, the very thing start_method avoids.)
+    # The kill waits until every chunk is submitted: a forkserver or spawn executor starts its workers
+    # one per submit, and a worker that dies while the next is starting can leave that one outside
+    # CPython's clean-up of a broken pool, which then waits on it forever (seen once, 2026-11-30).
+    import concurrent.futures
     import multiprocessing
     import os
     import signal
     import threading
-    import time
 
     monkeypatch.setitem(generator.PARALLEL_THRESHOLD, "rec", 1)
     monkeypatch.setitem(generator.CHUNK_SIZES, "rec", 8)
-    stop, killed = threading.Event(), []
+    submitted, stop, killed = threading.Event(), threading.Event(), []
+    map_all = concurrent.futures.ProcessPoolExecutor.map
+
+    def map_then_signal(self, *args, **kwargs):
+        results = map_all(self, *args, **kwargs)  # submits every chunk before it returns
+        submitted.set()
+        return results
+
+    monkeypatch.setattr(concurrent.futures.ProcessPoolExecutor, "map", map_then_signal)
 
     def kill_the_first_worker():
-        while not stop.is_set() and not killed:
-            for child in multiprocessing.active_children():
+        while not stop.is_set() and not submitted.wait(0.01):
+            pass
+        for child in multiprocessing.active_children():
+            if not stop.is_set():
                 os.kill(child.pid, signal.SIGKILL)
                 killed.append(child.pid)
-                break
-            time.sleep(0.002)
+            break
 
     killer = threading.Thread(target=kill_the_first_worker)
     killer.start()
