@@ -23,8 +23,9 @@ COUNT, SEED, VAL_FRACTION = 60000, 101, 0.05  # generator: crops, seed (not the 
 # Trainer: the demo's from-scratch recipe, with a tenth of a budget this long to warm up, and the
 # engine's augmentation (off by default above 10,000 crops): on the held-out renderers the base read
 # dot-matrix 68.8 % instead of 62.8 % ("The second base" in bench/README.md). Without epochs the engine
-# plans about 4,000 steps (5 epochs here) and anneals there, whatever the budget. 12 epochs take about
-# 3,000 s of one core (2026-11-30, data v5: 2,972 s); a budget cut shorter anneals by the clock instead.
+# plans about 4,000 steps (5 epochs here) and anneals there, whatever the budget. 12 epochs take 2,600-
+# 3,000 s of one core (2026-11-30: 2,972 s on data v5, 2,598 s on v7); a budget cut shorter anneals by
+# the clock instead.
 RECIPE = {"augment": "true", "warmup_fraction": "0.1", "seed": "11", "budget_clock": "cpu", "epochs": "12"}
 SECONDS = 3000
 
