@@ -115,12 +115,14 @@ def finish(
     image = camera.blur(image, rng, text_px, heldout_camera, strength)
     if rng.random() < (0.5 if photo else 0.2):
         image = camera.low_resolution(image, rng, text_px, 0.3 if photo else 0.35)
-    camera.add_noise(image, rng, rng.uniform(0.004, 0.045 * strength))
     # The camera exposes for the display as it reaches the sensor; glare on the glass comes on top
     # (smooth, so blurring it would change nothing), dimmed where it would wash the text away.
     exposure = exposure.metered(image)
     if glare:
         camera.add_glare(image, rng, glare, lit=cv2.extractChannel(maps, 0), clip=exposure.clip, text_px=text_px)
+    # Noise is drawn at the level it shows in the photo. Drawn before the gain, a dim display's gain
+    # (up to 4) multiplied it: photo noise reached a sigma of 0.29 and left labels nobody could read.
+    camera.add_noise(image, rng, rng.uniform(0.004, 0.045 * strength) / exposure.gain)
     return camera.expose(image, exposure)
 
 

@@ -6,6 +6,7 @@ import pytest
 from ocrbatch.errors import BadInput, OcrbatchError
 from ocrbatch.synth import camera, dotmatrix, generate_dataset, scenes, typefaces
 from ocrbatch.synth.generator import look_of, sample_name
+from ocrbatch.synth.opencv import cv2
 from ocrbatch.synth.scenes import Recipe
 
 
@@ -225,6 +226,21 @@ def test_the_camera_exposes_for_the_display_not_a_fixed_gain():
     assert abs(outputs[0] - outputs[1]) < 8 and outputs[0] > 100
     black = np.zeros((48, 160, 3), np.float32)  # nothing to meter: the gain stops at its limit
     assert camera.expose(black + np.float32(0.01), exposure.metered(black)).max() < 30
+
+
+def test_a_dim_display_is_photographed_no_noisier_than_a_bright_one():
+    # Sensor noise is drawn at the photo's level. Drawn before the metered gain, the gain that lifts a
+    # dim display multiplied it (up to 4 times): photos of dim displays came out unreadable.
+    def high_pass_std(level: float, seed: int) -> float:
+        maps = np.zeros((48, 160, 4), np.float32)
+        maps[:, :, 1:4] = level  # a flat picture: what is left after a high-pass is noise
+        out = scenes.finish(maps, None, np.random.default_rng(seed), 24.0, photo=True).astype(np.float32)
+        return float((out - cv2.GaussianBlur(out, (0, 0), 3))[8:-8, 8:-8].std())
+
+    dim = np.mean([high_pass_std(0.25, seed) for seed in range(12)])
+    bright = np.mean([high_pass_std(0.9, seed) for seed in range(12)])
+    assert dim > 1.0  # the noise is there
+    assert dim / bright < 1.5  # before: 3-4 times as strong on the dim display
 
 
 def test_lcd_outlines_stand_apart_from_the_text_they_surround(monkeypatch):
