@@ -32,9 +32,10 @@ RENDERERS = "all"
 # on the seed (200 CPU-s, own held-out 29-68 %, four runs); with a fifth it lasted 269-330 steps and four
 # seeds read 72.6-76.0 % (bench/README.md, "The first epoch").
 SCRATCH_RECIPE: dict[str, str] = {"dropout": "0", "learning_rate": "0.012", "warmup_fraction": "0.2"}
-# What the demo trains (bench/generalization.py trains the same): the shipped base, which has read
-# 57,000 crops of the train renderer set for 2,000 CPU-seconds, fine-tuned on the demo's own crops of
-# every renderer set at a lower rate that keeps what the base knows (bench/README.md, "A base to start from").
+# What the demo trains (bench/generalization.py trains the same): the shipped base, which has read crops
+# of the train renderer set only (what, and for how long: "trained" in its weights.json), fine-tuned on
+# the demo's own crops of every renderer set at a lower rate that keeps what the base knows
+# (bench/README.md, "A base to start from").
 BASE = "pinball-scores"
 RECIPE: dict[str, str] = {**SCRATCH_RECIPE, "init_from": BASE, "learning_rate": "0.003", "warmup_fraction": "0.05"}
 # Whole frames (--frames): the builtin detector, on frames of the same looks (scores only).
