@@ -9,9 +9,9 @@ both, since a comma read as a period is a different miss from a wrong digit):
 - **held-out renderers**: crops drawn only by renderer families the training data never used
   (``ocrbatch synth --renderers heldout``): other typeface families for LCD scores and DMD pixel fonts
   (Red Hat Display, Source Serif, Fjalla One vs Lato, Manrope, Source Sans, Hanken Grotesk, Caladea,
-  Fredoka, Roboto, DejaVu and the 5x7 font), square-ended segment bars, another set of segment
-  geometries, a digit shape no training display draws (the hooked 7; both sets draw some displays with
-  the tailless 6 and 9 of BCD decoder chips), square and smaller DMD dots with anti-aliased (4 or 16
+  Fredoka, Roboto, DejaVu, STIX, Computer Modern and the 5x7 font), square-ended segment bars, another
+  set of segment geometries (both sets draw some displays with the tailless 6 and 9 and the hooked 7 of
+  other decoder chips, held-out ones more often), square and smaller DMD dots with anti-aliased (4 or 16
   shade) fonts, and camera effects the training camera lacks (disc defocus blur, moire).
 
 Looks: seg7, seg14 (14/16-segment), dmd, lcd (outline fonts on busy screens), and "photo": the crops
