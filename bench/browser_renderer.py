@@ -19,25 +19,23 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections import defaultdict
 from pathlib import Path
+
+from generalization import tally  # bench/ is the script's folder, so first on sys.path
 
 CARD_W, CARD_H, COLUMNS, ROWS = 412, 76, 3, 40  # one page: 120 crops, 8 px apart
 GAP = 8
 
 
 def score(rng: random.Random) -> str:
+    from ocrbatch.synth.texts import format_score
+
     digits = str(rng.randint(1, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(rng.randint(0, 9)))
-    separator = rng.choice([",", ",", ".", ""])
-    if not separator or len(digits) < 4:
-        return digits
-    head = len(digits) % 3 or 3
-    return separator.join([digits[:head]] + [digits[i : i + 3] for i in range(head, len(digits), 3)])
+    return format_score(int(digits), rng.choice([",", ",", ".", ""]))
 
 
 def card(rng: random.Random, family: str) -> tuple[str, str]:
@@ -116,17 +114,10 @@ def main() -> int:
             folder.mkdir(parents=True, exist_ok=True)
             crops += draw_page(rng, faces, folder)
         readings = predict_images(args.model, [path for path, *_ in crops], batch_size=64)
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    digits = lambda text: re.sub(r"[^0-9]", "", text)  # noqa: E731
-    misses = []
-    for (path, label, look, family), reading in zip(crops, readings):
-        for key in (look, family, "all"):
-            counts[key][0] += 1
-            counts[key][1] += reading.text == label
-            counts[key][2] += digits(reading.text) == digits(label)
-        if reading.text != label:
-            misses.append((f"{path.parent.name}/{path.name}", label, reading.text))
-    table = {key: {"n": n, "exact": exact / n, "digits": right / n} for key, (n, exact, right) in counts.items()}
+    table = tally([((look, family, "all"), label, reading.text)
+                   for (_, label, look, family), reading in zip(crops, readings)])
+    misses = [(f"{path.parent.name}/{path.name}", label, reading.text)
+              for (path, label, _, _), reading in zip(crops, readings) if reading.text != label]
     if args.json:
         print(json.dumps({"model": str(args.model), "seed": args.seed, "results": table, "misses": misses}, indent=1))
         return 0

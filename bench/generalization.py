@@ -46,16 +46,24 @@ def per_look(rows: list[tuple[str, str, str]]) -> dict[str, dict]:
     """rows of (image path, label, prediction) -> {look: {n, exact, digits}} (and "all")."""
     from ocrbatch.synth.generator import look_of
 
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    grouped = []
     for path, label, text in rows:
         style, photo = look_of(path)
-        for look in (style, "photo" if photo else None, "all"):
-            if look:
-                counts[look][0] += 1
-                counts[look][1] += int(label == text)
-                counts[look][2] += int(_digits(label) == _digits(text))
-    return {look: {"n": n, "exact": round(ok / n, 4), "digits": round(digits / n, 4)}
-            for look, (n, ok, digits) in counts.items()}
+        grouped.append(((style, "photo", "all") if photo else (style, "all"), label, text))
+    return tally(grouped)
+
+
+def tally(rows: list[tuple[tuple[str, ...], str, str]]) -> dict[str, dict]:
+    """rows of (groups, label, prediction) -> {group: {n, exact, digits}}, each row counted in each of
+    its groups."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for groups, label, text in rows:
+        for group in groups:
+            counts[group][0] += 1
+            counts[group][1] += int(label == text)
+            counts[group][2] += int(_digits(label) == _digits(text))
+    return {group: {"n": n, "exact": round(ok / n, 4), "digits": round(digits / n, 4)}
+            for group, (n, ok, digits) in counts.items()}
 
 
 def _digits(text: str) -> str:

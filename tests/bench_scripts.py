@@ -8,6 +8,8 @@ BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
 
 
 def load_bench_script(name: str):
+    if str(BENCH_DIR) not in sys.path:  # as when run: a script imports its siblings (generalization.tally)
+        sys.path.append(str(BENCH_DIR))
     spec = importlib.util.spec_from_file_location(name, BENCH_DIR / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
