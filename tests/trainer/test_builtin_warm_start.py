@@ -95,7 +95,10 @@ def test_the_shipped_base_fits_the_engines_default_network():
                          width_stride=defaults.width_stride, input_height=defaults.input_height)
     info = warm_start.load_into(build(config), config, charset, folder)
     assert info["init_from"] == "pinball-scores"
-    assert meta["trained"]["data"]["renderers"] == "train"  # the held-out families stay unseen
+    link = meta["trained"]
+    while link:  # the base and each base it went on from: the held-out families stay unseen
+        assert link["data"]["renderers"] == "train" and link["built_by"] == "scripts/pinball_base.py"
+        link = link.get("init_trained")
 
 
 def _engine_from_base(tmp_path, seed: int):
