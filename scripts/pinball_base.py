@@ -33,9 +33,10 @@ COUNT, SEED, VAL_FRACTION = 200000, 101, 0.025
 # 8.3 of 9 planned epochs in 3,600 CPU-s (24,638 steps) and still gained 0.2 points an epoch at the end:
 # 94.6 % of its own 5,000 held-out crops.
 SCRATCH = {"augment": "true", "warmup_fraction": "0.1", "seed": "11", "budget_clock": "cpu", "epochs": "9"}
-# Going on from the shipped base: the demo's fine-tune rate (0.003, a twentieth to warm up) over more
-# crops. A probe of 4 more epochs of the fifth base's own 95,000 crops (1,547 CPU-s) lifted its own
-# held-out crops from 94.6 to 95.0 % and the bench's 94.9 / 90.6 % to 95.4 / 90.8 %. The sixth base
+# Going on from the shipped base: the rate the demo fine-tuned at until the sixth base (0.003, a
+# twentieth to warm up), over more crops. A probe of 4 more epochs of the fifth base's own 95,000
+# crops (1,547 CPU-s) lifted its own held-out crops from 94.6 to 95.0 % and the bench's 94.9 / 90.6 %
+# to 95.4 / 90.8 %. The sixth base
 # went on from the fifth over 195,000 crops: the budget ended it at 3.9 of 4 epochs (23,772 steps,
 # 03:42-04:57 on 2026-12-01, beside bench runs and a test run), 94.5 -> 95.4 % of these 5,000 held-out
 # crops (94.1, 94.6, 95.2 after each epoch: the restart at the peak rate costs the first one).
