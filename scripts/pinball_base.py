@@ -36,12 +36,12 @@ SCRATCH = {"augment": "true", "warmup_fraction": "0.1", "seed": "11", "budget_cl
 # Going on from the shipped base: the rate the demo fine-tuned at until the sixth base (0.003, a
 # twentieth to warm up), over more crops. A probe of 4 more epochs of the fifth base's own 95,000
 # crops (1,547 CPU-s) lifted its own held-out crops from 94.6 to 95.0 % and the bench's 94.9 / 90.6 %
-# to 95.4 / 90.8 %. The sixth base
-# went on from the fifth over 195,000 crops: the budget ended it at 3.9 of 4 epochs (23,772 steps,
-# 03:42-04:57 on 2026-12-01, beside bench runs and a test run), 94.5 -> 95.4 % of these 5,000 held-out
-# crops (94.1, 94.6, 95.2 after each epoch: the restart at the peak rate costs the first one).
+# to 95.4 / 90.8 %. The sixth base went on from the fifth over 195,000 crops: the budget ended it at
+# 3.9 of 4 epochs (23,772 steps, 03:42-04:57 on 2026-12-01, beside bench runs and a test run),
+# 94.5 -> 95.4 % of these 5,000 held-out crops (94.1, 94.6, 95.2 after each epoch: the restart at the
+# peak rate costs the first one). It starts from the base it replaces (demo.BASE).
 CONTINUE = {"augment": "true", "warmup_fraction": "0.05", "seed": "12", "budget_clock": "cpu", "epochs": "4",
-            "learning_rate": "0.003", "init_from": "pinball-scores"}
+            "learning_rate": "0.003"}
 SECONDS = 4000
 
 
@@ -54,7 +54,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="base folder (default: the shipped one)")
     args = parser.parse_args()
 
-    from ocrbatch.demo import SCRATCH_RECIPE, STYLES
+    from ocrbatch.demo import BASE, SCRATCH_RECIPE, STYLES
     from ocrbatch.synth import DATA_VERSION, generate_dataset
     from ocrbatch.trainer.engines.builtin import warm_start
     from ocrbatch.trainer.engines.builtin.checkpoints import load_best_weights
@@ -67,7 +67,7 @@ def main() -> int:
         if not (data / "train.txt").is_file():
             generate_dataset(data, count=COUNT, seed=SEED, task="rec", styles=STYLES, renderers="train",
                              val_fraction=VAL_FRACTION)
-        recipe = SCRATCH if args.from_scratch else CONTINUE
+        recipe = SCRATCH if args.from_scratch else {**CONTINUE, "init_from": BASE}
         train(data, run, {**SCRATCH_RECIPE, **recipe, "max_train_seconds": str(args.seconds)})
 
     metrics = json.loads((run / "metrics.json").read_text())
@@ -88,7 +88,7 @@ def main() -> int:
     }
     if metrics.get("init_trained"):  # the base this run went on from, and so on back
         trained["init_trained"] = metrics["init_trained"]
-    out = args.out or warm_start.BASES_DIR / "pinball-scores"
+    out = args.out or warm_start.BASES_DIR / BASE
     warm_start.save(out, recognizer.state_dict(), model_config, charset, trained)
     print(f"wrote {out}: accuracy {metrics.get('accuracy')} on {metrics.get('eval_samples')} held-out crops "
           f"after {metrics.get('global_step')} steps")
