@@ -38,7 +38,12 @@ class CheckpointSync:
         self.prefix = prefix
         self.local_dir = Path(local_dir)
         self.local_dir.mkdir(parents=True, exist_ok=True)
-        self._staging_root = Path(tempfile.mkdtemp(prefix="ocrbatch-ckpt-"))
+        # Snapshots wait for upload beside the checkpoint folder, inside the run's work folder: an
+        # attempt killed before close() leaves nothing behind in the system's temporary folder, and
+        # the next attempt clears what it left.
+        self._staging_root = self.local_dir.parent / f".{self.local_dir.name}-staging"
+        shutil.rmtree(self._staging_root, ignore_errors=True)
+        self._staging_root.mkdir()
         self._pending: tuple[Path, dict] | None = None
         self._lock = threading.Condition()
         self._uploading = False

@@ -70,6 +70,26 @@ def test_interrupted_upload_keeps_previous_checkpoint(tmp_path):
     assert (resumed.local_dir / "latest.pdparams").read_bytes() == b"params-1" * 100
 
 
+def test_snapshots_of_a_killed_attempt_stay_in_its_work_folder(tmp_path, monkeypatch):
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(system_tmp))
+    store = LocalStore(tmp_path / "store")
+    work = tmp_path / "work"
+    sync = CheckpointSync(store, "runs/r1/checkpoints/", work / "checkpoints")
+    write_checkpoint(sync.local_dir, 1)
+    sync.announce({"epoch": 1})
+    sync.flush()  # the attempt is killed here: close() never runs
+    assert list(system_tmp.iterdir()) == []
+    left = [path for path in work.iterdir() if path != sync.local_dir]
+    assert left and all(path.name.startswith(".") for path in left)
+
+    resumed = CheckpointSync(store, "runs/r1/checkpoints/", work / "checkpoints")
+    assert resumed.restore()["info"] == {"epoch": 1}
+    resumed.close()
+    assert [path.name for path in work.iterdir()] == ["checkpoints"]
+
+
 def test_corrupt_checkpoint_is_rejected(tmp_path):
     store = LocalStore(tmp_path / "store")
     sync = CheckpointSync(store, "runs/r1/checkpoints/", tmp_path / "a")
