@@ -17,6 +17,7 @@ feeds training. Needs ``chromium`` on the PATH (Debian: ``apt install chromium``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import shutil
@@ -106,8 +107,8 @@ def main() -> int:
 
     faces = typefaces.faces("heldout")
     rng = random.Random(args.seed)
-    with tempfile.TemporaryDirectory() as scratch:
-        root = args.workdir or Path(scratch)
+    with contextlib.nullcontext(args.workdir) if args.workdir else tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
         crops = []
         for page in range(args.pages):
             folder = root / f"page{page}"
