@@ -62,6 +62,23 @@ def test_another_network_shape_is_refused_with_the_settings_to_use(tmp_path):
         warm_start.load_into(build(config), config, charset, folder)
 
 
+def test_a_run_that_names_no_shape_takes_the_bases(tmp_path):
+    from ocrbatch.trainer.engines.builtin.settings import settings_from_spec
+    from ocrbatch.trainer.spec import TrainingSpec
+
+    folder, _ = _base(tmp_path, hidden_size=48, width_stride=8)
+    overrides = {"init_from": str(folder), "Global.seq_blocks": "2"}
+    settings = settings_from_spec(TrainingSpec(dataset="x", output="file:///x", overrides=overrides))
+    adopted = warm_start.with_base_shape(settings, overrides)
+    assert (adopted.channels, adopted.hidden_size, adopted.width_stride) == (SMALL["channels"], 48, 8)
+    assert adopted.seq_blocks == 2  # named by the run: kept, and load_into says it does not fit
+    charset = Charset.from_characters("0123456789")
+    config = ModelConfig(num_classes=charset.num_classes, channels=adopted.channels, hidden_size=48,
+                         seq_blocks=adopted.seq_blocks, width_stride=8)
+    with pytest.raises(BadInput, match="seq_blocks=1"):
+        warm_start.load_into(build(config), config, charset, folder)
+
+
 def test_replaced_weights_are_refused(tmp_path):
     folder, _ = _base(tmp_path)
     data = bytearray((folder / warm_start.WEIGHTS_NAME).read_bytes())
@@ -114,8 +131,8 @@ def _engine_from_base(tmp_path, seed: int):
     summary = generate_dataset(data, count=60, seed=seed, task="rec", styles=["seg7"], val_fraction=0.2)
     dataset = LocalDataset(root=data, task="rec", train_labels=data / "train.txt", val_labels=data / "val.txt",
                            characters=tuple(sorted(summary["characters"])), version=f"file://{data}")
-    overrides = {"channels": "8,16,24,32", "hidden_size": "32", "seq_blocks": "1", "batch_size": "16",
-                 "epochs": "1", "init_from": str(folder)}
+    # No shape named: the run takes the base's (SMALL), not the engine's default network.
+    overrides = {"batch_size": "16", "epochs": "1", "init_from": str(folder)}
 
     def attempt(stop_at_step: int | None = None):
         ctx = TrainContext(spec=TrainingSpec(dataset=dataset.version, output=f"file://{tmp_path}/run",

@@ -38,6 +38,8 @@ class BuiltinEngine:
         from ocrbatch.trainer.engines.builtin.training import Trainer
 
         settings = settings_from_spec(ctx.spec)
+        if settings.init_from:
+            settings = warm_start.with_base_shape(settings, ctx.spec.overrides)
         charset = _charset(ctx, settings.character_dict_path)
         trainer = Trainer(ctx, settings, charset)  # reads and checks the labels before any training
         own_dir = ctx.workdir / "builtin"

@@ -8,7 +8,8 @@ holding the same two files:
     weights.pdparams   the recognizer's state dict
     weights.json       {"format": 1, "characters": [...], "model": ModelConfig, "trained": {how}}
 
-The network must have the same shape (channels, hidden size, blocks, stride, input height); the
+The network takes the base's shape (channels, hidden size, blocks, stride, input height) for every shape
+setting the run does not name; one it names must agree with the base (``with_base_shape``). The
 classifier is matched character by character, so a dataset with other characters keeps what the base
 knows of the shared ones and learns the new ones from scratch. Only a fresh run starts from the base:
 a resumed run continues from its own checkpoint. Which folder a name means: ``bases/__init__.py``.
@@ -17,6 +18,8 @@ a resumed run continues from its own checkpoint. Which folder a name means: ``ba
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +31,8 @@ from ocrbatch.trainer.engines.builtin.bases import BASES_DIR, META_NAME, WEIGHTS
 from ocrbatch.trainer.engines.builtin.data import Charset
 from ocrbatch.trainer.engines.builtin.model import ModelConfig
 
-__all__ = ["BASES_DIR", "META_NAME", "WEIGHTS_NAME", "load_into", "read_meta", "resolve", "save", "shipped_bases"]
+__all__ = ["BASES_DIR", "META_NAME", "WEIGHTS_NAME", "load_into", "read_meta", "resolve", "save", "shipped_bases",
+           "with_base_shape"]
 
 FORMAT = 1
 CLASSIFIER = ("classifier.weight", "classifier.bias")  # rows follow the character set
@@ -44,6 +48,16 @@ def read_meta(folder: Path) -> dict:
     except (OSError, ValueError, KeyError, TypeError):
         raise BadInput(f"{folder / META_NAME} is not a builtin recognizer's weights description") from None
     return meta
+
+
+def with_base_shape(settings, named: Iterable[str]):
+    """``settings`` (whose ``init_from`` is set) with the base's network shape wherever the run's own
+    overrides (``named``, keys as given) leave the shape open: a base trained at another width is used
+    by naming it alone. A shape the run names is kept, and ``load_into`` refuses it if it disagrees."""
+    model = read_meta(resolve(settings.init_from))["model"]
+    named = {key.removeprefix("Global.") for key in named}
+    return replace(settings, **{key: tuple(model[key]) if key == "channels" else model[key]
+                                for key in SHAPE_KEYS if key not in named})
 
 
 def load_into(model: paddle.nn.Layer, config: ModelConfig, charset: Charset, folder: Path) -> dict:
