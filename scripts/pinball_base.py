@@ -61,6 +61,14 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="base folder (default: the shipped one)")
     args = parser.parse_args()
 
+    from ocrbatch.errors import BadInput
+    from ocrbatch.trainer.spec import parse_overrides
+
+    try:  # before the crops are generated, which takes minutes
+        chosen = parse_overrides(args.set)
+    except BadInput as err:
+        parser.error(str(err))
+
     from ocrbatch.demo import BASE, SCRATCH_RECIPE, STYLES
     from ocrbatch.synth import generate_dataset
     from ocrbatch.trainer.engines.builtin import warm_start
@@ -75,9 +83,6 @@ def main() -> int:
             generate_dataset(data, count=COUNT, seed=args.seed, task="rec", styles=STYLES, renderers="train",
                              val_fraction=VAL_FRACTION)
         recipe = SCRATCH if args.from_scratch else {**CONTINUE, "init_from": BASE}
-        chosen = dict(item.partition("=")[::2] for item in args.set)
-        if any("=" not in item for item in args.set):
-            parser.error("--set takes KEY=VALUE")
         train(data, run, {**SCRATCH_RECIPE, **recipe, "max_train_seconds": str(args.seconds), **chosen})
 
     metrics = json.loads((run / "metrics.json").read_text())

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from ocrbatch.errors import BadInput
+from ocrbatch.trainer.engines.builtin.settings import setting_name
 from ocrbatch.trainer.spec import TrainingSpec
 
 # A registered stock detection model whose runner paddlex uses for a local static graph; the
@@ -51,7 +52,7 @@ def det_settings_from_spec(spec: TrainingSpec) -> DetSettings:
     known = {f.name: f for f in fields(DetSettings)}
     values: dict = {}
     for key, raw in spec.overrides.items():
-        name = key.removeprefix("Global.")
+        name = setting_name(key)
         if name not in known:
             raise BadInput(f"the builtin detector does not know override {key!r}; known: {', '.join(known)}")
         values[name] = _parse(name, known[name].default, str(raw).strip())

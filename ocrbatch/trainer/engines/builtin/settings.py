@@ -77,10 +77,15 @@ class Settings:
 OVERRIDES = tuple(f.name for f in fields(Settings))
 
 
+def setting_name(key: str) -> str:
+    """The setting an override key names: a PaddleOCR-style ``Global.`` prefix names the same one."""
+    return key.removeprefix("Global.")
+
+
 def settings_from_spec(spec: TrainingSpec) -> Settings:
     values: dict = {}
     for key, raw in spec.overrides.items():
-        name = key[len("Global."):] if key.startswith("Global.") else key
+        name = setting_name(key)
         if name not in OVERRIDES:
             raise BadInput(
                 f"the builtin engine does not know override {key!r}; known: {', '.join(OVERRIDES)}"

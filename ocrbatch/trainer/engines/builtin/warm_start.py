@@ -30,6 +30,7 @@ from ocrbatch.errors import BadInput
 from ocrbatch.trainer.engines.builtin.bases import BASES_DIR, META_NAME, WEIGHTS_NAME, resolve, shipped_bases
 from ocrbatch.trainer.engines.builtin.data import Charset
 from ocrbatch.trainer.engines.builtin.model import ModelConfig
+from ocrbatch.trainer.engines.builtin.settings import setting_name
 
 __all__ = ["BASES_DIR", "META_NAME", "WEIGHTS_NAME", "load_into", "read_meta", "resolve", "save", "shipped_bases",
            "with_base_shape"]
@@ -54,10 +55,9 @@ def with_base_shape(settings, named: Iterable[str]):
     """``settings`` (whose ``init_from`` is set) with the base's network shape wherever the run's own
     overrides (``named``, keys as given) leave the shape open: a base trained at another width is used
     by naming it alone. A shape the run names is kept, and ``load_into`` refuses it if it disagrees."""
-    model = read_meta(resolve(settings.init_from))["model"]
-    named = {key.removeprefix("Global.") for key in named}
-    return replace(settings, **{key: tuple(model[key]) if key == "channels" else model[key]
-                                for key in SHAPE_KEYS if key not in named})
+    base = ModelConfig.from_json(read_meta(resolve(settings.init_from))["model"])
+    named = {setting_name(key) for key in named}
+    return replace(settings, **{key: getattr(base, key) for key in SHAPE_KEYS if key not in named})
 
 
 def load_into(model: paddle.nn.Layer, config: ModelConfig, charset: Charset, folder: Path) -> dict:
