@@ -27,18 +27,15 @@ import numpy as np
 # What a new block's last BatchNorm is scaled by: small enough that the widened network reads as the base
 # (logits move by about 1e-2 of a scale near 40), large enough that its gradients are not zero.
 NEW_BLOCK_SCALE = 0.01
+GROWN = ("channels", "hidden_size", "seq_blocks")  # the ModelConfig fields that may grow
 BN_KEYS = ("weight", "bias", "_mean", "_variance")
 
 
 def widen(state: dict, old, new, seed: int = 0) -> dict:
     """The state dict of network shape ``new`` (a ModelConfig) that computes what ``state`` (of shape ``old``)
     does; raises ValueError for any change other than growth of channels, hidden size or blocks."""
-    grown = ("channels", "hidden_size", "seq_blocks")
-    if replace(new, **{key: getattr(old, key) for key in grown}) != old:
-        raise ValueError("only channels, hidden size and blocks may grow")
-    if len(new.channels) != len(old.channels) or any(
-            n < o for n, o in zip((*new.channels, new.hidden_size, new.seq_blocks),
-                                  (*old.channels, old.hidden_size, old.seq_blocks))):
+    if (replace(new, **{key: getattr(old, key) for key in GROWN}) != old or len(new.channels) != len(old.channels)
+            or any(n < o for n, o in zip(_sizes(new), _sizes(old)))):
         raise ValueError("only channels, hidden size and blocks may grow")
 
     rng = np.random.default_rng(seed)
@@ -72,6 +69,10 @@ def widen(state: dict, old, new, seed: int = 0) -> dict:
     return out
 
 
+def _sizes(config) -> tuple[int, ...]:
+    return (*config.channels, config.hidden_size, config.seq_blocks)
+
+
 def _copies(old: int, new: int, rng) -> np.ndarray:
     return np.concatenate([np.arange(old), rng.integers(0, old, new - old)])
 
@@ -97,11 +98,18 @@ def _split_inputs(weight: np.ndarray, inputs: np.ndarray, rng) -> np.ndarray:
     return (widened * shares.reshape(shares.shape + (1,) * (widened.ndim - 2))).astype(weight.dtype)
 
 
+def _channels(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="folder for the widened base (weights.pdparams, weights.json)")
     parser.add_argument("--base", default="pinball-scores", help="a shipped base's name or a base folder")
-    parser.add_argument("--channels", help="the four image stages, e.g. 32,64,96,128")
+    parser.add_argument("--channels", type=_channels, help="the four image stages, e.g. 32,64,96,128")
     parser.add_argument("--hidden-size", type=int, help="width of the sequence part")
     parser.add_argument("--seq-blocks", type=int, help="number of sequence blocks")
     parser.add_argument("--seed", type=int, default=0, help="draws which channels are copied and the splits")
@@ -120,16 +128,13 @@ def main() -> int:
     except BadInput as err:
         parser.error(str(err))
     old = ModelConfig.from_json(meta["model"])
-    grown = {"channels": tuple(int(c) for c in args.channels.split(",")) if args.channels else None,
-             "hidden_size": args.hidden_size, "seq_blocks": args.seq_blocks}
-    new = replace(old, **{key: value for key, value in grown.items() if value is not None})
+    new = replace(old, **{key: getattr(args, key) for key in GROWN if getattr(args, key) is not None})
     try:
         state = widen(paddle.load(str(folder / warm_start.WEIGHTS_NAME)), old, new, seed=args.seed)
     except ValueError as err:
         parser.error(str(err))
-    shape = ("channels", "hidden_size", "seq_blocks")
     trained = {"built_by": "scripts/widen_base.py", "seed": args.seed,
-               "widened_from": {key: getattr(old, key) for key in shape}, "init_from": args.base,
+               "widened_from": {key: getattr(old, key) for key in GROWN}, "init_from": args.base,
                "init_trained": meta.get("trained", {})}
     warm_start.save(args.out, {key: paddle.to_tensor(value) for key, value in state.items()}, new,
                     Charset(tuple(meta["characters"])), trained)

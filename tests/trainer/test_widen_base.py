@@ -36,6 +36,10 @@ def _trained_like():
     return model
 
 
+def _arrays(model) -> dict:
+    return {key: value.numpy() for key, value in model.state_dict().items()}
+
+
 def _read(model, state=None):
     import paddle
 
@@ -48,7 +52,7 @@ def _read(model, state=None):
 
 def test_a_wider_network_reads_exactly_as_the_base():
     base = _trained_like()
-    wide = widen({k: v.numpy() for k, v in base.state_dict().items()}, OLD, WIDE, seed=1)
+    wide = widen(_arrays(base), OLD, WIDE, seed=1)
     assert set(wide) == set(build(WIDE).state_dict())
     before, after = _read(base), _read(build(WIDE), wide)
     assert np.abs(before - after).max() < 1e-4 * np.abs(before).max()
@@ -56,7 +60,7 @@ def test_a_wider_network_reads_exactly_as_the_base():
 
 def test_copies_of_a_channel_are_read_through_different_weights():
     """Equal splits would keep the copies twins for ever; the parts differ, and still sum to the old weight."""
-    base = {k: v.numpy() for k, v in _trained_like().state_dict().items()}
+    base = _arrays(_trained_like())
     wide = widen(base, OLD, WIDE, seed=1)
     mix = wide["sequence.0.mix.0.weight"][:, :, 0, 0]  # [hidden out, hidden in]
     old_mix = base["sequence.0.mix.0.weight"][:, :, 0, 0]
@@ -72,7 +76,7 @@ def test_copies_of_a_channel_are_read_through_different_weights():
 def test_a_new_block_starts_close_to_an_identity():
     base = _trained_like()
     deeper = replace(WIDE, seq_blocks=3)
-    state = widen({k: v.numpy() for k, v in base.state_dict().items()}, OLD, deeper, seed=1)
+    state = widen(_arrays(base), OLD, deeper, seed=1)
     before, after = _read(base), _read(build(deeper), state)
     assert np.abs(before - after).max() < 0.02 * np.abs(before).max()
     assert (before.argmax(-1) == after.argmax(-1)).mean() > 0.97
@@ -83,4 +87,4 @@ def test_a_new_block_starts_close_to_an_identity():
                                     {"input_height": 32}, {"seq_blocks": 1}])
 def test_anything_but_growth_is_refused(change):
     with pytest.raises(ValueError, match="only channels, hidden size and blocks may grow"):
-        widen({k: v.numpy() for k, v in build(OLD).state_dict().items()}, OLD, replace(OLD, **change))
+        widen(_arrays(build(OLD)), OLD, replace(OLD, **change))
