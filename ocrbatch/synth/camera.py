@@ -61,28 +61,72 @@ def _text_mask(lit: np.ndarray) -> np.ndarray:
     return lit > 0.5 * max(float(lit.max()), 0.05)
 
 
+def _stroke_regions(lit: np.ndarray, text_px: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """(text, ring, stroke): the text mask, the unlit band around its strokes, and the stroke radius
+    in pixels, for the text's height ``text_px`` in the picture."""
+    text = _text_mask(lit)
+    stroke = max(1, round(text_px / 10))
+    strokes = cv2.dilate(text.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * stroke + 1,) * 2))
+    around = cv2.dilate(strokes, np.ones((3, 3), np.uint8), iterations=stroke)
+    return text, (around > strokes) & (lit < 0.05), stroke
+
+
+def _reader_grey(image: np.ndarray, stroke: int) -> np.ndarray:
+    """Tones as a reader sees them, at stroke scale: the dots of a dot matrix and the gaps between
+    them average out (their cores alone, a percent of the picture, said the text was bright)."""
+    return cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (0, 0), stroke / 2)
+
+
 def glare_room(image: np.ndarray, lit: np.ndarray, clip: float = 1.0, text_px: float = 24.0) -> float:
     """How much glare (added light, 0-1 scale) the text in ``image`` takes before it washes away
     under an exposure that saturates at level ``clip``.
 
-    ``lit`` is the drawing's text mask at the image's size, ``text_px`` the text's height there. Tones
-    are taken as a reader sees them, at stroke scale: the dots of a dot matrix and the gaps between
-    them average out (their cores alone, a percent of the picture, said the text was bright).
+    ``lit`` is the drawing's text mask at the image's size, ``text_px`` the text's height there.
     """
-    text = _text_mask(lit)
+    text, ring, stroke = _stroke_regions(lit, text_px)
     if not text.any():
         return math.inf
-    stroke = max(1, round(text_px / 10))
-    strokes = cv2.dilate(text.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * stroke + 1,) * 2))
-    around = cv2.dilate(strokes, np.ones((3, 3), np.uint8), iterations=stroke)
-    ring = (around > strokes) & (lit < 0.05)
-    grey = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (0, 0), stroke / 2)
+    grey = _reader_grey(image, stroke)
     tones = [float(np.median(grey[text]))] + ([float(np.median(grey[ring]))] if ring.any() else [])
     darker, lighter = min(tones), max(tones)
     # (min(lighter + g, clip) - (darker + g)) / min(lighter + g, clip) >= GLARE_CONTRAST, solved for g:
     # the first bound holds while the lighter tone stays under the clip, the second once it is clipped.
     keep = 1 - GLARE_CONTRAST
     return max(0.0, min((keep * lighter - darker) / GLARE_CONTRAST, keep * clip - darker))
+
+
+def weakest_contrast(image: np.ndarray, lit: np.ndarray, text_px: float) -> float:
+    """How far apart the text and its surround stay along the text, at the weakest place: the CIE76
+    colour difference (Delta E, 0-100+: about 2 is just noticeable) between their median colours in
+    windows about half a glyph height wide, seen at stroke scale.
+
+    Taken window by window because a label is a lie as soon as one character is gone: a crop whose
+    first four digits vanished into a background of their own colour still differed fairly over the
+    whole text. Colour, not grey, because teal digits on a purple screen read well at equal lightness.
+    The surround is the nearer of two bands: the one touching the strokes (an outline, when the text
+    has one) or the one beyond it. ``image`` is the finished picture (8-bit BGR), ``lit`` its text map.
+    """
+    text, far, stroke = _stroke_regions(lit, text_px)
+    columns = np.flatnonzero(text.any(axis=0))
+    if columns.size == 0:
+        return 0.0
+    touching = cv2.dilate(text.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * stroke + 1,) * 2))
+    near = (touching > 0) & (lit < 0.05)
+    soft = cv2.GaussianBlur(image, (0, 0), stroke / 2)
+    lab = cv2.cvtColor(soft.astype(np.float32) / np.float32(255 if image.dtype == np.uint8 else 1), cv2.COLOR_BGR2Lab)
+    step = max(2, round(text_px / 2))
+    weakest = math.inf
+    for start in range(int(columns[0]), int(columns[-1]) + 1, step):
+        window = slice(start, start + step)
+        on = lab[:, window][text[:, window]]
+        if on.shape[0] < 3:  # a gap between words, or the last sliver of a stroke
+            continue
+        centre = np.median(on, axis=0)
+        differences = [float(np.linalg.norm(np.median(band, axis=0) - centre))
+                       for band in (lab[:, window][near[:, window]], lab[:, window][far[:, window]]) if band.shape[0] >= 3]
+        if differences:
+            weakest = min(weakest, max(differences))
+    return weakest if weakest < math.inf else 0.0
 
 
 def add_glare(image: np.ndarray, rng: np.random.Generator, strength: float, lit: np.ndarray | None = None,

@@ -1,7 +1,8 @@
 """Dot-matrix (DMD) displays: 128x32 dot matrices in the 5x7 font or pixel fonts drawn from
 typefaces, with round, rounded or square dots. ``train`` and ``heldout`` use disjoint dot shapes and
 typefaces; held-out rec crops also draw their fonts anti-aliased (4 or 16 shades, where training fonts
-light a dot or not) on sparser dots."""
+light a dot or not) on sparser dots. Training crops vary brightness inside a glyph another way: shaded
+fills and unevenly aged dots."""
 
 from __future__ import annotations
 
@@ -15,6 +16,23 @@ DMD_PALETTE = {"plasma_orange": 6, "amber": 1, "red": 1, "green": 0.5, "blue": 0
 DOT_SHAPES = {"train": ("round", "rounded"), "heldout": ("square",)}
 # How much of the pitch a rec crop's dots fill: held-out panels have small dots with wide gaps.
 DOT_FILLS = {"train": (0.62, 0.9), "heldout": (0.42, 0.6)}
+# Share of training rec crops whose lit dots are not all equally bright: games shade score fonts top to
+# bottom (or the reverse), and plasma dots age unevenly. Without it a training dot was lit at one level
+# per text, and a dim dot could only mean background.
+SHADED_SHARE = 0.35
+
+
+def dot_shading(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Brightness per dot (0.35-1): a vertical ramp, uneven dots, or both."""
+    rows, cols = shape
+    shading = np.ones(shape, np.float32)
+    kind = rng.random()
+    if kind < 0.7:
+        ramp = np.linspace(rng.uniform(0.35, 0.8), 1.0, rows, dtype=np.float32)
+        shading *= (ramp if rng.random() < 0.6 else ramp[::-1])[:, None]
+    if kind > 0.4:
+        shading *= rng.uniform(0.55, 1.0, shape).astype(np.float32)
+    return np.maximum(shading, np.float32(0.35))
 
 
 def dmd_text(rng: np.random.Generator, numeric: bool) -> tuple[str, int, bool]:
@@ -50,6 +68,9 @@ def dmd_rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
     pad_rows, pad_cols = int(rng.integers(2, 6)), int(rng.integers(2, 8))
     levels = np.zeros((dots.shape[0] + 2 * pad_rows, dots.shape[1] + 2 * pad_cols), np.float32)
     levels[pad_rows : pad_rows + dots.shape[0], pad_cols : pad_cols + dots.shape[1]] = dots * texts.pick(rng, [1.0, 1.0, 0.8, 0.67])
+    # (A held-out recipe draws nothing here, so its crops stay what they were.)
+    if recipe.renderer_set(rng) == "train" and rng.random() < SHADED_SHARE:
+        levels *= dot_shading(rng, levels.shape)
     pitch = int(np.clip(round(rng.uniform(32, 52) / rows), 2, 6))
     renderers = recipe.renderer_set(rng)
     shape = texts.pick(rng, DOT_SHAPES[renderers])

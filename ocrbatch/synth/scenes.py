@@ -42,6 +42,14 @@ REC_MAX_ASPECT = 320 / 48  # PaddleOCR rec models read 48x320 crops; wider text 
 DET_SIZES = (512, 576, 640, 704, 768)
 RENDERER_SETS = typefaces.RENDERER_SETS
 PHOTO_SHARE = 0.35  # rec crops taken like a phone photo of the cabinet rather than a tidy crop
+# The least colour difference (camera.weakest_contrast, Delta E) every part of a rec crop's text keeps
+# with its surround, per style, and how often a crop below it is drawn again before one is kept anyway.
+# Set by eye over the lowest-scoring of 6,000 crops of each renderer set: below 10 digits go missing
+# (pink on pink, a blob over half a score); at 10-12 the text reads. The measure sees a dot matrix
+# through a blur that averages dots with their gaps, so sparse held-out panels that read well score
+# 8-10: dot matrices keep 7, which drops the unreadable ones and few of the hard but legible ones.
+MIN_TEXT_CONTRAST = {"seg7": 10.0, "seg14": 10.0, "dmd": 7.0, "lcd": 10.0}
+LEGIBLE_TRIES = 8
 
 
 def rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
@@ -75,7 +83,20 @@ def crop_quad(box: TextBox, glyph_px: float, rng: np.random.Generator, photo: bo
 
 
 def render_rec(recipe: Recipe, rng: np.random.Generator, height: int = 48) -> tuple[np.ndarray, str, bool]:
-    """One recognition crop (8-bit BGR, ``height`` rows), its label, and whether it is a photo."""
+    """One recognition crop (8-bit BGR, ``height`` rows), its label, and whether it is a photo.
+
+    A crop where some of the text is no longer visible against its surround (after colours, glare,
+    exposure and noise each took some contrast) is drawn again: its label would be a lie.
+    """
+    for _ in range(LEGIBLE_TRIES):
+        image, label, photo, lit, text_px = _rec_attempt(recipe, rng, height)
+        if camera.weakest_contrast(image, lit, text_px) >= MIN_TEXT_CONTRAST[recipe.style]:
+            break
+    return image, label, photo
+
+
+def _rec_attempt(recipe: Recipe, rng: np.random.Generator, height: int):
+    """(picture, label, photo, text map, text height in pixels) of one drawn rec crop."""
     drawing = rec_drawing(recipe, rng)
     (box,) = drawing.boxes
     photo = rng.random() < PHOTO_SHARE
@@ -89,7 +110,8 @@ def render_rec(recipe: Recipe, rng: np.random.Generator, height: int = 48) -> tu
     maps = camera.warp_maps(drawing.maps, src, dst, (width, height))
     text_px = drawing.glyph_px * height / (sides / 2)
     heldout = recipe.renderer_set(rng) == "heldout"
-    return finish(maps, drawing.look, rng, text_px, heldout_camera=heldout, photo=photo), box.text, photo
+    image = finish(maps, drawing.look, rng, text_px, heldout_camera=heldout, photo=photo)
+    return image, box.text, photo, cv2.extractChannel(maps, 0), text_px
 
 
 def finish(

@@ -269,3 +269,78 @@ def test_lcd_outlines_stand_apart_from_the_text_they_surround(monkeypatch):
         text, edge = float(np.median(luminance[fill > 0.95])), float(np.median(luminance[ring]))
         assert abs(text - edge) > 0.25, (seed, text, edge)
     assert outlined > 20
+
+
+def _text_on(background: np.ndarray, text_colour, hidden_from: int | None = None):
+    """Six bars of text (a stand-in for digits) on a picture; from column ``hidden_from`` on, drawn in
+    the background's own colour. Returns the 8-bit picture and its text map."""
+    lit = np.zeros((48, 240), np.float32)
+    for x in range(20, 220, 34):
+        lit[10:38, x : x + 6] = 1.0
+    image = background.copy()
+    image[lit > 0.5] = text_colour
+    if hidden_from is not None:
+        hidden = (lit > 0.5) & (np.arange(240)[None, :] >= hidden_from)
+        image[hidden] = background[hidden]
+    return image, lit
+
+
+def test_text_contrast_is_judged_where_it_is_weakest_and_in_colour():
+    pink = np.zeros((48, 240, 3), np.uint8) + np.uint8([180, 120, 230])  # BGR
+    legible, lit = _text_on(pink, (250, 250, 250))
+    assert camera.weakest_contrast(legible, lit, 28.0) > 30
+    # The last two of six digits gone: over the whole text they would still differ plenty.
+    half_gone, lit = _text_on(pink, (250, 250, 250), hidden_from=150)
+    assert camera.weakest_contrast(half_gone, lit, 28.0) < 3
+    # Equal lightness, other hue (teal on purple) reads; so does the outline around text of the
+    # background's colour.
+    purple = np.zeros((48, 240, 3), np.uint8) + np.uint8([150, 60, 140])
+    teal, lit = _text_on(purple, (140, 120, 20))
+    grey = cv2.cvtColor(teal, cv2.COLOR_BGR2GRAY)
+    assert abs(int(grey[20, 22]) - int(grey[2, 2])) < 15 and camera.weakest_contrast(teal, lit, 28.0) > 20
+    outlined = purple.copy()
+    outline = cv2.dilate((lit > 0.5).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    outlined[outline] = (20, 20, 20)
+    outlined[lit > 0.5] = purple[0, 0]
+    floor = scenes.MIN_TEXT_CONTRAST["lcd"]
+    assert camera.weakest_contrast(outlined, lit, 28.0) > 1.5 * floor
+    outlined[outline & (lit < 0.05)] = purple[0, 0]  # the same text without its outline is gone
+    assert camera.weakest_contrast(outlined, lit, 28.0) < 0.1 * floor
+    assert camera.weakest_contrast(pink, np.zeros((48, 240), np.float32), 28.0) == 0.0  # no text, nothing legible
+
+
+def test_a_rec_crop_whose_text_vanished_is_drawn_again(monkeypatch):
+    recipe = Recipe("lcd", True, "train")
+    first, second = (scenes._rec_attempt(recipe, rng, 48) for rng in [np.random.default_rng(4)] * 2)
+    verdicts = iter([0.0, 50.0])  # the first attempt fails the check, the second passes
+    monkeypatch.setattr(camera, "weakest_contrast", lambda *args: next(verdicts))
+    image, label, photo = scenes.render_rec(recipe, np.random.default_rng(4), 48)
+    assert label == second[1] and np.array_equal(image, second[0])
+    assert first[1] != second[1]
+    # Every style has its floor, and a crop that keeps failing is not drawn forever.
+    assert set(scenes.MIN_TEXT_CONTRAST) == set(scenes.STYLES)
+    monkeypatch.setattr(camera, "weakest_contrast", lambda *args: 0.0)
+    assert scenes.render_rec(recipe, np.random.default_rng(4), 48)[1]
+
+
+def test_training_dot_matrices_vary_dot_brightness_and_heldout_crops_do_not_draw_it():
+    from ocrbatch.synth import dmd_scenes
+
+    shading = dmd_scenes.dot_shading(np.random.default_rng(0), (20, 60))
+    assert shading.min() >= 0.35 and shading.max() <= 1.0
+    levels_per_crop = []
+    for seed in range(60):
+        drawing = dmd_scenes.dmd_rec_drawing(Recipe("dmd", True, "train"), np.random.default_rng([9, seed]))
+        lit = drawing.maps[:, :, 0]
+        levels_per_crop.append(np.unique(np.round(lit[lit > 0.5 * lit.max()], 1)).size)
+    assert sum(n > 3 for n in levels_per_crop) >= 10  # shaded fills or aged dots: many levels of lit dot
+    # A held-out crop draws exactly what it drew before training crops were shaded.
+    calls = []
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(dmd_scenes, "dot_shading", lambda *args: calls.append(args) or np.ones(args[1], np.float32))
+    try:
+        for seed in range(40):
+            dmd_scenes.dmd_rec_drawing(Recipe("dmd", True, "heldout"), np.random.default_rng([9, seed]))
+    finally:
+        monkeypatch.undo()
+    assert not calls
