@@ -299,7 +299,7 @@ def test_text_contrast_is_judged_where_it_is_weakest_and_in_colour():
     grey = cv2.cvtColor(teal, cv2.COLOR_BGR2GRAY)
     assert abs(int(grey[20, 22]) - int(grey[2, 2])) < 15 and camera.weakest_contrast(teal, lit, 28.0) > 20
     outlined = purple.copy()
-    outline = cv2.dilate((lit > 0.5).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    outline = cv2.dilate((lit > 0.5).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0  # 3 px
     outlined[outline] = (20, 20, 20)
     outlined[lit > 0.5] = purple[0, 0]
     floor = scenes.MIN_TEXT_CONTRAST["lcd"]
