@@ -61,32 +61,28 @@ def _text_mask(lit: np.ndarray) -> np.ndarray:
     return lit > 0.5 * max(float(lit.max()), 0.05)
 
 
-def _stroke_regions(lit: np.ndarray, text_px: float) -> tuple[np.ndarray, np.ndarray, int]:
-    """(text, ring, stroke): the text mask, the unlit band around its strokes, and the stroke radius
-    in pixels, for the text's height ``text_px`` in the picture."""
+def _stroke_regions(lit: np.ndarray, text_px: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(text, strokes, ring, stroke) for a text ``text_px`` high in the picture: the text mask, the
+    text widened by the stroke radius (``stroke`` pixels), and the unlit band beyond that."""
     text = _text_mask(lit)
     stroke = max(1, round(text_px / 10))
     strokes = cv2.dilate(text.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * stroke + 1,) * 2))
     around = cv2.dilate(strokes, np.ones((3, 3), np.uint8), iterations=stroke)
-    return text, (around > strokes) & (lit < 0.05), stroke
-
-
-def _reader_grey(image: np.ndarray, stroke: int) -> np.ndarray:
-    """Tones as a reader sees them, at stroke scale: the dots of a dot matrix and the gaps between
-    them average out (their cores alone, a percent of the picture, said the text was bright)."""
-    return cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (0, 0), stroke / 2)
+    return text, strokes > 0, (around > strokes) & (lit < 0.05), stroke
 
 
 def glare_room(image: np.ndarray, lit: np.ndarray, clip: float = 1.0, text_px: float = 24.0) -> float:
     """How much glare (added light, 0-1 scale) the text in ``image`` takes before it washes away
     under an exposure that saturates at level ``clip``.
 
-    ``lit`` is the drawing's text mask at the image's size, ``text_px`` the text's height there.
+    ``lit`` is the drawing's text mask at the image's size, ``text_px`` the text's height there. Tones
+    are taken as a reader sees them, at stroke scale: the dots of a dot matrix and the gaps between
+    them average out (their cores alone, a percent of the picture, said the text was bright).
     """
-    text, ring, stroke = _stroke_regions(lit, text_px)
+    text, _, ring, stroke = _stroke_regions(lit, text_px)
     if not text.any():
         return math.inf
-    grey = _reader_grey(image, stroke)
+    grey = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (0, 0), stroke / 2)
     tones = [float(np.median(grey[text]))] + ([float(np.median(grey[ring]))] if ring.any() else [])
     darker, lighter = min(tones), max(tones)
     # (min(lighter + g, clip) - (darker + g)) / min(lighter + g, clip) >= GLARE_CONTRAST, solved for g:
@@ -95,7 +91,7 @@ def glare_room(image: np.ndarray, lit: np.ndarray, clip: float = 1.0, text_px: f
     return max(0.0, min((keep * lighter - darker) / GLARE_CONTRAST, keep * clip - darker))
 
 
-# sRGB (linear) to CIE XYZ, rows X, Y, Z, each divided by the D65 white point's.
+# Linear sRGB to CIE XYZ, rows X, Y, Z, each divided by the D65 white point's.
 _XYZ_OF_RGB = np.array([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169],
                         [0.019334, 0.119193, 0.950227]]) / np.array([[0.950456], [1.0], [1.088754]])
 
@@ -121,12 +117,11 @@ def weakest_contrast(image: np.ndarray, lit: np.ndarray, text_px: float) -> floa
     The surround is the nearer of two bands: the one touching the strokes (an outline, when the text
     has one) or the one beyond it. ``image`` is the finished picture (8-bit BGR), ``lit`` its text map.
     """
-    text, far, stroke = _stroke_regions(lit, text_px)
+    text, strokes, far, stroke = _stroke_regions(lit, text_px)
     columns = np.flatnonzero(text.any(axis=0))
     if columns.size == 0:
         return 0.0
-    touching = cv2.dilate(text.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * stroke + 1,) * 2))
-    near = (touching > 0) & (lit < 0.05)
+    near = strokes & (lit < 0.05)
     soft = cv2.GaussianBlur(image, (0, 0), stroke / 2).astype(np.float32) / np.float32(255 if image.dtype == np.uint8 else 1)
     span = slice(int(columns[0]), int(columns[-1]) + 1)
     starts = np.arange(0, span.stop - span.start, max(2, round(text_px / 2)))
