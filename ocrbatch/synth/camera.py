@@ -62,13 +62,13 @@ def _text_mask(lit: np.ndarray) -> np.ndarray:
 
 
 def _stroke_regions(lit: np.ndarray, text_px: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """(text, strokes, ring, stroke) for a text ``text_px`` high in the picture: the text mask, the
-    text widened by the stroke radius (``stroke`` pixels), and the unlit band beyond that."""
+    """(text, strokes, around, stroke) for a text ``text_px`` high in the picture: the text mask, the
+    text widened by the stroke radius (``stroke`` pixels), and widened once more as far."""
     text = _text_mask(lit)
     stroke = max(1, round(text_px / 10))
     strokes = cv2.dilate(text.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * stroke + 1,) * 2))
     around = cv2.dilate(strokes, np.ones((3, 3), np.uint8), iterations=stroke)
-    return text, strokes > 0, (around > strokes) & (lit < 0.05), stroke
+    return text, strokes > 0, around > 0, stroke
 
 
 def glare_room(image: np.ndarray, lit: np.ndarray, clip: float = 1.0, text_px: float = 24.0) -> float:
@@ -79,9 +79,10 @@ def glare_room(image: np.ndarray, lit: np.ndarray, clip: float = 1.0, text_px: f
     are taken as a reader sees them, at stroke scale: the dots of a dot matrix and the gaps between
     them average out (their cores alone, a percent of the picture, said the text was bright).
     """
-    text, _, ring, stroke = _stroke_regions(lit, text_px)
+    text, strokes, around, stroke = _stroke_regions(lit, text_px)
     if not text.any():
         return math.inf
+    ring = around & ~strokes & (lit < 0.05)
     grey = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (0, 0), stroke / 2)
     tones = [float(np.median(grey[text]))] + ([float(np.median(grey[ring]))] if ring.any() else [])
     darker, lighter = min(tones), max(tones)
@@ -91,56 +92,47 @@ def glare_room(image: np.ndarray, lit: np.ndarray, clip: float = 1.0, text_px: f
     return max(0.0, min((keep * lighter - darker) / GLARE_CONTRAST, keep * clip - darker))
 
 
-# Linear sRGB to CIE XYZ, rows X, Y, Z, each divided by the D65 white point's.
-_XYZ_OF_RGB = np.array([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169],
-                        [0.019334, 0.119193, 0.950227]]) / np.array([[0.950456], [1.0], [1.088754]])
-
-
-def _lab(bgr: np.ndarray) -> np.ndarray:
-    """CIE L*a*b* of a few sRGB colours (BGR, 0-1, last axis). OpenCV's conversion costs about half a
-    millisecond per call however few the pixels; this is the same formula on what it is given."""
-    rgb = np.clip(bgr[..., ::-1], 0.0, 1.0)
-    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    xyz = linear @ _XYZ_OF_RGB.T
-    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
-    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+# How far (CIE76 Delta E; about 2 is just noticeable) a colour must be from the text's to set it apart.
+DISTINCT = 12.0
 
 
 def weakest_contrast(image: np.ndarray, lit: np.ndarray, text_px: float) -> float:
-    """How far apart the text and its surround stay along the text, at the weakest place: the CIE76
-    colour difference (Delta E, 0-100+: about 2 is just noticeable) between their mean colours in
-    windows about half a glyph height wide, seen at stroke scale.
+    """The share of the text's surround that stands clearly apart from the text (DISTINCT or more in
+    colour), where along the text it is lowest: 0 where some part of the text is gone, up to 1.
 
-    Taken window by window because a label is a lie as soon as one character is gone: a crop whose
-    first four digits vanished into a background of their own colour still differed fairly over the
-    whole text. Colour, not grey, because teal digits on a purple screen read well at equal lightness.
-    The surround is the nearer of two bands: the one touching the strokes (an outline, when the text
-    has one) or the one beyond it. ``image`` is the finished picture (8-bit BGR), ``lit`` its text map.
+    Judged in windows about half a glyph height wide, because a label is a lie as soon as one
+    character is gone (a crop whose first four digits had vanished into a background of their own
+    colour still stood out over the whole text); in colour, because teal digits on a purple screen
+    read well at equal lightness; and as a share of the surround rather than its mean colour, because
+    a dark outline and a light background around light text average out to the text's own colour.
+    Seen sharp (a blur of under a pixel, for the noise): at stroke scale, thin strokes took the colour
+    of what surrounds them. So it does not judge the dots of a dot matrix, which only a blur joins into
+    strokes. ``image`` is the finished picture (8-bit BGR), ``lit`` its text map.
     """
-    text, strokes, far, stroke = _stroke_regions(lit, text_px)
+    text, _, around, _ = _stroke_regions(lit, text_px)
     columns = np.flatnonzero(text.any(axis=0))
     if columns.size == 0:
         return 0.0
-    near = strokes & (lit < 0.05)
-    soft = cv2.GaussianBlur(image, (0, 0), stroke / 2).astype(np.float32) / np.float32(255 if image.dtype == np.uint8 else 1)
     span = slice(int(columns[0]), int(columns[-1]) + 1)
-    starts = np.arange(0, span.stop - span.start, max(2, round(text_px / 2)))
-    soft = soft[:, span]
+    step = max(2, round(text_px / 2))
+    starts = np.arange(0, span.stop - span.start, step)
+    # 8-bit Lab (a lookup table; the float conversion costs half a millisecond a call) back to units.
+    lab = cv2.cvtColor(cv2.GaussianBlur(image, (0, 0), 0.75)[:, span], cv2.COLOR_BGR2Lab).astype(np.float32)
+    lab -= np.float32([0, 128, 128])
+    lab[:, :, 0] *= np.float32(100 / 255)
+    text, surround = text[:, span], around[:, span] & (lit[:, span] < 0.05)
 
-    def window_means(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # Mean colour and pixel count of each window's part of a region, all windows at once: a loop
-        # over windows, or Lab of every pixel, cost more than drawing the crop.
-        weights = mask[:, span].astype(np.float32)
-        sums = np.add.reduceat((soft * weights[:, :, None]).sum(axis=0), starts, axis=0)
-        counts = np.add.reduceat(weights.sum(axis=0), starts)
-        return sums / np.maximum(counts, 1)[:, None], counts
+    def per_window(values: np.ndarray) -> np.ndarray:  # column sums, then summed over each window
+        return np.add.reduceat(values.sum(axis=0), starts, axis=0)
 
-    (on, on_count), (around, around_count), (beyond, beyond_count) = (window_means(m) for m in (text, near, far))
-    on, around, beyond = _lab(np.stack([on, around, beyond]))
-    best = np.maximum(*(np.where(count >= 3, np.linalg.norm(colour - on, axis=1), -np.inf)
-                        for colour, count in ((around, around_count), (beyond, beyond_count))))
+    on_count = per_window(text.astype(np.float32))
+    text_colour = per_window(lab * text[:, :, None]) / np.maximum(on_count, 1)[:, None]
+    own = text_colour[np.minimum(np.arange(lab.shape[1]) // step, len(starts) - 1)]  # each column's window
+    apart = (np.linalg.norm(lab - own[None], axis=2) >= DISTINCT) & surround
+    off_count = per_window(surround.astype(np.float32))
+    share = per_window(apart.astype(np.float32)) / np.maximum(off_count, 1)
     # Windows with hardly any stroke (a gap between words, the last sliver) or no surround say nothing.
-    judged = best[(on_count >= 3) & np.isfinite(best)]
+    judged = share[(on_count >= 3) & (off_count >= 3)]
     return float(judged.min()) if judged.size else 0.0
 
 
