@@ -45,7 +45,9 @@ SCRATCH = {"augment": "true", "warmup_fraction": "0.1", "seed": "11", "budget_cl
 # recipe over the crops of seed 102 (3.3 epochs), read as the sixth: 95.9 against 95.8 % of its held-out
 # crops, 95.6 / 92.0 against 96.1 / 91.9 % on the bench; not shipped ("A seventh base" in bench/README.md).
 # Neither was the sixth grown to 310k parameters (scripts/widen_base.py, then --set init_from=<it>) and
-# trained 3,600 s over crops of seed 103: 96.3 / 91.8 % ("A widened base" in bench/README.md).
+# trained 3,600 s over crops of seed 103: 96.3 / 91.8 % ("A widened base" in bench/README.md), nor the sixth
+# trained 3,600 s more over crops of data v10's first form (seed 105, 1.6 epochs on a busy machine): alone
+# 96.1 / 91.9 %, the sixth 96.2 / 91.9 % ("Data v10" in bench/README.md).
 CONTINUE = {"augment": "true", "warmup_fraction": "0.05", "seed": "12", "budget_clock": "cpu", "epochs": "4",
             "learning_rate": "0.003"}
 SECONDS = 4000
