@@ -35,11 +35,33 @@ def jitter_quad(rng: np.random.Generator, quad: np.ndarray, amount: float, rotat
     return (rng.uniform(-amount, amount, (4, 2)) * height + rotated).astype(np.float32)
 
 
+# A sensor pixel adds up all the light that falls on it; a bilinear warp reads the drawing at one point
+# per pixel. Shrinking a drawing by more than this, the warp is left only the last step: the drawing is
+# first averaged down to about the picture's scale. Before data v11 it was not, and a dot matrix shrunk
+# to a pixel or so a dot came out as a few stray blobs where some dots fell on the sampling points and
+# the rest between them: scores no one could read, with the score as their label.
+SHRINK_BY_AREA = 1.5
+
+
 def warp_maps(maps: np.ndarray, src_quad: np.ndarray, dst_quad: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Map the drawn maps so that src_quad lands on dst_quad in an image of ``size`` (w, h)."""
-    homography = cv2.getPerspectiveTransform(np.float32(src_quad), np.float32(dst_quad))
+    """Map the drawn maps so that src_quad lands on dst_quad in an image of ``size`` (w, h), each
+    picture pixel the mean of the drawing over its area (``SHRINK_BY_AREA``)."""
+    src_quad = np.float32(src_quad)
+    shrink = math.sqrt(_quad_area(src_quad) / max(_quad_area(np.float32(dst_quad)), 1.0))
+    if shrink > SHRINK_BY_AREA:
+        h, w = maps.shape[:2]
+        small = (max(1, round(w / shrink)), max(1, round(h / shrink)))
+        maps = cv2.resize(maps, small, interpolation=cv2.INTER_AREA)
+        # Pixel centres: drawing x lands on (x + 0.5) * small / w - 0.5.
+        src_quad = (src_quad + 0.5) * np.float32([small[0] / w, small[1] / h]) - 0.5
+    homography = cv2.getPerspectiveTransform(src_quad, np.float32(dst_quad))
     warped = cv2.warpPerspective(maps, homography, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return warped.reshape(size[1], size[0], -1)
+
+
+def _quad_area(quad: np.ndarray) -> float:
+    x, y = quad[:, 0].astype(np.float64), quad[:, 1].astype(np.float64)
+    return abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2
 
 
 def project(points: np.ndarray, src_quad: np.ndarray, dst_quad: np.ndarray) -> np.ndarray:

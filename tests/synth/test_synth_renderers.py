@@ -63,7 +63,9 @@ def test_heldout_dot_matrix_fonts_are_shaded_and_training_fonts_are_not():
     assert ((shaded > 0) & (shaded < 1)).sum() > 5  # anti-aliased edges
     binary = typefaces.pixel_text("1,234", typefaces.faces("train")[0], 12)
     assert binary.dtype == bool
-    assert scenes.DMD_DOT_FILLS["heldout"][1] < scenes.DMD_DOT_FILLS["train"][0]
+    # No training dot size falls inside a held-out range.
+    for low, high in scenes.DMD_DOT_FILLS["heldout"]:
+        assert all(top <= low or bottom >= high for bottom, top in scenes.DMD_DOT_FILLS["train"])
 
 
 def test_every_bar_shape_draws_all_seven_segments_differently():
@@ -350,3 +352,35 @@ def test_training_dot_matrices_vary_dot_brightness_and_heldout_crops_do_not_draw
     finally:
         monkeypatch.undo()
     assert not calls
+
+
+def test_a_picture_pixel_is_the_mean_of_the_drawing_it_covers():
+    # One lit drawing pixel in every 4x4 block (a dot matrix of tiny dots), shrunk four times: each
+    # picture pixel covers one dot, so all read about 1/16. Sampled at points, they read 1/4 (or 0).
+    maps = np.zeros((400, 800, 3), np.float32)
+    maps[1::4, 1::4] = 1.0
+    picture = camera.warp_maps(maps, camera.quad_from_box(0, 0, 800, 400), camera.quad_from_box(0, 0, 200, 100),
+                               (200, 100))
+    inner = picture[2:-2, 2:-2, 0]
+    assert abs(float(inner.mean()) - 1 / 16) < 0.01
+    assert float(inner.std()) < 0.02
+    # At about the drawing's own scale the warp is untouched: a lit pixel stays lit.
+    same = camera.warp_maps(maps, camera.quad_from_box(0, 0, 800, 400), camera.quad_from_box(0, 0, 800, 400),
+                            (800, 400))
+    np.testing.assert_allclose(same, maps, atol=1e-5)
+
+
+def test_training_dot_matrices_draw_tiny_dots_outside_the_heldout_sizes(monkeypatch):
+    from ocrbatch.synth import dmd_scenes
+
+    drawn = []
+    render = dotmatrix.render_dots
+    monkeypatch.setattr(dotmatrix, "render_dots",
+                        lambda levels, pitch, **kw: drawn.append((kw["fill"], pitch, kw["shape"])) or render(levels, pitch, **kw))
+    for seed in range(90):
+        dmd_scenes.dmd_rec_drawing(Recipe("dmd", True, "train"), np.random.default_rng([4, seed]))
+    (heldout_low, _), = dmd_scenes.DOT_FILLS["heldout"]
+    tiny = [(fill, pitch, shape) for fill, pitch, shape in drawn if fill < heldout_low]
+    assert 15 <= len(tiny) <= 50  # about a third
+    for fill, pitch, shape in tiny:
+        assert dotmatrix.dot_sprite(pitch, round(fill, 2), shape=shape).max() > 0.9  # every tiny dot shows
