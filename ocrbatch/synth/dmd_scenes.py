@@ -77,10 +77,11 @@ def dmd_dots(text: str, big: bool, bold: bool, recipe: Recipe, rng: np.random.Ge
                                 spacing=spacing, shades=shades), rows
 
 
-def dmd_rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
+def dmd_rec_drawing(recipe: Recipe, rng: np.random.Generator, room: float = 0.0) -> Drawing:
+    """A text on a dot matrix with ``room`` glyph heights of unlit dots more on each side."""
     text, scale, bold = dmd_text(rng, recipe.numeric_only)
     dots, rows = dmd_dots(text, scale == 2, bold, recipe, rng)
-    pad_rows, pad_cols = int(rng.integers(2, 6)), int(rng.integers(2, 8))
+    pad_rows, pad_cols = int(rng.integers(2, 6)), int(rng.integers(2, 8)) + round(room * rows)
     levels = np.zeros((dots.shape[0] + 2 * pad_rows, dots.shape[1] + 2 * pad_cols), np.float32)
     levels[pad_rows : pad_rows + dots.shape[0], pad_cols : pad_cols + dots.shape[1]] = dots * texts.pick(rng, [1.0, 1.0, 0.8, 0.67])
     # (A held-out recipe draws nothing here, so its crops stay what they were.)

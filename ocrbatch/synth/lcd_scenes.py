@@ -70,9 +70,10 @@ def _paint_over(paint: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> None
         cv2.add(paint, cv2.multiply(cv2.cvtColor(mask, cv2.COLOR_GRAY2BGR), colour), dst=paint)
 
 
-def lcd_rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
+def lcd_rec_drawing(recipe: Recipe, rng: np.random.Generator, room: float = 0.0) -> Drawing:
     """A score (or message) in an outline font on an LCD screen: weights, outlines, shadows, glow,
-    gradient fills and busy backgrounds. Its maps are text coverage then the painted BGR picture."""
+    gradient fills and busy backgrounds, with ``room`` glyph heights of screen more on each side. Its
+    maps are text coverage then the painted BGR picture."""
     if recipe.numeric_only or rng.random() < 0.65:
         label = texts.score_text(rng, texts.pick_separator(rng), max_digits=10)
     else:
@@ -91,7 +92,7 @@ def lcd_rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
         edge = cv2.resize(edge, (new_w, h), interpolation=cv2.INTER_AREA)
     box = (box[0] * new_w / w, box[1], box[2] * new_w / w, box[3])
     glyph_px = box[3] - box[1]
-    mx, my = int(glyph_px * 1.3), int(glyph_px * 0.6)
+    mx, my = int(glyph_px * (1.3 + room)), int(glyph_px * 0.6)
     fill = cv2.copyMakeBorder(fill, my, my, mx, mx, cv2.BORDER_CONSTANT, value=0)
     if edge is not None:
         edge = cv2.copyMakeBorder(edge, my, my, mx, mx, cv2.BORDER_CONSTANT, value=0)

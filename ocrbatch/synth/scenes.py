@@ -17,7 +17,7 @@ shapes, dot sizes and font shading (anti-aliased DMD fonts), and camera effects 
 scanlines vs disc defocus and moire);
 ``all`` draws from both. The held-out set is what ``bench/generalization.py`` judges on.
 About a third of rec crops are "photos": looser, rotated, lower-resolution, blurrier crops, named
-``*_photo.jpg``.
+``*_photo.jpg``; about one in eight is cut much wider than its text (``LOOSE_SHARE``).
 """
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ REC_MAX_ASPECT = 320 / 48  # PaddleOCR rec models read 48x320 crops; wider text 
 DET_SIZES = (512, 576, 640, 704, 768)
 RENDERER_SETS = typefaces.RENDERER_SETS
 PHOTO_SHARE = 0.35  # rec crops taken like a phone photo of the cabinet rather than a tidy crop
+# Share of rec crops cut as a box much wider than their text (a fixed-size field, a detector's loose
+# box): up to LOOSE_ROOM glyph heights more on each side, the crop at most LOOSE_ASPECT times as wide as
+# high. Since data v12; before it no crop had over ~1.3 glyph heights of room on a side, and a model
+# read a trailing 0 into the empty screen right of a short score in another renderer's wide crops.
+LOOSE_SHARE, LOOSE_ROOM, LOOSE_ASPECT = 0.12, (1.0, 5.0), 6.0
 # The least share of its surround that every part of a rec crop's text keeps clearly apart from it
 # (camera.weakest_contrast), per style, and how often a crop below it is drawn again before one is kept
 # anyway. Set by eye over the lowest-scoring of 6,000 crops of each renderer set: under 0.3 digits are
@@ -53,20 +58,24 @@ MIN_TEXT_CONTRAST = {"seg7": 0.3, "seg14": 0.3, "dmd": 0.0, "lcd": 0.3}
 LEGIBLE_TRIES = 8
 
 
-def rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
+def rec_drawing(recipe: Recipe, rng: np.random.Generator, room: float = 0.0) -> Drawing:
+    """A style's rec drawing, with ``room`` glyph heights more to draw on each side of the text."""
     if recipe.style == "dmd":
-        return dmd_rec_drawing(recipe, rng)
+        return dmd_rec_drawing(recipe, rng, room)
     if recipe.style == "lcd":
-        return lcd_rec_drawing(recipe, rng)
-    return segment_rec_drawing(recipe, rng)
+        return lcd_rec_drawing(recipe, rng, room)
+    return segment_rec_drawing(recipe, rng, room)
 
 
-def crop_quad(box: TextBox, glyph_px: float, rng: np.random.Generator, photo: bool = False) -> np.ndarray:
+def crop_quad(box: TextBox, glyph_px: float, rng: np.random.Generator, photo: bool = False,
+              room: float = 0.0) -> np.ndarray:
     """Where a detector-like crop around the text lands in the drawing (a jittered quad).
 
     Crops are loose or tight; a tight one may shave glyph edges but never a character: the padding
     always exceeds how far the tilt and the corner jitter can move the crop's edges. A ``photo``
-    crop is looser, turned further and seen more from the side.
+    crop is looser, turned further and seen more from the side. With ``room`` (glyph heights the
+    drawing has to spare on each side) each side may reach up to that much further, as long as the
+    crop stays within REC_MAX_ASPECT: a fixed-size box around a short score.
     """
     (x0, y0), (x1, y1) = (float(v) for v in box.quad[0]), (float(v) for v in box.quad[2])
     jitter = rng.uniform(0.0, 0.12 if photo else 0.06)  # corner movement, in crop heights
@@ -78,6 +87,11 @@ def crop_quad(box: TextBox, glyph_px: float, rng: np.random.Generator, photo: bo
     x1 += rng.uniform(0.08, 0.8 * loose) * glyph_px
     y0 -= rng.uniform(-0.03, 0.35 * loose) * glyph_px + tilt
     y1 += rng.uniform(-0.03, 0.35 * loose) * glyph_px + tilt
+    if room:
+        left, right = rng.uniform(0, room, 2) * glyph_px
+        spare = max(0.0, LOOSE_ASPECT * (y1 - y0) - (x1 - x0))
+        shrink = min(1.0, spare / max(left + right, 1e-6))
+        x0, x1 = x0 - left * shrink, x1 + right * shrink
     reach = jitter * (y1 - y0) / (1 - 2 * jitter)  # jitter of the final (padded) height
     quad = camera.quad_from_box(x0 - reach, y0 - reach, x1 + reach, y1 + reach)
     return camera.jitter_quad(rng, quad, jitter, rotation)
@@ -99,10 +113,11 @@ def render_rec(recipe: Recipe, rng: np.random.Generator, height: int = 48) -> tu
 
 def _rec_attempt(recipe: Recipe, rng: np.random.Generator, height: int):
     """(picture, label, photo, text map, text height in pixels) of one drawn rec crop."""
-    drawing = rec_drawing(recipe, rng)
+    room = rng.uniform(*LOOSE_ROOM) if rng.random() < LOOSE_SHARE else 0.0
+    drawing = rec_drawing(recipe, rng, room)
     (box,) = drawing.boxes
     photo = rng.random() < PHOTO_SHARE
-    src = crop_quad(box, drawing.glyph_px, rng, photo)
+    src = crop_quad(box, drawing.glyph_px, rng, photo, room)
     (ax, ay), (bx, by), (cx, cy), (dx, dy) = src.tolist()
     top, bottom = math.hypot(bx - ax, by - ay), math.hypot(cx - dx, cy - dy)
     sides = math.hypot(dx - ax, dy - ay) + math.hypot(cx - bx, cy - by)

@@ -154,15 +154,16 @@ def window_around(line: segments.LineRender, n_cells: int, pad: float) -> tuple[
     return x0, line.origin[1] - pad * px, x1, line.origin[1] + (1 + font.descent) * px + pad * px
 
 
-def segment_rec_drawing(recipe: Recipe, rng: np.random.Generator) -> Drawing:
-    """One text on a short segment display, with blank (ghosted) positions around it."""
+def segment_rec_drawing(recipe: Recipe, rng: np.random.Generator, room: float = 0.0) -> Drawing:
+    """One text on a short segment display, with blank (ghosted) positions around it, and ``room``
+    glyph heights more of what surrounds the display on each side."""
     lcd = rng.random() < SEGMENT_LCD_SHARE
     numeric = recipe.numeric_only or recipe.style == "seg7"
     kind = segment_kind(recipe.style, rng)
     row = segment_rec_text(rng, kind, numeric)
     px = REC_GLYPH_PX
     font = pick_font(rng, kind, recipe.renderers)
-    line = draw_segment_row(row, font, px, rng, lcd=lcd, margin=(int(px * 1.3), int(px * 0.9)))
+    line = draw_segment_row(row, font, px, rng, lcd=lcd, margin=(int(px * (1.3 + room)), int(px * 0.9)))
     box = line.box(row.first, row.last, row.cells)
     window = np.zeros_like(line.lit)
     fill_rect(window, window_around(line, len(row.cells), rng.uniform(0.15, 0.5)))

@@ -384,3 +384,29 @@ def test_training_dot_matrices_draw_tiny_dots_outside_the_heldout_sizes(monkeypa
     assert 15 <= len(tiny) <= 50  # about a third
     for fill, pitch, shape in tiny:
         assert dotmatrix.dot_sprite(pitch, round(fill, 2), shape=shape).max() > 0.9  # every tiny dot shows
+
+
+@pytest.mark.parametrize("style", scenes.STYLES)
+def test_a_drawing_with_room_has_that_much_more_on_each_side(style):
+    recipe = Recipe(style, True, "train")
+    plain = scenes.rec_drawing(recipe, np.random.default_rng([3, 1]))
+    roomy = scenes.rec_drawing(recipe, np.random.default_rng([3, 1]), room=3.0)
+    assert roomy.boxes[0].text == plain.boxes[0].text and roomy.glyph_px == plain.glyph_px
+    grown = roomy.maps.shape[1] - plain.maps.shape[1]
+    assert abs(grown - 6 * plain.glyph_px) <= 2
+    assert roomy.maps.shape[0] == plain.maps.shape[0]
+
+
+def test_loose_crops_reach_into_the_room_and_stay_within_their_aspect():
+    box = scenes.TextBox("120", camera.quad_from_box(300, 50, 360, 90))  # 3 digits, 40 px high
+
+    def size(quad):
+        (a, b, c, d) = quad.tolist()
+        width = (np.hypot(b[0] - a[0], b[1] - a[1]) + np.hypot(c[0] - d[0], c[1] - d[1])) / 2
+        return width, (np.hypot(d[0] - a[0], d[1] - a[1]) + np.hypot(c[0] - b[0], c[1] - b[1])) / 2
+
+    tight = [size(scenes.crop_quad(box, 40, np.random.default_rng(i))) for i in range(200)]
+    loose = [size(scenes.crop_quad(box, 40, np.random.default_rng(i), room=5.0)) for i in range(200)]
+    assert max(w for w, _ in tight) < 160
+    assert max(w for w, _ in loose) > 250  # several digits' width of room beside a 3-digit score
+    assert all(w / h <= scenes.LOOSE_ASPECT * 1.15 for w, h in loose)  # (the corner jitter aside)
