@@ -47,7 +47,7 @@ def warp_maps(maps: np.ndarray, src_quad: np.ndarray, dst_quad: np.ndarray, size
     """Map the drawn maps so that src_quad lands on dst_quad in an image of ``size`` (w, h), each
     picture pixel the mean of the drawing over its area (``SHRINK_BY_AREA``)."""
     src_quad = np.float32(src_quad)
-    shrink = math.sqrt(_quad_area(src_quad) / max(_quad_area(np.float32(dst_quad)), 1.0))
+    shrink = math.sqrt(abs(cv2.contourArea(src_quad)) / max(abs(cv2.contourArea(np.float32(dst_quad))), 1.0))
     if shrink > SHRINK_BY_AREA:
         h, w = maps.shape[:2]
         small = (max(1, round(w / shrink)), max(1, round(h / shrink)))
@@ -57,11 +57,6 @@ def warp_maps(maps: np.ndarray, src_quad: np.ndarray, dst_quad: np.ndarray, size
     homography = cv2.getPerspectiveTransform(src_quad, np.float32(dst_quad))
     warped = cv2.warpPerspective(maps, homography, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return warped.reshape(size[1], size[0], -1)
-
-
-def _quad_area(quad: np.ndarray) -> float:
-    x, y = quad[:, 0].astype(np.float64), quad[:, 1].astype(np.float64)
-    return abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2
 
 
 def project(points: np.ndarray, src_quad: np.ndarray, dst_quad: np.ndarray) -> np.ndarray:

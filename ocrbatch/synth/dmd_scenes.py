@@ -1,8 +1,8 @@
 """Dot-matrix (DMD) displays: 128x32 dot matrices in the 5x7 font or pixel fonts drawn from
 typefaces, with round, rounded or square dots. ``train`` and ``heldout`` use disjoint dot shapes and
 typefaces; held-out rec crops also draw their fonts anti-aliased (4 or 16 shades, where training fonts
-light a dot or not) on dots of a size no training crop uses (``DOT_FILLS``). Training crops vary brightness inside a glyph another way: shaded
-fills and unevenly aged dots."""
+light a dot or not) on dots of a size no training crop uses (``DOT_FILLS``). Training crops vary
+brightness inside a glyph another way: shaded fills and unevenly aged dots."""
 
 from __future__ import annotations
 

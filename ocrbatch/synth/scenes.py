@@ -75,7 +75,7 @@ def crop_quad(box: TextBox, glyph_px: float, rng: np.random.Generator, photo: bo
     always exceeds how far the tilt and the corner jitter can move the crop's edges. A ``photo``
     crop is looser, turned further and seen more from the side. With ``room`` (glyph heights the
     drawing has to spare on each side) each side may reach up to that much further, as long as the
-    crop stays within REC_MAX_ASPECT: a fixed-size box around a short score.
+    crop stays within LOOSE_ASPECT: a fixed-size box around a short score.
     """
     (x0, y0), (x1, y1) = (float(v) for v in box.quad[0]), (float(v) for v in box.quad[2])
     jitter = rng.uniform(0.0, 0.12 if photo else 0.06)  # corner movement, in crop heights
