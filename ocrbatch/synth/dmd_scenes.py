@@ -53,7 +53,7 @@ def dot_fill(rng: np.random.Generator, renderers: str) -> float:
 def dmd_text(rng: np.random.Generator, numeric: bool) -> tuple[str, int, bool]:
     """(text, scale, bold): scores in the big font, messages small or big."""
     if numeric or rng.random() < 0.45:
-        text = texts.score_text(rng, texts.pick(rng, [",", ",", ",", "."]), max_digits=10)
+        text = texts.score_text(rng, texts.pick(rng, texts.DMD_SEPARATORS), max_digits=10)
         return text, 2 if len(text) <= 11 or rng.random() < 0.3 else 1, rng.random() < 0.4
     text = texts.message_text(rng, max_length=20)
     big = len(text) <= 10 and rng.random() < 0.4
@@ -120,7 +120,7 @@ def dmd_frame(recipe: Recipe, rng: np.random.Generator) -> tuple[Panel, float, l
         region[dots[: region.shape[0]]] = level
         placed.append((text, row, col, dots[: region.shape[0]]))
 
-    separator = texts.pick(rng, [",", ",", "."])
+    separator = texts.pick(rng, texts.DMD_SEPARATORS)
     layout = rng.random() * (0.7 if recipe.numeric_only else 1.0)  # the last layout is words only
     if layout < 0.4:
         place(texts.score_text(rng, separator, 9), 2, rng.random() < 0.4, 3, "centre")

@@ -41,7 +41,7 @@ GENERATOR_NAME = "ocrbatch synth"
 FORMAT_VERSION = 2  # the layout of what is written (label files, synth.json)
 # What is drawn: bumped whenever the same seed draws other crops, so that no cached data folder (the
 # demo's, a bench --workdir) is taken for the current generator's. Recorded in synth.json.
-DATA_VERSION = 12
+DATA_VERSION = 13
 # Below these counts, starting worker processes (~0.5 s each) costs more than it saves.
 PARALLEL_THRESHOLD = {"rec": 400, "det": 24}
 CHUNK_SIZES = {"rec": 256, "det": 16}  # samples per task handed to a worker

@@ -410,3 +410,19 @@ def test_loose_crops_reach_into_the_room_and_stay_within_their_aspect():
     assert max(w for w, _ in tight) < 160
     assert max(w for w, _ in loose) > 250  # several digits' width of room beside a 3-digit score
     assert all(w / h <= scenes.LOOSE_ASPECT * 1.15 for w, h in loose)  # (the corner jitter aside)
+
+
+@pytest.mark.parametrize("renderers", ["train", "heldout"])
+def test_scores_of_every_look_group_with_periods_about_as_often_as_with_commas(tmp_path, renderers):
+    # With periods four times rarer than commas a model read period scores with a comma (data v12).
+    generate_dataset(tmp_path, count=320, seed=5, styles="scores", renderers=renderers, val_fraction=0.0)
+    grouped: dict[str, list[str]] = {}
+    for line in (tmp_path / "train.txt").read_text().splitlines():
+        name, label = line.split("\t")
+        separators = set(label) & {",", "."}
+        assert len(separators) <= 1, label  # one display, one way of grouping
+        if separators:
+            grouped.setdefault(look_of(name)[0], []).append(separators.pop())
+    assert set(grouped) == set(scenes.STYLES)
+    for style, found in grouped.items():
+        assert 0.3 < found.count(".") / len(found) < 0.7, (style, len(found), found.count("."))
