@@ -32,6 +32,9 @@ _DIGIT_CUMULATIVE = tuple(tuple(np.cumsum(_DIGIT_WEIGHTS[:n]).tolist()) for n in
 # comma by its pixels, not by how rare periods are. At 65 % commas and 15 % periods (data v12) a model
 # read 9 % of period scores with a wrong separator and 1 % of comma scores (one seed's own split,
 # 229 and 906 crops), and put a comma and a period into one score; from data v13 both are as common.
+# (Data v3 tried even shares when the demo trained from nothing in 200 s: the errors moved to commas.
+# Trained into the base, v13 read 3.6 % of period scores and 2.3 % of comma scores with a wrong
+# separator; separator-only misses 60 -> 36 of 1,500 crops: bench/README.md, "Data v13".)
 _SEPARATORS, _SEPARATOR_CUMULATIVE = (",", ".", ""), (0.4, 0.8, 1.0)
 DMD_SEPARATORS = (",", ".")  # dot-matrix scores: always grouped, either way as often
 
