@@ -203,7 +203,10 @@ def run_training(
         progress(state="training")
         started = time.monotonic()
         result = engine.train(ctx)
-        log.info("training finished in %.1f s: %s", time.monotonic() - started, result.metrics)
+        # A base's record of how it was trained (init_trained: every run behind it, nested) stays in
+        # metrics.json; in the log it would be a screenful.
+        logged = {key: value for key, value in result.metrics.items() if key != "init_trained"}
+        log.info("training finished in %.1f s: %s", time.monotonic() - started, logged)
         sync.flush()
 
         progress(state="publishing", accuracy=result.metrics.get("accuracy"))
