@@ -77,6 +77,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="base folder (default: the shipped one)")
     args = parser.parse_args()
     if args.average:
+        if len(args.average) < 2:
+            parser.error("--average takes two or more base folders")
         return average(args.average, args.out)
 
     from ocrbatch.errors import BadInput
@@ -150,9 +152,8 @@ def average(folders: list[Path], out: Path | None) -> int:
         recognizer = build(config)
         warm_start.load_into(recognizer, config, charset, folder)
         states.append(recognizer.state_dict())
-    # Batch-norm running statistics average too; the step counters (integers) are the first base's.
-    mean = {key: paddle.add_n([state[key] for state in states]) / len(states) if paddle.is_floating_point(value)
-            else value for key, value in states[0].items()}
+    # Every entry is a float tensor: weights, and batch-norm running statistics, which average too.
+    mean = {key: paddle.add_n([state[key] for state in states]) / len(states) for key in states[0]}
     trained = {"averaged": [meta["trained"] for meta in metas], "built_by": "scripts/pinball_base.py"}
     out = out or warm_start.BASES_DIR / BASE
     warm_start.save(out, mean, config, charset, trained)
