@@ -6,12 +6,14 @@ an old one, and the layer that reads it splits the old channel's input weight be
 wider network computes the same function. The split is drawn at random for each reading output, so the
 copies get different gradients and drift apart once training goes on (with equal halves they would stay
 twins). A new sequence block comes from a freshly built network with its last BatchNorm scaled to almost
-nothing, so it starts as an identity on its residual path and only adds to the reading as it learns.
+nothing, so it starts as an identity on its residual path and only adds to the reading as it learns. A
+line-context block (``--line-context``, model.LineContext) starts as an identity by construction.
 
 Only channels, hidden size and the number of sequence blocks may grow; width stride and input height
 change what the network sees, and nothing shrinks.
 
     .venv/bin/python scripts/widen_base.py /tmp/widened --channels 32,64,96,128 --hidden-size 128 --seq-blocks 4
+    .venv/bin/python scripts/widen_base.py /tmp/with-line --line-context
     .venv/bin/python scripts/pinball_base.py --workdir W --out W/base --set init_from=/tmp/widened
 """
 
@@ -27,7 +29,7 @@ import numpy as np
 # What a new block's last BatchNorm is scaled by: small enough that the widened network reads as the base
 # (logits move by about 1e-2 of a scale near 40), large enough that its gradients are not zero.
 NEW_BLOCK_SCALE = 0.01
-GROWN = ("channels", "hidden_size", "seq_blocks")  # the ModelConfig fields that may grow
+GROWN = ("channels", "hidden_size", "seq_blocks", "line_context")  # the ModelConfig fields that may grow
 BN_KEYS = ("weight", "bias", "_mean", "_variance")
 
 
@@ -36,7 +38,7 @@ def widen(state: dict, old, new, seed: int = 0) -> dict:
     does; raises ValueError for any change other than growth of channels, hidden size or blocks."""
     if (replace(new, **{key: getattr(old, key) for key in GROWN}) != old or len(new.channels) != len(old.channels)
             or any(n < o for n, o in zip(_sizes(new), _sizes(old)))):
-        raise ValueError("only channels, hidden size and blocks may grow")
+        raise ValueError("only channels, hidden size, blocks and the line context may grow")
 
     rng = np.random.default_rng(seed)
     state = {key: np.asarray(value) for key, value in state.items()}
@@ -52,10 +54,17 @@ def widen(state: dict, old, new, seed: int = 0) -> dict:
         prefix = f"sequence.{block}"
         _conv_bn(state, out, f"{prefix}.context", hidden, None, rng)  # depthwise: each channel its own filter
         _conv_bn(state, out, f"{prefix}.mix", hidden, hidden, rng)
+    if old.line_context:  # the summary's and the frame's halves grow with the hidden size
+        inner = _copies(old.hidden_size // 2, new.hidden_size // 2, rng)
+        for name in ("frame", "line"):
+            out[f"line_context.{name}.weight"] = _split_inputs(state[f"line_context.{name}.weight"][inner], hidden, rng)
+        out["line_context.frame.bias"] = state["line_context.frame.bias"][inner]
+        out["line_context.out.weight"] = _split_inputs(state["line_context.out.weight"][hidden], inner, rng)
+        out["line_context.out.bias"] = state["line_context.out.bias"][hidden]
     out["classifier.weight"] = _split_inputs(state["classifier.weight"], hidden, rng)
     out["classifier.bias"] = state["classifier.bias"]
 
-    if new.seq_blocks > old.seq_blocks:
+    if new.seq_blocks > old.seq_blocks or new.line_context > old.line_context:
         import paddle
 
         from ocrbatch.trainer.engines.builtin.model import build
@@ -66,11 +75,13 @@ def widen(state: dict, old, new, seed: int = 0) -> dict:
             prefix = f"sequence.{block}."
             out.update({key: value for key, value in fresh.items() if key.startswith(prefix)})
             out[f"{prefix}mix.1.weight"] = out[f"{prefix}mix.1.weight"] * NEW_BLOCK_SCALE
+        if new.line_context > old.line_context:  # its last convolution starts at zero: nothing to scale
+            out.update({key: value for key, value in fresh.items() if key.startswith("line_context.")})
     return out
 
 
 def _sizes(config) -> tuple[int, ...]:
-    return (*config.channels, config.hidden_size, config.seq_blocks)
+    return (*config.channels, config.hidden_size, config.seq_blocks, int(config.line_context))
 
 
 def _copies(old: int, new: int, rng) -> np.ndarray:
@@ -112,6 +123,8 @@ def main() -> int:
     parser.add_argument("--channels", type=_channels, help="the four image stages, e.g. 32,64,96,128")
     parser.add_argument("--hidden-size", type=int, help="width of the sequence part")
     parser.add_argument("--seq-blocks", type=int, help="number of sequence blocks")
+    parser.add_argument("--line-context", action="store_const", const=True, default=None,
+                        help="add the block that shows every frame the whole line")
     parser.add_argument("--seed", type=int, default=0, help="draws which channels are copied and the splits")
     args = parser.parse_args()
 
@@ -138,8 +151,11 @@ def main() -> int:
                "init_trained": meta.get("trained", {})}
     warm_start.save(args.out, {key: paddle.to_tensor(value) for key, value in state.items()}, new,
                     Charset(tuple(meta["characters"])), trained)
-    print(f"wrote {args.out}: {old.channels}/{old.hidden_size}/{old.seq_blocks} blocks -> "
-          f"{new.channels}/{new.hidden_size}/{new.seq_blocks} blocks")
+    def shape(config):
+        return f"{config.channels}/{config.hidden_size}/{config.seq_blocks} blocks" + (
+            " + line context" if config.line_context else "")
+
+    print(f"wrote {args.out}: {shape(old)} -> {shape(new)}")
     return 0
 
 

@@ -20,16 +20,18 @@ OLD = ModelConfig(num_classes=14, channels=(8, 16, 24, 32), hidden_size=32, seq_
 WIDE = replace(OLD, channels=(12, 24, 30, 48), hidden_size=40)
 
 
-def _trained_like():
-    """A small network whose BatchNorm statistics and scales are not the fresh ones (1, 0, 0, 1), so a
-    wrong copy of any of them shows."""
+def _trained_like(config=OLD):
+    """A small network whose BatchNorm statistics and scales are not the fresh ones (1, 0, 0, 1), and whose
+    line context (if any) adds something, so a wrong copy of any of them shows."""
     import paddle
 
     paddle.seed(3)
-    model = build(OLD)
+    model = build(config)
     rng = np.random.default_rng(4)
     for key, value in model.state_dict().items():
-        if key.endswith(("_mean", "bias")):
+        if key.startswith("line_context."):
+            value.set_value(rng.normal(0, 0.3, value.shape).astype("float32"))
+        elif key.endswith(("_mean", "bias")):
             value.set_value(rng.normal(0, 0.3, value.shape).astype("float32"))
         elif key.endswith(("_variance", "1.weight")):
             value.set_value(rng.uniform(0.5, 2.0, value.shape).astype("float32"))
@@ -83,8 +85,36 @@ def test_a_new_block_starts_close_to_an_identity():
     assert np.abs(state["sequence.2.mix.1.weight"]).max() > 0  # it can still learn
 
 
+def test_a_line_context_starts_as_an_identity_and_can_learn():
+    base = _trained_like()
+    with_line = replace(OLD, line_context=True)
+    state = widen(_arrays(base), OLD, with_line, seed=1)
+    assert set(state) == set(build(with_line).state_dict())
+    np.testing.assert_array_equal(_read(base), _read(build(with_line), state))
+    assert not np.any(state["line_context.out.weight"])  # the identity: its output starts at zero
+    assert np.abs(state["line_context.frame.weight"]).max() > 0  # and what feeds it is not
+
+
+def test_a_base_with_a_line_context_widens_exactly():
+    old, wide = replace(OLD, line_context=True), replace(WIDE, line_context=True)
+    base = _trained_like(old)
+    before = _read(base)
+    assert np.abs(before - _read(build(OLD), {k: v for k, v in _arrays(base).items()
+                                              if not k.startswith("line_context.")})).max() > 0.1  # it matters
+    state = widen(_arrays(base), old, wide, seed=1)
+    assert set(state) == set(build(wide).state_dict())
+    after = _read(build(wide), state)
+    assert np.abs(before - after).max() < 1e-4 * np.abs(before).max()
+
+
 @pytest.mark.parametrize("change", [{"hidden_size": 24}, {"channels": (8, 16, 24)}, {"width_stride": 8},
                                     {"input_height": 32}, {"seq_blocks": 1}])
 def test_anything_but_growth_is_refused(change):
-    with pytest.raises(ValueError, match="only channels, hidden size and blocks may grow"):
+    with pytest.raises(ValueError, match="only channels, hidden size, blocks and the line context may grow"):
         widen(_arrays(build(OLD)), OLD, replace(OLD, **change))
+
+
+def test_a_line_context_is_not_taken_away():
+    old = replace(OLD, line_context=True)
+    with pytest.raises(ValueError, match="may grow"):
+        widen(_arrays(build(old)), old, OLD)

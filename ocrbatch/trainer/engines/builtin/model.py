@@ -33,6 +33,8 @@ class ModelConfig:
     dropout: float = 0.1
     width_stride: int = WIDTH_STRIDE  # input pixels per output frame: 4, or 8 (half the frames, cheaper)
     input_height: int = INPUT_HEIGHT  # rows of the input line: 48 (PaddleOCR's), or 32 (half the pixels)
+    # A block after the sequence blocks that shows every frame a summary of the whole line (LineContext)
+    line_context: bool = False
 
     def to_json(self) -> dict:
         return {**asdict(self), "channels": list(self.channels)}
@@ -74,6 +76,31 @@ class SequenceBlock(nn.Layer):
         return x + self.dropout(self.mix(self.context(x)))
 
 
+class LineContext(nn.Layer):
+    """Every frame's features mixed with a summary of the whole line, so that one reading holds together.
+
+    A score groups its digits with one separator, but the sequence blocks see a few digits each way, so a
+    photo read one group at a time came out as ``4.479,503``: a quarter to a third of the misses of the
+    base shipped on 2026-12-02. The summary is the maximum of each channel over the line, because
+    stock paddleocr pads every line to 320 px and a maximum does not change with how many padding
+    frames there are (a mean or an attention average would). The summary and each frame meet before a
+    ReLU, so the line can change how a frame's own evidence is read, not only add a constant. The last
+    convolution starts at zero: a block added to a trained network starts as an identity.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        inner = channels // 2
+        self.frame = nn.Conv2D(channels, inner, 1)
+        self.line = nn.Conv2D(channels, inner, 1, bias_attr=False)
+        zero = paddle.ParamAttr(initializer=nn.initializer.Constant(0.0))
+        self.out = nn.Conv2D(inner, channels, 1, weight_attr=zero, bias_attr=zero)
+
+    def forward(self, x):  # [N, C, 1, T]
+        summary = x.max(axis=-1, keepdim=True)  # [N, C, 1, 1]
+        return x + self.out(F.relu(self.frame(x) + self.line(summary)))
+
+
 class CTCRecognizer(nn.Layer):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -91,10 +118,13 @@ class CTCRecognizer(nn.Layer):
         self.sequence = nn.Sequential(
             *[SequenceBlock(config.hidden_size, config.dropout, 2**i) for i in range(config.seq_blocks)]
         )
+        self.line_context = LineContext(config.hidden_size) if config.line_context else None
         self.classifier = nn.Conv2D(config.hidden_size, config.num_classes, 1)
 
     def forward(self, images):
         x = self.sequence(self.features(images))
+        if self.line_context is not None:
+            x = self.line_context(x)
         logits = self.classifier(x)  # [N, K, 1, T]
         return logits.squeeze(2).transpose([0, 2, 1])  # [N, T, K]
 

@@ -43,6 +43,7 @@ class Settings:
     # Rows of the resized line: 48 as PaddleOCR's current rec models, or 32 as its earlier ones (less
     # than half the compute per line: more lines trained per CPU-second).
     input_height: int = 48
+    line_context: bool = False  # a block that shows every frame the whole line (model.LineContext)
     # Light jitter of the training images. "auto": only for datasets under AUGMENT_BELOW samples,
     # which train for many epochs; big (e.g. generated) datasets learn faster without it.
     augment: str = "auto"

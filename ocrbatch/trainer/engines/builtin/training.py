@@ -96,6 +96,7 @@ class Trainer:
             dropout=settings.dropout,
             width_stride=settings.width_stride,
             input_height=settings.input_height,
+            line_context=settings.line_context,
         )
         # Resuming with another dictionary or model shape would load mismatched weights.
         self.identity = {"characters": list(charset.characters), "model": self.model_config.to_json()}

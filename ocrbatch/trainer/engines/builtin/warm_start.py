@@ -37,7 +37,7 @@ __all__ = ["BASES_DIR", "META_NAME", "WEIGHTS_NAME", "load_into", "read_meta", "
 
 FORMAT = 1
 CLASSIFIER = ("classifier.weight", "classifier.bias")  # rows follow the character set
-SHAPE_KEYS = ("channels", "hidden_size", "seq_blocks", "width_stride", "input_height")
+SHAPE_KEYS = ("channels", "hidden_size", "seq_blocks", "width_stride", "input_height", "line_context")
 
 
 def read_meta(folder: Path) -> dict:
